@@ -1,0 +1,51 @@
+--- @script cancel
+--- @version 1
+--- @summary Cancels a task: at once when it has not started, at its node's next heartbeat when it runs; dependents follow their failure rule.
+--- @key meta hash Key-schema version, configuration and counters.
+--- @key task hash Task id to its packed record.
+--- @key ready zset Ready tasks, by priority then enqueue order.
+--- @key delayed zset Delayed and retrying tasks, by due time.
+--- @key leases zset Assigned and running tasks, by lease expiry.
+--- @key assigned zset Tasks assigned to a node and not started, as "<node>><task>".
+--- @key running zset Tasks running on a node, as "<node>><task>".
+--- @key edges zset Unsettled dependencies, as "<parent>><child>".
+--- @key propagation list Finished tasks whose dependents are still to be settled.
+--- @key done zset Completed tasks, by finish time.
+--- @key dead zset Dead and canceled tasks, by finish time.
+--- @key nodes hash Worker node id to its packed record.
+--- @key dispatch stream Doorbell entries that wake worker nodes.
+--- @key events stream Capped event log.
+--- @arg id id The task to cancel.
+--- @reply "canceled" | "cancel-requested" | "finished"
+--- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH TM_UNKNOWN_TASK
+--- @include "lib/maintenance"
+open_namespace()
+local record = load_task(id)
+if not record then
+  fail('TM_UNKNOWN_TASK', 'id: no task "' .. id .. '" in this namespace')
+end
+local state = record[R_STATE]
+if state == 'completed' or state == 'dead' or state == 'canceled' then
+  return 'finished'
+end
+if state == 'running' then
+  if record[R_CANCEL_REQUESTED] == 0 then
+    record[R_CANCEL_REQUESTED] = 1
+    save_task(id, record)
+    emit('cancel-requested', id, record[R_NODE], nil)
+  end
+  return 'cancel-requested'
+end
+if state == 'ready' then
+  redis.call('ZREM', readyKey, id)
+elseif state == 'delayed' or state == 'retrying' then
+  redis.call('ZREM', delayedKey, id)
+elseif state == 'assigned' then
+  release_hold(id, record)
+end
+finish_task(id, record, 'canceled', 'canceled')
+propagate()
+dispatch()
+finish_dispatch()
+flush_counts()
+return 'canceled'

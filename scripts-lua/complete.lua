@@ -1,0 +1,66 @@
+--- @script complete
+--- @version 1
+--- @summary Completes running tasks of one node with their results, releases their dependents, frees the slots, dispatches, and optionally starts the node's next tasks in the same call.
+--- @key meta hash Key-schema version, configuration and counters.
+--- @key task hash Task id to its packed record.
+--- @key ready zset Ready tasks, by priority then enqueue order.
+--- @key delayed zset Delayed and retrying tasks, by due time.
+--- @key leases zset Assigned and running tasks, by lease expiry.
+--- @key assigned zset Tasks assigned to a node and not started, as "<node>><task>".
+--- @key running zset Tasks running on a node, as "<node>><task>".
+--- @key edges zset Unsettled dependencies, as "<parent>><child>".
+--- @key propagation list Finished tasks whose dependents are still to be settled.
+--- @key done zset Completed tasks, by finish time.
+--- @key dead zset Dead and canceled tasks, by finish time.
+--- @key nodes hash Worker node id to its packed record.
+--- @key dispatch stream Doorbell entries that wake worker nodes.
+--- @key events stream Capped event log.
+--- @arg nodeId id The node that ran the tasks.
+--- @arg claim integer[0,100000]=0 Start up to this many tasks newly assigned to the node and return them, saving a round trip.
+--- @group results 1..1000 One entry per completed task.
+--- @field id id The completed task.
+--- @field token integer[1,9007199254740991] The assignment token the node received with the task.
+--- @field result bytes Opaque result, returned byte for byte; at most the namespace's result cap.
+--- @reply [id: string, token: integer, attempt: integer, payload: bytes, queue: string][]
+--- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH TM_UNKNOWN_TASK TM_LEASE_LOST TM_RESULT_TOO_LARGE
+--- @include "lib/claim"
+--- @include "lib/maintenance"
+open_namespace()
+local RUNNING = { running = true }
+local records = {}
+for i, entry in ipairs(results) do
+  local position = 'results[' .. i .. ']: '
+  records[i] = check_hold(position, nodeId, entry.id, entry.token, RUNNING)
+  if #entry.result > config.resultCap then
+    fail('TM_RESULT_TOO_LARGE', position .. #entry.result .. ' bytes, the cap is ' .. config.resultCap .. ' (init resultCap)')
+  end
+  for j = 1, i - 1 do
+    if results[j].id == entry.id then
+      fail('TM_BAD_ARGUMENT', position .. 'task "' .. entry.id .. '" is also results[' .. j .. ']')
+    end
+  end
+end
+
+local node
+for i, entry in ipairs(results) do
+  local record = records[i]
+  node = release_hold(entry.id, record)
+  record[R_RESULT] = entry.result
+  record[R_ERROR] = ''
+  finish_task(entry.id, record, 'completed', nil)
+end
+if node then
+  node.completed = node.completed + #results
+  node.lastSeenAt = now
+end
+propagate()
+promote_due(100)
+recover_expired(20)
+dispatch()
+local started = {}
+if claim > 0 and node then
+  started = claim_assigned(node, claim)
+end
+finish_dispatch()
+flush_counts()
+return started

@@ -1,0 +1,45 @@
+--- @script deregister-node
+--- @version 1
+--- @summary Removes a node on graceful shutdown; tasks it still holds go back to ready without using an attempt.
+--- @key meta hash Key-schema version, configuration and counters.
+--- @key task hash Task id to its packed record.
+--- @key ready zset Ready tasks, by priority then enqueue order.
+--- @key delayed zset Delayed and retrying tasks, by due time.
+--- @key leases zset Assigned and running tasks, by lease expiry.
+--- @key assigned zset Tasks assigned to a node and not started, as "<node>><task>".
+--- @key running zset Tasks running on a node, as "<node>><task>".
+--- @key edges zset Unsettled dependencies, as "<parent>><child>".
+--- @key propagation list Finished tasks whose dependents are still to be settled.
+--- @key done zset Completed tasks, by finish time.
+--- @key dead zset Dead and canceled tasks, by finish time.
+--- @key nodes hash Worker node id to its packed record.
+--- @key dispatch stream Doorbell entries that wake worker nodes.
+--- @key events stream Capped event log.
+--- @arg nodeId id The node leaving.
+--- @reply integer
+--- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH TM_UNKNOWN_NODE
+--- @include "lib/maintenance"
+open_namespace()
+local node = find_node(nodeId)
+if not node then
+  fail('TM_UNKNOWN_NODE', 'nodeId: no node "' .. nodeId .. '" is registered (it may have been dropped for missing heartbeats)')
+end
+local handed_back = 0
+for _, index_key in ipairs({ assignedKey, runningKey }) do
+  for _, member in ipairs(node_tasks(index_key, nodeId, node.capacity + 1000)) do
+    local id = string.sub(member, #nodeId + 2)
+    local record = load_task(id)
+    if record and record[R_NODE] == nodeId and (record[R_STATE] == 'assigned' or record[R_STATE] == 'running') then
+      hand_back(id, record)
+      handed_back = handed_back + 1
+    else
+      redis.call('ZREM', index_key, member)
+    end
+  end
+end
+remove_node(node)
+emit('node-left', nil, nodeId, handed_back .. ' tasks handed back')
+dispatch()
+finish_dispatch()
+flush_counts()
+return handed_back

@@ -1,0 +1,211 @@
+--- @script enqueue
+--- @version 1
+--- @summary Adds one task or a whole dependency graph atomically; an id that exists already is left alone and reported as such.
+--- @key meta hash Key-schema version, configuration and counters.
+--- @key task hash Task id to its packed record.
+--- @key ready zset Ready tasks, by priority then enqueue order.
+--- @key delayed zset Delayed and retrying tasks, by due time.
+--- @key leases zset Assigned and running tasks, by lease expiry.
+--- @key assigned zset Tasks assigned to a node and not started, as "<node>><task>".
+--- @key running zset Tasks running on a node, as "<node>><task>".
+--- @key edges zset Unsettled dependencies, as "<parent>><child>".
+--- @key propagation list Finished tasks whose dependents are still to be settled.
+--- @key done zset Completed tasks, by finish time.
+--- @key dead zset Dead and canceled tasks, by finish time.
+--- @key nodes hash Worker node id to its packed record.
+--- @key dispatch stream Doorbell entries that wake worker nodes.
+--- @key events stream Capped event log.
+--- @group tasks 1..5000 The tasks to add; each task is the fields below, repeated to the end of ARGV.
+--- @field id id The task id; enqueuing an id that exists changes nothing.
+--- @field payload bytes Opaque payload, returned byte for byte; at most the namespace's payload cap.
+--- @field priority integer[-1000,1000]=0 Higher runs first; FIFO within one priority.
+--- @field delayMs integer[0,3153600000000]=0 Run no earlier than this many ms from now (server clock).
+--- @field runAt integer[0,9007199254740991]=0 Run no earlier than this Unix time in ms (server clock); 0 for none. Wins over delayMs.
+--- @field dependsOn idlist[10000]= Ids of tasks that must complete first: existing tasks or tasks of this batch.
+--- @field maxAttempts integer[1,1000]=3 Handler attempts before the task dies; lost attempts (crashed nodes) do not count.
+--- @field backoff enum(fixed|exponential)=exponential How the wait before a retry grows.
+--- @field backoffMs integer[0,86400000]=1000 Wait before the first retry; exponential doubles it each time.
+--- @field backoffCapMs integer[0,86400000]=3600000 Longest wait before a retry.
+--- @field leaseMs integer[100,86400000]=30000 How long a node may hold the task without a heartbeat.
+--- @field queue id=default Only nodes serving this queue (or every queue) run the task.
+--- @field onDependencyFailure enum(fail|run)=fail When a dependency dies or is canceled: fail with "dependency failed", or run anyway.
+--- @reply ("created" | "exists")[]
+--- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH TM_DUPLICATE_TASK TM_PAYLOAD_TOO_LARGE
+--- @error TM_SELF_DEPENDENCY TM_UNKNOWN_DEPENDENCY TM_DEPENDENCY_CYCLE
+--- @include "lib/maintenance"
+open_namespace()
+
+-- Everything is checked before the first write, so a rejected batch leaves Redis untouched.
+local position = {}
+local ids = {}
+for i, task in ipairs(tasks) do
+  if position[task.id] then
+    fail('TM_DUPLICATE_TASK', 'tasks[' .. i .. '].id: "' .. task.id .. '" is also tasks[' .. position[task.id] .. '].id')
+  end
+  position[task.id] = i
+  ids[i] = task.id
+  if #task.payload > config.payloadCap then
+    fail('TM_PAYLOAD_TOO_LARGE', 'tasks[' .. i .. '].payload: ' .. #task.payload ..
+      ' bytes, the cap is ' .. config.payloadCap .. ' (init payloadCap)')
+  end
+end
+
+local existing = redis.call('HMGET', taskKey, unpack(ids))
+local created = {}
+local reply = {}
+for i, task in ipairs(tasks) do
+  if existing[i] then
+    reply[i] = 'exists'
+  else
+    reply[i] = 'created'
+    created[task.id] = task
+  end
+end
+
+-- Classify every dependency of a new task: a new task of this batch, or an existing task
+-- that is still pending, has completed, or has failed for good.
+local existing_state = {}
+local batch_children = {}
+for i, task in ipairs(tasks) do
+  if created[task.id] then
+    task.batchParents = {}
+    for _, dependency in ipairs(task.dependsOn) do
+      if dependency == task.id then
+        fail('TM_SELF_DEPENDENCY', 'tasks[' .. i .. '] ("' .. task.id .. '") depends on itself')
+      end
+      if created[dependency] then
+        task.batchParents[#task.batchParents + 1] = dependency
+        local children = batch_children[dependency] or {}
+        children[#children + 1] = task.id
+        batch_children[dependency] = children
+      elseif existing_state[dependency] == nil then
+        local record = load_task(dependency)
+        if not record then
+          fail('TM_UNKNOWN_DEPENDENCY', 'tasks[' .. i .. '] ("' .. task.id .. '") depends on "' .. dependency ..
+            '", which is neither in the namespace nor in this batch')
+        end
+        existing_state[dependency] = record[R_STATE]
+      end
+    end
+  end
+end
+
+-- Kahn's algorithm over the batch's own edges: whatever cannot be ordered sits on a cycle
+-- or downstream of one. The order found is also the order of the writes below, so a
+-- parent's fate is known before its children are written.
+local order = {}
+local indegree = {}
+local queue = {}
+for _, task in ipairs(tasks) do
+  if created[task.id] then
+    indegree[task.id] = #task.batchParents
+    if indegree[task.id] == 0 then
+      queue[#queue + 1] = task.id
+    end
+  end
+end
+local head = 1
+while head <= #queue do
+  local id = queue[head]
+  head = head + 1
+  order[#order + 1] = id
+  for _, child in ipairs(batch_children[id] or {}) do
+    indegree[child] = indegree[child] - 1
+    if indegree[child] == 0 then
+      queue[#queue + 1] = child
+    end
+  end
+end
+local created_count = 0
+for _ in pairs(created) do
+  created_count = created_count + 1
+end
+if #order < created_count then
+  -- Walk parent links among the unordered tasks until one repeats: that loop is a cycle.
+  local start
+  for _, task in ipairs(tasks) do
+    if created[task.id] and indegree[task.id] > 0 then
+      start = task.id
+      break
+    end
+  end
+  local seen, path, current = {}, {}, start
+  while not seen[current] do
+    seen[current] = #path + 1
+    path[#path + 1] = current
+    for _, parent in ipairs(created[current].batchParents) do
+      if indegree[parent] > 0 then
+        current = parent
+        break
+      end
+    end
+  end
+  local cycle = {}
+  for k = seen[current], #path do
+    cycle[#cycle + 1] = path[k]
+  end
+  cycle[#cycle + 1] = current
+  fail('TM_DEPENDENCY_CYCLE', 'tasks depend on each other in a cycle: ' .. table.concat(cycle, ' <- '))
+end
+
+-- Writes start here.
+local delayed_head = next_due_at()
+local wake_all = false
+local born_dead = {}
+for _, id in ipairs(order) do
+  local task = created[id]
+  local unmet, failed_parent = 0, nil
+  for _, dependency in ipairs(task.dependsOn) do
+    local state = existing_state[dependency]
+    if created[dependency] then
+      state = born_dead[dependency] and 'dead' or 'pending'
+    end
+    if state == 'dead' or state == 'canceled' then
+      if task.onDependencyFailure == 'fail' then
+        failed_parent = failed_parent or dependency
+      end
+    elseif state ~= 'completed' then
+      unmet = unmet + 1
+      redis.call('ZADD', edgesKey, 0, dependency .. '>' .. id)
+    end
+  end
+  config.seq = config.seq + 1
+  local run_at = task.runAt
+  if run_at == 0 then
+    run_at = now + task.delayMs
+  end
+  local record = {
+    '', task.priority, config.seq, task.queue, task.maxAttempts, task.backoff, task.backoffMs,
+    task.backoffCapMs, task.leaseMs, task.onDependencyFailure, unmet, table.concat(task.dependsOn, ','),
+    now, run_at, 0, 0, '', 0, 0, 0, 0, 0, task.payload, '', '', '',
+  }
+  emit('enqueued', id, nil, nil)
+  if failed_parent then
+    born_dead[id] = true
+    finish_task(id, record, 'dead', 'dependency failed')
+  else
+    if unmet > 0 then
+      set_state(record, 'waiting')
+    else
+      make_runnable(id, record)
+      if record[R_STATE] == 'delayed' and (delayed_head == 0 or run_at < delayed_head) then
+        wake_all = true
+      end
+    end
+    save_task(id, record)
+  end
+end
+redis.call('HSET', metaKey, 'seq', config.seq)
+
+promote_due(100)
+recover_expired(20)
+propagate()
+dispatch()
+finish_dispatch()
+-- A worker blocked on the doorbell sleeps until the earliest delayed task it knows of; a new
+-- earlier one wakes every node so they shorten their sleep.
+if wake_all then
+  redis.call('XADD', dispatchKey, 'MAXLEN', '~', DOORBELL_LENGTH, '*', 'node', '*')
+end
+flush_counts()
+return reply

@@ -1,0 +1,62 @@
+--- @script fail
+--- @version 1
+--- @summary Records a handler failure: the task retries after its backoff, or dies when attempts are used up or the error is not retryable; a task whose cancel was requested ends canceled.
+--- @key meta hash Key-schema version, configuration and counters.
+--- @key task hash Task id to its packed record.
+--- @key ready zset Ready tasks, by priority then enqueue order.
+--- @key delayed zset Delayed and retrying tasks, by due time.
+--- @key leases zset Assigned and running tasks, by lease expiry.
+--- @key assigned zset Tasks assigned to a node and not started, as "<node>><task>".
+--- @key running zset Tasks running on a node, as "<node>><task>".
+--- @key edges zset Unsettled dependencies, as "<parent>><child>".
+--- @key propagation list Finished tasks whose dependents are still to be settled.
+--- @key done zset Completed tasks, by finish time.
+--- @key dead zset Dead and canceled tasks, by finish time.
+--- @key nodes hash Worker node id to its packed record.
+--- @key dispatch stream Doorbell entries that wake worker nodes.
+--- @key events stream Capped event log.
+--- @arg nodeId id The node that ran the task.
+--- @arg id id The failed task.
+--- @arg token integer[1,9007199254740991] The assignment token the node received with the task.
+--- @arg message string[0,65536] What went wrong, kept with the task as its error.
+--- @arg retryable boolean=1 0 when retrying cannot help: the task dies at once.
+--- @reply [outcome: "retrying" | "dead" | "canceled", retryAt: integer]
+--- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH TM_UNKNOWN_TASK TM_LEASE_LOST
+--- @include "lib/claim"
+--- @include "lib/maintenance"
+open_namespace()
+local record = check_hold('', nodeId, id, token, { running = true })
+
+local node = release_hold(id, record)
+if node then
+  node.failed = node.failed + 1
+  node.lastSeenAt = now
+end
+record[R_ERROR] = message
+emit('failed', id, nodeId, message)
+local outcome, retry_at = 'dead', 0
+if record[R_CANCEL_REQUESTED] == 1 then
+  outcome = 'canceled'
+  finish_task(id, record, 'canceled', 'canceled')
+elseif not retryable then
+  finish_task(id, record, 'dead', 'not retryable: ' .. message)
+elseif record[R_ATTEMPTS] >= record[R_MAX_ATTEMPTS] then
+  finish_task(id, record, 'dead', 'attempts exhausted (' .. record[R_ATTEMPTS] .. ' of ' .. record[R_MAX_ATTEMPTS] .. ')')
+else
+  local wait = record[R_BACKOFF_MS]
+  if record[R_BACKOFF] == 'exponential' then
+    wait = wait * math.pow(2, record[R_ATTEMPTS] - 1)
+  end
+  wait = math.min(wait, record[R_BACKOFF_CAP_MS])
+  outcome, retry_at = 'retrying', now + wait
+  set_state(record, 'retrying')
+  save_task(id, record)
+  redis.call('ZADD', delayedKey, retry_at, id)
+  emit('retried', id, nodeId, 'retry at ' .. retry_at)
+end
+propagate()
+promote_due(100)
+dispatch()
+finish_dispatch()
+flush_counts()
+return { outcome, retry_at }

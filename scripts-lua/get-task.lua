@@ -1,0 +1,48 @@
+--- @script get-task
+--- @version 1
+--- @summary Reads one task: state, attempts, node, timestamps, payload, result or error.
+--- @readonly
+--- @key meta hash Key-schema version, configuration and counters.
+--- @key task hash Task id to its packed record.
+--- @arg id id The task to read.
+--- @reply nil | { id: string, state: string, priority: integer, queue: string, attempts: integer,
+--- @reply   lostAttempts: integer, maxAttempts: integer, unmetDependencies: integer, dependsOn: string[],
+--- @reply   enqueuedAt: integer, runAt: integer, node?: string, token?: integer, assignedAt?: integer,
+--- @reply   startedAt?: integer, finishedAt?: integer, cancelRequested: integer, payload: bytes,
+--- @reply   result?: bytes, error?: string, reason?: string }
+--- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH
+--- @include "lib/config"
+--- @include "lib/record"
+open_namespace()
+local record = load_task(id)
+if not record then
+  return false
+end
+local dependencies = {}
+for dependency in string.gmatch(record[R_DEPENDS_ON], '[^,]+') do
+  dependencies[#dependencies + 1] = dependency
+end
+local reply = {
+  'id', id, 'state', record[R_STATE], 'priority', record[R_PRIORITY], 'queue', record[R_QUEUE],
+  'attempts', record[R_ATTEMPTS], 'lostAttempts', record[R_LOST], 'maxAttempts', record[R_MAX_ATTEMPTS],
+  'unmetDependencies', record[R_UNMET], 'dependsOn', dependencies,
+  'enqueuedAt', record[R_ENQUEUED_AT], 'runAt', record[R_RUN_AT],
+  'cancelRequested', record[R_CANCEL_REQUESTED], 'payload', record[R_PAYLOAD],
+}
+local function optional(name, value, unset)
+  if value ~= unset then
+    reply[#reply + 1] = name
+    reply[#reply + 1] = value
+  end
+end
+optional('node', record[R_NODE], '')
+optional('token', record[R_TOKEN], 0)
+optional('assignedAt', record[R_ASSIGNED_AT], 0)
+optional('startedAt', record[R_STARTED_AT], 0)
+optional('finishedAt', record[R_FINISHED_AT], 0)
+if record[R_STATE] == 'completed' then
+  optional('result', record[R_RESULT], nil)
+end
+optional('error', record[R_ERROR], '')
+optional('reason', record[R_REASON], '')
+return reply

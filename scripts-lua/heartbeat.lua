@@ -1,0 +1,57 @@
+--- @script heartbeat
+--- @version 1
+--- @summary Keeps a node alive and its tasks' leases fresh, runs a slice of housekeeping, and tells the node which tasks it still holds and which were canceled.
+--- @key meta hash Key-schema version, configuration and counters.
+--- @key task hash Task id to its packed record.
+--- @key ready zset Ready tasks, by priority then enqueue order.
+--- @key delayed zset Delayed and retrying tasks, by due time.
+--- @key leases zset Assigned and running tasks, by lease expiry.
+--- @key assigned zset Tasks assigned to a node and not started, as "<node>><task>".
+--- @key running zset Tasks running on a node, as "<node>><task>".
+--- @key edges zset Unsettled dependencies, as "<parent>><child>".
+--- @key propagation list Finished tasks whose dependents are still to be settled.
+--- @key done zset Completed tasks, by finish time.
+--- @key dead zset Dead and canceled tasks, by finish time.
+--- @key nodes hash Worker node id to its packed record.
+--- @key dispatch stream Doorbell entries that wake worker nodes.
+--- @key events stream Capped event log.
+--- @arg nodeId id The node reporting in.
+--- @arg maintenanceLimit integer[0,10000]=100 Most items each housekeeping step handles in this call.
+--- @reply { running: string[], tokens: integer[], cancel: string[], assigned: integer, nextDueAt: integer, more: integer }
+--- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH TM_UNKNOWN_NODE
+--- @include "lib/maintenance"
+open_namespace()
+local node = find_node(nodeId)
+if not node then
+  fail('TM_UNKNOWN_NODE', 'nodeId: no node "' .. nodeId .. '" is registered (dropped for missing heartbeats?): register it again')
+end
+node.lastSeenAt = now
+touch_node(node)
+local running, tokens, cancel = {}, {}, {}
+local limit = node.capacity + 1000
+for _, member in ipairs(node_tasks(runningKey, nodeId, limit)) do
+  local id = string.sub(member, #nodeId + 2)
+  local record = load_task(id)
+  if record and record[R_STATE] == 'running' and record[R_NODE] == nodeId then
+    redis.call('ZADD', leasesKey, now + record[R_LEASE_MS], id)
+    running[#running + 1] = id
+    tokens[#tokens + 1] = record[R_TOKEN]
+    if record[R_CANCEL_REQUESTED] == 1 then
+      cancel[#cancel + 1] = id
+    end
+  end
+end
+local assigned = node_tasks(assignedKey, nodeId, limit)
+for _, member in ipairs(assigned) do
+  local id = string.sub(member, #nodeId + 2)
+  local record = load_task(id)
+  if record and record[R_STATE] == 'assigned' then
+    redis.call('ZADD', leasesKey, now + record[R_LEASE_MS], id)
+  end
+end
+local report = maintain(maintenanceLimit)
+dispatch()
+finish_dispatch()
+flush_counts()
+return { 'running', running, 'tokens', tokens, 'cancel', cancel, 'assigned', #assigned,
+  'nextDueAt', next_due_at(), 'more', report.more }

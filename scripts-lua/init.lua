@@ -1,0 +1,36 @@
+--- @script init
+--- @version 1
+--- @summary Creates the scheduler of a namespace, or updates its configuration (the last init wins).
+--- @key meta hash Key-schema version, configuration and counters.
+--- @arg strategy enum(round-robin|weighted|least-loaded|random)=weighted How ready tasks are spread over worker nodes.
+--- @arg payloadCap integer[0,536870912]=1048576 Largest payload accepted, in bytes.
+--- @arg resultCap integer[0,536870912]=1048576 Largest result accepted, in bytes.
+--- @arg keepCompletedMs integer[0,3153600000000]=86400000 How long completed tasks are kept; 0 keeps them until the count limit.
+--- @arg keepCompletedCount integer[0,1000000000]=10000 How many completed tasks are kept at most; 0 means no count limit.
+--- @arg keepDeadMs integer[0,3153600000000]=604800000 How long dead and canceled tasks are kept; 0 keeps them until the count limit.
+--- @arg keepDeadCount integer[0,1000000000]=10000 How many dead and canceled tasks are kept at most; 0 means no count limit.
+--- @arg eventsMaxLen integer[0,100000000]=10000 Approximate length of the event stream; 0 turns events off.
+--- @arg nodeTimeoutMs integer[100,86400000]=15000 A node silent for this long is dropped and its tasks go back to ready.
+--- @reply "created" | "updated"
+--- @error TM_BAD_ARGUMENT TM_SCHEMA_MISMATCH
+--- @include "lib/config"
+local existing = redis.call('HGET', metaKey, 'schema')
+if existing and existing ~= SCHEMA_VERSION then
+  fail('TM_SCHEMA_MISMATCH', 'namespace holds key-schema version ' .. existing ..
+    ', these scripts understand version ' .. SCHEMA_VERSION .. ': load the matching taskmill version')
+end
+redis.call('HSET', metaKey,
+  'schema', SCHEMA_VERSION,
+  'strategy', strategy,
+  'payloadCap', payloadCap,
+  'resultCap', resultCap,
+  'keepCompletedMs', keepCompletedMs,
+  'keepCompletedCount', keepCompletedCount,
+  'keepDeadMs', keepDeadMs,
+  'keepDeadCount', keepDeadCount,
+  'eventsMaxLen', eventsMaxLen,
+  'nodeTimeoutMs', nodeTimeoutMs)
+if existing then
+  return 'updated'
+end
+return 'created'

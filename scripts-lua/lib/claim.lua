@@ -1,0 +1,51 @@
+--- @lib claim
+--- @include "lib/lifecycle"
+-- A node claims the tasks dispatch assigned to it: they become running, their attempt is
+-- counted and their lease restarts. The reply carries what the handler needs, so starting a
+-- task costs no second round trip.
+local function claim_assigned(node, max)
+  local members = node_tasks(assignedKey, node.id, max)
+  local started = {}
+  local moved = {}
+  for _, member in ipairs(members) do
+    local id = string.sub(member, #node.id + 2)
+    local record = load_task(id)
+    if record and record[R_STATE] == 'assigned' and record[R_NODE] == node.id then
+      set_state(record, 'running')
+      record[R_ATTEMPTS] = record[R_ATTEMPTS] + 1
+      record[R_STARTED_AT] = now
+      save_task(id, record)
+      redis.call('ZADD', leasesKey, now + record[R_LEASE_MS], id)
+      moved[#moved + 1] = 0
+      moved[#moved + 1] = member
+      started[#started + 1] = { id, record[R_TOKEN], record[R_ATTEMPTS], record[R_PAYLOAD], record[R_QUEUE] }
+      emit('started', id, node.id, tostring(record[R_ATTEMPTS]))
+    end
+  end
+  if #members > 0 then
+    redis.call('ZREM', assignedKey, unpack(members))
+  end
+  if #moved > 0 then
+    redis.call('ZADD', runningKey, unpack(moved))
+  end
+  -- Work the node just took needs no doorbell.
+  if #members < max then
+    doorbells[node.id] = nil
+  end
+  return started
+end
+
+-- Completion, failure and hand-back are accepted only from the node holding the task with
+-- the current token: a worker that stalled past its lease must not undo the task's new life.
+local function check_hold(position, node_id, id, token, allowed)
+  local record = load_task(id)
+  if not record then
+    fail('TM_UNKNOWN_TASK', position .. 'no task "' .. id .. '" in this namespace')
+  end
+  if record[R_NODE] ~= node_id or record[R_TOKEN] ~= token or not allowed[record[R_STATE]] then
+    fail('TM_LEASE_LOST', position .. 'task "' .. id .. '" token ' .. token .. ' on node ' .. node_id ..
+      ' is not current (task is ' .. record[R_STATE] .. ', token ' .. record[R_TOKEN] ..
+      (record[R_NODE] ~= '' and (' on node ' .. record[R_NODE]) or '') .. '): drop the task, its result is not wanted')
+  end
+  return record
+end

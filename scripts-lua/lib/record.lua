@@ -1,0 +1,27 @@
+--- @lib record
+-- A task is one field of the namespace's `task` hash: its id maps to a MessagePack array in
+-- the field order below. One hash entry per task keeps a waiting task small and lets a
+-- script reach any task without building a key name.
+local R_STATE, R_PRIORITY, R_SEQ, R_QUEUE, R_MAX_ATTEMPTS, R_BACKOFF, R_BACKOFF_MS = 1, 2, 3, 4, 5, 6, 7
+local R_BACKOFF_CAP_MS, R_LEASE_MS, R_ON_DEPENDENCY_FAILURE, R_UNMET, R_DEPENDS_ON = 8, 9, 10, 11, 12
+local R_ENQUEUED_AT, R_RUN_AT, R_ATTEMPTS, R_LOST, R_NODE, R_TOKEN, R_ASSIGNED_AT = 13, 14, 15, 16, 17, 18, 19
+local R_STARTED_AT, R_FINISHED_AT, R_CANCEL_REQUESTED, R_PAYLOAD, R_RESULT, R_ERROR = 20, 21, 22, 23, 24, 25
+local R_REASON = 26
+
+-- Ready tasks are ordered by priority (higher first), then by enqueue order. Both fit one
+-- exact double: priorities span 2001 values and sequence numbers stay below 2^40.
+local function ready_score(record)
+  return (1000 - record[R_PRIORITY]) * 1099511627776 + record[R_SEQ]
+end
+
+local function load_task(id)
+  local packed = redis.call('HGET', taskKey, id)
+  if not packed then
+    return nil
+  end
+  return cmsgpack.unpack(packed)
+end
+
+local function save_task(id, record)
+  redis.call('HSET', taskKey, id, cmsgpack.pack(record))
+end

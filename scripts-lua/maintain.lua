@@ -1,0 +1,29 @@
+--- @script maintain
+--- @version 1
+--- @summary Runs one bounded round of housekeeping: promotes due tasks, recovers expired leases and silent nodes, settles dependents, sweeps old finished tasks, dispatches.
+--- @key meta hash Key-schema version, configuration and counters.
+--- @key task hash Task id to its packed record.
+--- @key ready zset Ready tasks, by priority then enqueue order.
+--- @key delayed zset Delayed and retrying tasks, by due time.
+--- @key leases zset Assigned and running tasks, by lease expiry.
+--- @key assigned zset Tasks assigned to a node and not started, as "<node>><task>".
+--- @key running zset Tasks running on a node, as "<node>><task>".
+--- @key edges zset Unsettled dependencies, as "<parent>><child>".
+--- @key propagation list Finished tasks whose dependents are still to be settled.
+--- @key done zset Completed tasks, by finish time.
+--- @key dead zset Dead and canceled tasks, by finish time.
+--- @key nodes hash Worker node id to its packed record.
+--- @key dispatch stream Doorbell entries that wake worker nodes.
+--- @key events stream Capped event log.
+--- @arg limit integer[1,10000]=1000 Most items each step handles in this call.
+--- @reply { promoted: integer, recovered: integer, nodesLost: integer, swept: integer, pendingPropagation: integer, more: integer, nextDueAt: integer }
+--- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH
+--- @include "lib/maintenance"
+open_namespace()
+local report = maintain(limit)
+dispatch()
+finish_dispatch()
+flush_counts()
+return { 'promoted', report.promoted, 'recovered', report.recovered, 'nodesLost', report.nodesLost,
+  'swept', report.swept, 'pendingPropagation', report.pendingPropagation, 'more', report.more,
+  'nextDueAt', next_due_at() }

@@ -1,0 +1,44 @@
+--- @script register-node
+--- @version 1
+--- @summary Adds a worker node to the dispatch rotation, or updates its weight, capacity and queues, then dispatches.
+--- @key meta hash Key-schema version, configuration and counters.
+--- @key task hash Task id to its packed record.
+--- @key ready zset Ready tasks, by priority then enqueue order.
+--- @key delayed zset Delayed and retrying tasks, by due time.
+--- @key leases zset Assigned and running tasks, by lease expiry.
+--- @key assigned zset Tasks assigned to a node and not started, as "<node>><task>".
+--- @key running zset Tasks running on a node, as "<node>><task>".
+--- @key edges zset Unsettled dependencies, as "<parent>><child>".
+--- @key propagation list Finished tasks whose dependents are still to be settled.
+--- @key done zset Completed tasks, by finish time.
+--- @key dead zset Dead and canceled tasks, by finish time.
+--- @key nodes hash Worker node id to its packed record.
+--- @key dispatch stream Doorbell entries that wake worker nodes.
+--- @key events stream Capped event log.
+--- @arg nodeId id The node id, unique among the namespace's live nodes.
+--- @arg weight integer[1,1000000]=1 The node's share of tasks relative to the other nodes.
+--- @arg capacity integer[1,100000]=10 Most tasks the node holds at once (assigned plus running).
+--- @arg queues idlist[100]= Queues the node serves; empty serves every queue.
+--- @reply "joined" | "updated"
+--- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH
+--- @include "lib/maintenance"
+open_namespace()
+local node = find_node(nodeId)
+local outcome = 'updated'
+if not node then
+  outcome = 'joined'
+  node = { id = nodeId, inflight = 0, swrr = 0, completed = 0, failed = 0, joinedAt = now }
+end
+node.weight = weight
+node.capacity = capacity
+node.queues = table.concat(queues, ',')
+node.lastSeenAt = now
+add_node(node)
+if outcome == 'joined' then
+  emit('node-joined', nil, nodeId, 'weight ' .. weight .. ', capacity ' .. capacity)
+end
+maintain(100)
+dispatch()
+finish_dispatch()
+flush_counts()
+return outcome

@@ -1,0 +1,31 @@
+--- @script release
+--- @version 1
+--- @summary Hands a task back from its node (graceful shutdown): it goes back to ready without using an attempt.
+--- @key meta hash Key-schema version, configuration and counters.
+--- @key task hash Task id to its packed record.
+--- @key ready zset Ready tasks, by priority then enqueue order.
+--- @key delayed zset Delayed and retrying tasks, by due time.
+--- @key leases zset Assigned and running tasks, by lease expiry.
+--- @key assigned zset Tasks assigned to a node and not started, as "<node>><task>".
+--- @key running zset Tasks running on a node, as "<node>><task>".
+--- @key edges zset Unsettled dependencies, as "<parent>><child>".
+--- @key propagation list Finished tasks whose dependents are still to be settled.
+--- @key done zset Completed tasks, by finish time.
+--- @key dead zset Dead and canceled tasks, by finish time.
+--- @key nodes hash Worker node id to its packed record.
+--- @key dispatch stream Doorbell entries that wake worker nodes.
+--- @key events stream Capped event log.
+--- @arg nodeId id The node giving the task back.
+--- @arg id id The task.
+--- @arg token integer[1,9007199254740991] The assignment token the node received with the task.
+--- @reply "released"
+--- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH TM_UNKNOWN_TASK TM_LEASE_LOST
+--- @include "lib/claim"
+--- @include "lib/maintenance"
+open_namespace()
+local record = check_hold('', nodeId, id, token, { running = true, assigned = true })
+hand_back(id, record)
+dispatch()
+finish_dispatch()
+flush_counts()
+return 'released'

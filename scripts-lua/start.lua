@@ -1,0 +1,34 @@
+--- @script start
+--- @version 1
+--- @summary Starts the tasks dispatch assigned to a node: each becomes running, its attempt counted and its lease restarted.
+--- @key meta hash Key-schema version, configuration and counters.
+--- @key task hash Task id to its packed record.
+--- @key ready zset Ready tasks, by priority then enqueue order.
+--- @key delayed zset Delayed and retrying tasks, by due time.
+--- @key leases zset Assigned and running tasks, by lease expiry.
+--- @key assigned zset Tasks assigned to a node and not started, as "<node>><task>".
+--- @key running zset Tasks running on a node, as "<node>><task>".
+--- @key edges zset Unsettled dependencies, as "<parent>><child>".
+--- @key propagation list Finished tasks whose dependents are still to be settled.
+--- @key done zset Completed tasks, by finish time.
+--- @key dead zset Dead and canceled tasks, by finish time.
+--- @key nodes hash Worker node id to its packed record.
+--- @key dispatch stream Doorbell entries that wake worker nodes.
+--- @key events stream Capped event log.
+--- @arg nodeId id The node starting its tasks.
+--- @arg max integer[1,100000]=1000 Most tasks to start in this call.
+--- @reply [id: string, token: integer, attempt: integer, payload: bytes, queue: string][]
+--- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH TM_UNKNOWN_NODE
+--- @include "lib/claim"
+--- @include "lib/maintenance"
+open_namespace()
+local node = find_node(nodeId)
+if not node then
+  fail('TM_UNKNOWN_NODE', 'nodeId: no node "' .. nodeId .. '" is registered (dropped for missing heartbeats?): register it again')
+end
+node.lastSeenAt = now
+touch_node(node)
+local started = claim_assigned(node, max)
+finish_dispatch()
+flush_counts()
+return started
