@@ -1,0 +1,316 @@
+/**
+ * Runs taskmill's Lua scripts on Redis or Redis Cluster.
+ *
+ * Loading: `loadAll()` sends SCRIPT LOAD for every script to every primary and checks that the
+ * SHA Redis computed equals the one codegen wrote into the definition, so a script that Redis
+ * would run differently from what was reviewed is refused before any call. Calls go out as
+ * EVALSHA (EVALSHA_RO for `@readonly` scripts) and never as EVAL: a script cache flushed by
+ * SCRIPT FLUSH, a restart or a failover answers NOSCRIPT, and the runner loads that script again
+ * on every primary and retries the call exactly once.
+ *
+ * Routing on a cluster: ioredis finds the slot of a command from the key positions in
+ * `@ioredis/commands`, which lists EVALSHA_RO like EVALSHA (keys start after numkeys), so
+ * `cluster.callBuffer('evalsha_ro', …)` goes to the primary owning the namespace's slot; the
+ * loader tests assert this on the wire with MONITOR on every node.
+ *
+ * Replies are read with `callBuffer` so `bytes` values stay binary-safe, then decoded by the
+ * declared reply type (`decode.ts`). Error replies are classified by their first word.
+ */
+import { Cluster, type Redis } from 'ioredis'
+import type { ScriptDefinition } from './contract.js'
+import { decodeReply } from './decode.js'
+import { encodeArgs, type EncodedArg } from './encode.js'
+import {
+  RedisUnavailableError,
+  ScriptLoadError,
+  TaskmillError,
+  TaskmillScriptError,
+  UnexpectedScriptError,
+  type ScriptErrorClass,
+  type ScriptErrorContext,
+} from './errors.js'
+import type { KeyName, Namespace } from './keys.js'
+import type { ScriptCaller } from './script-caller.js'
+
+export interface ScriptRunnerOptions {
+  /** The generated error class for each `TM_` code; a code not listed becomes a plain {@link TaskmillScriptError}. */
+  errorClasses?: Readonly<Record<string, ScriptErrorClass>>
+}
+
+/** The outcome of one call in a pipeline. */
+export type PipelineResult = { ok: true; value: unknown } | { ok: false; error: Error }
+
+/** Redis appends this to errors raised with `error({err = ...})` from a script. */
+const SCRIPT_LOCATION_SUFFIX = / script: [0-9a-f]{40}, on @user_script:\d+\.$/
+
+/** First words of error replies that mean "the server cannot serve now", not "the script failed". */
+const UNAVAILABLE_REPLY_CODES = new Set(['LOADING', 'CLUSTERDOWN', 'MASTERDOWN', 'BUSY'])
+
+interface PreparedCall {
+  readonly definition: ScriptDefinition
+  readonly command: 'evalsha' | 'evalsha_ro'
+  readonly commandArgs: EncodedArg[]
+}
+
+export class ScriptRunner implements ScriptCaller {
+  readonly redis: Redis | Cluster
+  readonly scripts: readonly ScriptDefinition[]
+  private readonly errorClasses: Readonly<Record<string, ScriptErrorClass>>
+  private loadingAll: Promise<void> | undefined
+  private loadedOnce = false
+  /** One reload per script at a time, so many calls meeting NOSCRIPT together load it once. */
+  private readonly reloading = new Map<string, Promise<void>>()
+
+  constructor(redis: Redis | Cluster, scripts: readonly ScriptDefinition[], options: ScriptRunnerOptions = {}) {
+    this.redis = redis
+    this.scripts = scripts
+    this.errorClasses = options.errorClasses ?? {}
+  }
+
+  /**
+   * SCRIPT LOAD every script on every primary and check the SHAs. Concurrent calls share the
+   * load in flight; a call after it finished loads again (useful after a restart or failover).
+   */
+  loadAll(): Promise<void> {
+    this.loadingAll ??= this.loadScripts(this.scripts)
+      .then(() => {
+        this.loadedOnce = true
+      })
+      .finally(() => {
+        this.loadingAll = undefined
+      })
+    return this.loadingAll
+  }
+
+  async call(
+    definition: ScriptDefinition,
+    namespace: Namespace,
+    args: Readonly<Record<string, unknown>>,
+  ): Promise<unknown> {
+    const prepared = prepare(definition, namespace, args)
+    let reply: unknown
+    try {
+      reply = await this.send(prepared)
+    } catch (error) {
+      if (!isNoScript(error)) throw this.mapError(definition, error)
+      await this.reload(definition)
+      try {
+        reply = await this.send(prepared)
+      } catch (retryError) {
+        throw this.mapError(definition, retryError)
+      }
+    }
+    return this.decode(definition, reply)
+  }
+
+  /** Several calls sent together in one round trip; see {@link ScriptPipeline}. */
+  pipeline(): ScriptPipeline {
+    return new ScriptPipeline(this)
+  }
+
+  /** @internal Runs prepared calls in one ioredis pipeline, reloading and re-running NOSCRIPT ones once. */
+  async execPipeline(calls: readonly PreparedCall[]): Promise<PipelineResult[]> {
+    if (calls.length === 0) return []
+    if (!this.loadedOnce) await this.loadAll()
+    const first = await this.sendPipeline(calls)
+    const failed = first.flatMap((entry, i) => (entry.error !== null && isNoScript(entry.error) ? [i] : []))
+    if (failed.length > 0) {
+      const definitions = new Set(failed.map((i) => calls[i]!.definition))
+      await Promise.all([...definitions].map((definition) => this.reload(definition)))
+      const again = await this.sendPipeline(failed.map((i) => calls[i]!))
+      failed.forEach((callIndex, j) => {
+        first[callIndex] = again[j]!
+      })
+    }
+    return first.map((entry, i) => {
+      const definition = calls[i]!.definition
+      if (entry.error !== null) return { ok: false, error: this.mapError(definition, entry.error) }
+      try {
+        return { ok: true, value: this.decode(definition, entry.reply) }
+      } catch (error) {
+        return { ok: false, error: error as Error }
+      }
+    })
+  }
+
+  private async sendPipeline(calls: readonly PreparedCall[]): Promise<{ error: Error | null; reply: unknown }[]> {
+    const pipeline = this.redis.pipeline()
+    for (const call of calls) pipeline.callBuffer(call.command, ...call.commandArgs)
+    let results: [Error | null, unknown][] | null
+    try {
+      results = await pipeline.exec()
+    } catch (error) {
+      throw this.unavailable(error)
+    }
+    if (results === null) throw this.unavailable(new Error('the pipeline was discarded'))
+    return calls.map((_, i) => {
+      const [error, reply] = results[i] ?? [new Error('no reply for this call'), null]
+      return { error, reply }
+    })
+  }
+
+  private send(call: PreparedCall): Promise<unknown> {
+    return this.redis.callBuffer(call.command, ...call.commandArgs)
+  }
+
+  private reload(definition: ScriptDefinition): Promise<void> {
+    let pending = this.reloading.get(definition.sha)
+    if (pending === undefined) {
+      pending = this.loadScripts([definition]).finally(() => this.reloading.delete(definition.sha))
+      this.reloading.set(definition.sha, pending)
+    }
+    return pending
+  }
+
+  private async loadScripts(definitions: readonly ScriptDefinition[]): Promise<void> {
+    const nodes = await this.primaries()
+    await Promise.all(
+      nodes.flatMap((node) => definitions.map((definition) => this.loadOn(node, definition))),
+    )
+  }
+
+  private async loadOn(node: Redis, definition: ScriptDefinition): Promise<void> {
+    const where = nodeName(node)
+    let sha: unknown
+    try {
+      sha = await node.call('script', 'load', definition.source)
+    } catch (error) {
+      if (isReplyError(error) && !UNAVAILABLE_REPLY_CODES.has(firstWord(error.message))) {
+        throw new ScriptLoadError(definition.name, where, error.message, { cause: error })
+      }
+      throw this.unavailable(error, where)
+    }
+    if (sha !== definition.sha) {
+      throw new ScriptLoadError(
+        definition.name,
+        where,
+        `Redis computed SHA ${String(sha)} but the definition says ${definition.sha}; run npm run codegen`,
+      )
+    }
+  }
+
+  /** Every primary: the connection itself, or on a cluster each master once the slot map is known. */
+  private async primaries(): Promise<Redis[]> {
+    if (!(this.redis instanceof Cluster)) return [this.redis]
+    const cluster = this.redis
+    if (cluster.status !== 'ready') {
+      // A command through the cluster waits for (or fails on) the first slot map.
+      try {
+        await cluster.ping()
+      } catch (error) {
+        throw this.unavailable(error)
+      }
+    }
+    const masters = cluster.nodes('master')
+    if (masters.length === 0) throw this.unavailable(new Error('the cluster reports no primaries'))
+    return masters
+  }
+
+  private decode(definition: ScriptDefinition, reply: unknown): unknown {
+    try {
+      return decodeReply(reply, definition.reply)
+    } catch (error) {
+      throw new UnexpectedScriptError(contextOf(definition), (error as Error).message, { cause: error })
+    }
+  }
+
+  private mapError(definition: ScriptDefinition, error: unknown): Error {
+    if (error instanceof TaskmillError) return error
+    if (!isReplyError(error)) return this.unavailable(error)
+    const message = error.message
+    const code = firstWord(message)
+    if (UNAVAILABLE_REPLY_CODES.has(code)) return this.unavailable(error)
+    const context = contextOf(definition)
+    if (code.startsWith('TM_')) {
+      const detail = message.slice(code.length).replace(SCRIPT_LOCATION_SUFFIX, '').trim()
+      const ErrorClass = this.errorClasses[code]
+      const mapped = ErrorClass ? new ErrorClass(detail, context) : new TaskmillScriptError(code, detail, context)
+      return mapped
+    }
+    return new UnexpectedScriptError(context, message, { cause: error })
+  }
+
+  private unavailable(error: unknown, where = this.target()): RedisUnavailableError {
+    if (error instanceof RedisUnavailableError) return error
+    const reason = error instanceof Error ? error.message : String(error)
+    return new RedisUnavailableError(where, reason, { cause: error })
+  }
+
+  private target(): string {
+    if (this.redis instanceof Cluster) {
+      const known = this.redis.nodes().map(nodeName)
+      return known.length > 0 ? `Redis Cluster ${known.join(',')}` : 'Redis Cluster (no node reachable)'
+    }
+    return nodeName(this.redis)
+  }
+}
+
+/**
+ * Calls collected with `add` and sent in one round trip by `exec`, which resolves to one result
+ * per call in order; a failing call does not fail the others. Scripts are loaded first if this
+ * runner never loaded them. On a cluster one pipeline goes to one node, so all its calls must
+ * use one namespace (one hash slot).
+ */
+export class ScriptPipeline {
+  private readonly calls: PreparedCall[] = []
+  private namespaceName: string | undefined
+
+  constructor(private readonly runner: ScriptRunner) {}
+
+  add(definition: ScriptDefinition, namespace: Namespace, args: Readonly<Record<string, unknown>>): this {
+    if (this.runner.redis instanceof Cluster) {
+      if (this.namespaceName !== undefined && this.namespaceName !== namespace.name) {
+        throw new TaskmillError(
+          `a pipeline on a Redis Cluster must stay in one namespace (one hash slot): it has calls in ` +
+            `${JSON.stringify(this.namespaceName)} and now one in ${JSON.stringify(namespace.name)}; use one pipeline per namespace`,
+        )
+      }
+      this.namespaceName = namespace.name
+    }
+    this.calls.push(prepare(definition, namespace, args))
+    return this
+  }
+
+  get length(): number {
+    return this.calls.length
+  }
+
+  exec(): Promise<PipelineResult[]> {
+    return this.runner.execPipeline(this.calls)
+  }
+}
+
+function prepare(
+  definition: ScriptDefinition,
+  namespace: Namespace,
+  args: Readonly<Record<string, unknown>>,
+): PreparedCall {
+  const keys = definition.keys.map((key) => namespace.key(key.name as KeyName))
+  return {
+    definition,
+    command: definition.readOnly ? 'evalsha_ro' : 'evalsha',
+    commandArgs: [definition.sha, String(keys.length), ...keys, ...encodeArgs(definition, args)],
+  }
+}
+
+function contextOf(definition: ScriptDefinition): ScriptErrorContext {
+  return { script: definition.name, version: definition.version, sha: definition.sha }
+}
+
+/** ioredis rejects with a `ReplyError` (from redis-errors) for error replies; connection failures are other errors. */
+function isReplyError(error: unknown): error is Error {
+  return error instanceof Error && error.name === 'ReplyError'
+}
+
+function isNoScript(error: unknown): boolean {
+  return isReplyError(error) && firstWord(error.message) === 'NOSCRIPT'
+}
+
+function firstWord(message: string): string {
+  const space = message.indexOf(' ')
+  return space === -1 ? message : message.slice(0, space)
+}
+
+function nodeName(node: Redis): string {
+  return `${node.options.host ?? 'localhost'}:${node.options.port ?? 6379}`
+}
