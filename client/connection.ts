@@ -1,0 +1,62 @@
+/**
+ * How a Scheduler or Worker gets its Redis: a URL (taskmill opens and closes the connection)
+ * or a client the caller owns (taskmill never closes it). Either way one ScriptRunner with
+ * every generated script and error class sits on top.
+ */
+import type { Cluster, Redis } from 'ioredis'
+import { connect, connectCluster } from '../loader/connect.js'
+import { errorClassesByCode } from '../loader/generated/errors.js'
+import { allScripts } from '../loader/generated/scripts.js'
+import { Namespace } from '../loader/keys.js'
+import { ScriptRunner } from '../loader/runner.js'
+
+/**
+ * Where Redis is: a `redis://host:port` URL, a comma-separated list of cluster seeds prefixed
+ * with `redis-cluster://` (e.g. `redis-cluster://127.0.0.1:7000,127.0.0.1:7001`), or an
+ * ioredis `Redis` or `Cluster` client that you own and close yourself.
+ */
+export type Connection = string | Redis | Cluster
+
+export interface Opened {
+  readonly redis: Redis | Cluster
+  readonly runner: ScriptRunner
+  readonly namespace: Namespace
+  /** Closes the connection if taskmill opened it. */
+  close(): Promise<void>
+}
+
+const CLUSTER_SCHEME = 'redis-cluster://'
+
+export function openRedis(connection: Connection): { redis: Redis | Cluster; owned: boolean } {
+  if (typeof connection !== 'string') {
+    return { redis: connection, owned: false }
+  }
+  if (connection.startsWith(CLUSTER_SCHEME)) {
+    return { redis: connectCluster(connection.slice(CLUSTER_SCHEME.length)), owned: true }
+  }
+  return { redis: connect(connection), owned: true }
+}
+
+export function createRunner(redis: Redis | Cluster): ScriptRunner {
+  return new ScriptRunner(redis, allScripts, { errorClasses: errorClassesByCode })
+}
+
+export async function open(connection: Connection, namespace: string): Promise<Opened> {
+  const ns = new Namespace(namespace)
+  const { redis, owned } = openRedis(connection)
+  const runner = createRunner(redis)
+  try {
+    await runner.loadAll()
+  } catch (error) {
+    if (owned) redis.disconnect()
+    throw error
+  }
+  return {
+    redis,
+    runner,
+    namespace: ns,
+    async close() {
+      if (owned) await redis.quit().catch(() => redis.disconnect())
+    },
+  }
+}

@@ -1,0 +1,23 @@
+/** taskmill's public API: the Scheduler and Worker, the script runner, keys and error classes. */
+export { Scheduler, TaskFailedError, MAX_BATCH } from './scheduler.js'
+export type {
+  SchedulerOptions,
+  SchedulerConfig,
+  Strategy,
+  TaskInput,
+  TaskInfo,
+  TaskState,
+  EnqueueOutcome,
+} from './scheduler.js'
+export { Worker, NonRetryableError } from './worker.js'
+export type { WorkerOptions, TaskContext, TaskHandler, AbortReason } from './worker.js'
+export type { TaskEvent, TaskEventType, EventOptions } from './events.js'
+export type { Connection } from './connection.js'
+export { createRunner } from './connection.js'
+export { ScriptRunner } from '../loader/runner.js'
+export { connect, connectCluster } from '../loader/connect.js'
+export { Namespace, KEY_TYPES, keyPattern } from '../loader/keys.js'
+export * from '../loader/errors.js'
+export * from '../loader/generated/errors.js'
+export * as scripts from '../loader/generated/scripts.js'
+export type { ScriptDefinition } from '../loader/contract.js'

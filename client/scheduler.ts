@@ -1,0 +1,249 @@
+/**
+ * The producer's side: enqueue tasks and graphs, cancel, read tasks, wait for results, read
+ * stats and events. Every decision is made by a script inside Redis; this class only encodes
+ * arguments, calls the scripts and shapes their replies.
+ */
+import { randomUUID } from 'node:crypto'
+import type { GetTaskReply, StatsReply } from '../loader/generated/scripts.js'
+import {
+  cancel,
+  dependencyResults,
+  enqueue,
+  getTask,
+  init,
+  maintain,
+  stats,
+} from '../loader/generated/scripts.js'
+import { TaskmillError } from '../loader/errors.js'
+import { open, type Connection, type Opened } from './connection.js'
+import { followEvents, type EventOptions, type TaskEvent } from './events.js'
+
+export type Strategy = 'round-robin' | 'weighted' | 'least-loaded' | 'random'
+
+export interface SchedulerOptions {
+  /** Where Redis is; see {@link Connection}. */
+  connection: Connection
+  /** The scheduler's namespace: every key is `tm:{<namespace>}:…`. 1 to 64 of `A-Z a-z 0-9 _ . : -`. */
+  namespace: string
+  /**
+   * When given, the namespace is (re)configured on open; the last configuration written wins.
+   * When omitted, the namespace is created with defaults if it does not exist, and left as it is otherwise.
+   */
+  config?: SchedulerConfig
+}
+
+export interface SchedulerConfig {
+  /** How ready tasks are spread over worker nodes. Default: `'weighted'`. */
+  strategy?: Strategy
+  /** Largest payload accepted, in bytes. Default: 1048576 (1 MiB). */
+  payloadCap?: number
+  /** Largest result accepted, in bytes. Default: 1048576 (1 MiB). */
+  resultCap?: number
+  /** How long completed tasks are kept, in ms; 0 keeps them until the count limit. Default: 86400000 (one day). */
+  keepCompletedMs?: number
+  /** How many completed tasks are kept at most; 0 means no count limit. Default: 10000. */
+  keepCompletedCount?: number
+  /** How long dead and canceled tasks are kept, in ms. Default: 604800000 (seven days). */
+  keepDeadMs?: number
+  /** How many dead and canceled tasks are kept at most; 0 means no count limit. Default: 10000. */
+  keepDeadCount?: number
+  /** Approximate length of the event stream; 0 turns events off. Default: 10000. */
+  eventsMaxLen?: number
+  /** A node silent for this long is dropped and its tasks go back to ready, in ms. Default: 15000. */
+  nodeTimeoutMs?: number
+}
+
+export interface TaskInput {
+  /** The task id, 1 to 128 of `A-Z a-z 0-9 _ . : -`. Default: a random UUID. */
+  id?: string
+  /** Opaque payload, handed to the handler byte for byte. Default: empty. */
+  payload?: string | Buffer
+  /** Higher runs first, from -1000 to 1000; FIFO within one priority. Default: 0. */
+  priority?: number
+  /** Run no earlier than this many ms from now (server clock). Default: 0. */
+  delayMs?: number
+  /** Run no earlier than this time (server clock). Wins over `delayMs`. */
+  runAt?: Date | number
+  /** Ids of tasks that must complete first: existing tasks, or tasks of the same batch. Default: none. */
+  dependsOn?: string[]
+  /** Handler attempts before the task dies; lost attempts (crashed nodes) do not count. Default: 3. */
+  maxAttempts?: number
+  /** Wait before retries. Default: exponential from 1000 ms, capped at one hour. */
+  backoff?: { type: 'fixed' | 'exponential'; delayMs?: number; maxDelayMs?: number }
+  /** How long a node may hold the task without a heartbeat, in ms. Default: 30000. */
+  leaseMs?: number
+  /** Only nodes serving this queue (or every queue) run the task. Default: `'default'`. */
+  queue?: string
+  /** When a dependency dies or is canceled: fail with "dependency failed", or run anyway. Default: `'fail'`. */
+  onDependencyFailure?: 'fail' | 'run'
+}
+
+export interface EnqueueOutcome {
+  readonly id: string
+  /** False when a task with this id existed already; nothing was changed then. */
+  readonly created: boolean
+}
+
+export type TaskState =
+  | 'waiting'
+  | 'delayed'
+  | 'ready'
+  | 'assigned'
+  | 'running'
+  | 'retrying'
+  | 'completed'
+  | 'dead'
+  | 'canceled'
+
+export type TaskInfo = Omit<GetTaskReply & object, 'state'> & { state: TaskState }
+
+/** The largest batch one enqueue call takes; a graph must fit in one call to be atomic. */
+export const MAX_BATCH = 5000
+
+export class TaskFailedError extends TaskmillError {
+  constructor(readonly task: TaskInfo) {
+    super(`task ${task.id} ended ${task.state}: ${task.reason ?? task.error ?? 'no reason recorded'}`)
+  }
+}
+
+export class Scheduler {
+  private constructor(private readonly connection: Opened) {}
+
+  /** Connects, loads the scripts and creates (or configures) the namespace. */
+  static async open(options: SchedulerOptions): Promise<Scheduler> {
+    const connection = await open(options.connection, options.namespace)
+    const scheduler = new Scheduler(connection)
+    try {
+      await init(connection.runner, connection.namespace, { ...options.config, keepExisting: !options.config })
+    } catch (error) {
+      await connection.close()
+      throw error
+    }
+    return scheduler
+  }
+
+  get namespace(): string {
+    return this.connection.namespace.name
+  }
+
+  /** Adds one task. */
+  async enqueue(task: TaskInput): Promise<EnqueueOutcome> {
+    const [outcome] = await this.enqueueBatch([task])
+    return outcome as EnqueueOutcome
+  }
+
+  /**
+   * Adds up to {@link MAX_BATCH} tasks in one atomic call, e.g. a whole dependency graph whose
+   * tasks refer to each other in any order. A cycle, an unknown dependency or a bad argument
+   * rejects the whole batch and writes nothing.
+   */
+  async enqueueBatch(tasks: readonly TaskInput[]): Promise<EnqueueOutcome[]> {
+    if (tasks.length === 0) return []
+    if (tasks.length > MAX_BATCH) {
+      throw new RangeError(`a batch holds at most ${MAX_BATCH} tasks, got ${tasks.length}: split it, or enqueue parents first`)
+    }
+    const rows = tasks.map((task) => toEnqueueRow(task))
+    const statuses = await enqueue(this.connection.runner, this.connection.namespace, { tasks: rows })
+    return rows.map((row, i) => ({ id: row.id, created: statuses[i] === 'created' }))
+  }
+
+  /** Cancels a task; a running one is told at its node's next heartbeat (its AbortSignal fires). */
+  async cancel(id: string): Promise<'canceled' | 'cancel-requested' | 'finished'> {
+    return cancel(this.connection.runner, this.connection.namespace, { id })
+  }
+
+  /** The task, or null when there is none (never enqueued, or swept by retention). */
+  async getTask(id: string): Promise<TaskInfo | null> {
+    return (await getTask(this.connection.runner, this.connection.namespace, { id })) as TaskInfo | null
+  }
+
+  /** The state and result of each dependency of a task. */
+  async dependencyResults(id: string): Promise<{ id: string; state: string; result: Buffer | null }[]> {
+    const rows = await dependencyResults(this.connection.runner, this.connection.namespace, { id })
+    return rows.map(([dependency, state, result]) => ({ id: dependency, state, result }))
+  }
+
+  /**
+   * Waits until the task completes and returns its result; throws {@link TaskFailedError} when
+   * it ends dead or canceled. Wakes on the event stream, and re-reads the task at least every
+   * `pollMs` in case events are turned off.
+   */
+  async waitForResult(id: string, options: { timeoutMs?: number; pollMs?: number } = {}): Promise<Buffer> {
+    const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs
+    const pollMs = options.pollMs ?? 1000
+    const stop = new AbortController()
+    // Subscribe before the first read, so an end that happens in between is not missed.
+    const events = followEvents(this.connection.redis, this.connection.namespace, {
+      idleTimeoutMs: pollMs,
+      signal: stop.signal,
+    })
+    try {
+      for (;;) {
+        const task = await this.getTask(id)
+        if (!task) throw new TaskmillError(`no task "${id}" in namespace ${this.namespace}`)
+        if (task.state === 'completed') return task.result ?? Buffer.alloc(0)
+        if (task.state === 'dead' || task.state === 'canceled') throw new TaskFailedError(task)
+        if (Date.now() > deadline) throw new TaskmillError(`task ${id} is still ${task.state} after ${options.timeoutMs} ms`)
+        for (;;) {
+          const next = await events.next()
+          if (next.done || (next.value.task === id && isFinalEvent(next.value))) break
+          if (Date.now() > deadline) break
+        }
+      }
+    } finally {
+      stop.abort()
+      await events.return(undefined)
+    }
+  }
+
+  /** Counts per state and the worker nodes. */
+  async stats(): Promise<StatsReply> {
+    return stats(this.connection.runner, this.connection.namespace)
+  }
+
+  /** Follows the event stream. */
+  events(options: EventOptions = {}): AsyncGenerator<TaskEvent> {
+    return followEvents(this.connection.redis, this.connection.namespace, options)
+  }
+
+  /**
+   * Runs housekeeping rounds until nothing is pending: due tasks promoted, expired leases and
+   * silent nodes recovered, dependents settled, old tasks swept. Workers do this on their own;
+   * call it when no worker runs, e.g. to settle a large failure cascade.
+   */
+  async maintain(options: { limit?: number; maxRounds?: number } = {}): Promise<number> {
+    const maxRounds = options.maxRounds ?? 10_000
+    for (let round = 1; round <= maxRounds; round++) {
+      const report = await maintain(this.connection.runner, this.connection.namespace, { limit: options.limit })
+      if (report.more === 0) return round
+    }
+    return maxRounds
+  }
+
+  async close(): Promise<void> {
+    await this.connection.close()
+  }
+}
+
+function isFinalEvent(event: TaskEvent): boolean {
+  return event.type === 'completed' || event.type === 'dead' || event.type === 'canceled'
+}
+
+function toEnqueueRow(task: TaskInput) {
+  const runAt = task.runAt instanceof Date ? task.runAt.getTime() : task.runAt
+  return {
+    id: task.id ?? randomUUID(),
+    payload: task.payload ?? '',
+    priority: task.priority,
+    delayMs: task.delayMs,
+    runAt,
+    dependsOn: task.dependsOn ?? [],
+    maxAttempts: task.maxAttempts,
+    backoff: task.backoff?.type,
+    backoffMs: task.backoff?.delayMs,
+    backoffCapMs: task.backoff?.maxDelayMs,
+    leaseMs: task.leaseMs,
+    queue: task.queue,
+    onDependencyFailure: task.onDependencyFailure,
+  }
+}

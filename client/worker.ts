@@ -1,0 +1,378 @@
+/**
+ * A worker node: registers with a weight and a capacity, sleeps in Redis until dispatch rings
+ * its doorbell, starts what it was assigned, runs the handler, and reports back. Completions
+ * that finish close together go out as one batch, and the same call starts the node's next
+ * tasks, so a busy node needs about one round trip per batch.
+ *
+ * Its heartbeat keeps its leases alive and tells it which tasks it no longer holds (lease lost:
+ * the handler's signal aborts and its result is dropped) or that were canceled (the signal
+ * aborts and the task ends canceled). Each heartbeat also runs a bounded slice of the
+ * namespace's housekeeping; when the script says more is pending, the worker keeps going.
+ */
+import { hostname } from 'node:os'
+import { randomBytes } from 'node:crypto'
+import type { Cluster, Redis } from 'ioredis'
+import {
+  complete,
+  dependencyResults,
+  deregisterNode,
+  fail,
+  heartbeat,
+  maintain,
+  registerNode,
+  release,
+  start,
+  type StartReply,
+} from '../loader/generated/scripts.js'
+import { LeaseLostError, UnknownNodeError } from '../loader/generated/errors.js'
+import { open, type Connection, type Opened } from './connection.js'
+import { lastStreamId, readStream } from './streams.js'
+
+export interface TaskContext {
+  readonly id: string
+  /** 1 for the first attempt; lost attempts (crashed nodes) are not counted. */
+  readonly attempt: number
+  /** The fencing token of this assignment. */
+  readonly token: number
+  readonly payload: Buffer
+  readonly queue: string
+  /** Results of the task's dependencies, by id (null for a dependency that did not complete). */
+  dependencyResults(): Promise<Map<string, Buffer | null>>
+}
+
+/** Returns the task's result (stored byte for byte), or throws to fail the attempt. */
+export type TaskHandler = (task: TaskContext, signal: AbortSignal) => Promise<string | Buffer | void>
+
+/** Throw this from a handler when retrying cannot help: the task dies at once. */
+export class NonRetryableError extends Error {
+  override readonly name = 'NonRetryableError'
+}
+
+/** Why a handler's signal aborted. */
+export type AbortReason = 'canceled' | 'lease-lost' | 'timeout' | 'shutdown'
+
+export interface WorkerOptions {
+  /** Where Redis is. */
+  connection: Connection
+  /** The scheduler's namespace. */
+  namespace: string
+  handler: TaskHandler
+  /** The node id, unique among live nodes. Default: `<hostname>-<pid>-<random>`. */
+  nodeId?: string
+  /** The node's share of tasks relative to other nodes. Default: 1. */
+  weight?: number
+  /** Most tasks the node holds at once. Default: 10. */
+  capacity?: number
+  /** Queues the node serves. Default: every queue. */
+  queues?: string[]
+  /** How often the node reports in, in ms; keep it well below the namespace's nodeTimeoutMs. Default: 1000. */
+  heartbeatIntervalMs?: number
+  /** Abort a handler after this many ms and fail the attempt with a timeout. Default: 0 (no limit). */
+  taskTimeoutMs?: number
+  /** Called with errors the worker recovers from by itself (a lost connection, a lost lease). Default: console.error. */
+  onError?: (error: unknown) => void
+}
+
+interface RunningTask {
+  readonly token: number
+  readonly controller: AbortController
+  done: Promise<void>
+}
+
+interface PendingResult {
+  id: string
+  token: number
+  result: string | Buffer
+}
+
+/** Most housekeeping rounds one heartbeat runs back to back when the scripts report more. */
+const MAX_MAINTENANCE_ROUNDS = 100
+
+export class Worker {
+  readonly nodeId: string
+  private readonly options: WorkerOptions
+  private readonly capacity: number
+  private connection!: Opened
+  private doorbell!: Redis | Cluster
+  private readonly running = new Map<string, RunningTask>()
+  private pendingResults: PendingResult[] = []
+  private flushing: Promise<void> | undefined
+  private heartbeatTimer: NodeJS.Timeout | undefined
+  private nextDueAt = 0
+  private stopping = false
+  private stopped = false
+  private doorbellLoop: Promise<void> | undefined
+
+  private constructor(options: WorkerOptions) {
+    this.options = options
+    this.capacity = options.capacity ?? 10
+    this.nodeId = options.nodeId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`
+  }
+
+  /** Connects, registers the node and starts taking tasks. */
+  static async start(options: WorkerOptions): Promise<Worker> {
+    const worker = new Worker(options)
+    await worker.begin()
+    return worker
+  }
+
+  /** Tasks this node is running now. */
+  get inFlight(): number {
+    return this.running.size
+  }
+
+  private async begin(): Promise<void> {
+    this.connection = await open(this.options.connection, this.options.namespace)
+    this.doorbell = this.connection.redis.duplicate()
+    // Read the doorbell position before registering, so a ring caused by registration is seen.
+    const lastId = await lastStreamId(this.doorbell, this.connection.namespace.key('dispatch'))
+    await this.register()
+    this.doorbellLoop = this.listen(lastId)
+    this.heartbeatTimer = setInterval(() => void this.beat(), this.options.heartbeatIntervalMs ?? 1000)
+    await this.claim()
+  }
+
+  private async register(): Promise<void> {
+    await registerNode(this.connection.runner, this.connection.namespace, {
+      nodeId: this.nodeId,
+      weight: this.options.weight,
+      capacity: this.capacity,
+      queues: this.options.queues ?? [],
+    })
+  }
+
+  private report(error: unknown): void {
+    ;(this.options.onError ?? ((e: unknown) => console.error(`taskmill worker ${this.nodeId}:`, e)))(error)
+  }
+
+  /** Sleeps on the doorbell stream until dispatch assigns work, or the earliest delayed task falls due. */
+  private async listen(fromId: string): Promise<void> {
+    const key = this.connection.namespace.key('dispatch')
+    const interval = this.options.heartbeatIntervalMs ?? 1000
+    let lastId = fromId
+    while (!this.stopping) {
+      const untilDue = this.nextDueAt > 0 ? Math.max(1, this.nextDueAt - Date.now()) : interval
+      let entries
+      try {
+        entries = await readStream(this.doorbell, key, lastId, Math.min(interval, untilDue))
+      } catch (error) {
+        if (this.stopping) return
+        this.report(error)
+        await sleep(200)
+        continue
+      }
+      let mine = false
+      let wakeAll = false
+      for (const entry of entries) {
+        lastId = entry.id
+        if (entry.fields.node === this.nodeId) mine = true
+        if (entry.fields.node === '*') wakeAll = true
+      }
+      if (entries.length === 0 && this.nextDueAt > 0 && Date.now() >= this.nextDueAt) {
+        // A delayed task fell due: the heartbeat promotes and dispatches it.
+        await this.beat()
+      } else if (wakeAll) {
+        await this.beat()
+      }
+      if (mine) await this.claim()
+    }
+  }
+
+  private async claim(): Promise<void> {
+    if (this.stopping) return
+    try {
+      const started = await start(this.connection.runner, this.connection.namespace, {
+        nodeId: this.nodeId,
+        max: this.capacity,
+      })
+      this.run(started)
+    } catch (error) {
+      if (error instanceof UnknownNodeError) return this.reRegister()
+      this.report(error)
+    }
+  }
+
+  private run(started: StartReply): void {
+    for (const [id, token, attempt, payload, queue] of started) {
+      const controller = new AbortController()
+      const entry: RunningTask = { token, controller, done: Promise.resolve() }
+      this.running.set(id, entry)
+      entry.done = this.execute({ id, token, attempt, payload, queue }, controller)
+    }
+  }
+
+  private async execute(
+    task: { id: string; token: number; attempt: number; payload: Buffer; queue: string },
+    controller: AbortController,
+  ): Promise<void> {
+    const { runner, namespace } = this.connection
+    const context: TaskContext = {
+      ...task,
+      dependencyResults: async () => {
+        const rows = await dependencyResults(runner, namespace, { id: task.id })
+        return new Map(rows.map(([id, , result]) => [id, result]))
+      },
+    }
+    const timeoutMs = this.options.taskTimeoutMs ?? 0
+    const timer = timeoutMs > 0 ? setTimeout(() => controller.abort('timeout' satisfies AbortReason), timeoutMs) : undefined
+    let outcome: { ok: true; result: string | Buffer } | { ok: false; message: string; retryable: boolean }
+    try {
+      const result = await raceAbort(this.options.handler(context, controller.signal), controller.signal)
+      outcome = { ok: true, result: result ?? '' }
+    } catch (error) {
+      const reason = controller.signal.aborted ? (controller.signal.reason as AbortReason) : undefined
+      outcome = {
+        ok: false,
+        message: reason === 'timeout' ? `timed out after ${timeoutMs} ms` : describe(error),
+        retryable: !(error instanceof NonRetryableError),
+      }
+    } finally {
+      if (timer) clearTimeout(timer)
+    }
+    const reason = controller.signal.aborted ? (controller.signal.reason as AbortReason) : undefined
+    // The task was taken away (lease lost) or handed back: whatever the handler produced is not wanted.
+    if (reason === 'lease-lost' || reason === 'shutdown') {
+      this.running.delete(task.id)
+      return
+    }
+    if (outcome.ok) {
+      this.pendingResults.push({ id: task.id, token: task.token, result: outcome.result })
+      this.scheduleFlush()
+      return
+    }
+    try {
+      await fail(runner, namespace, {
+        nodeId: this.nodeId,
+        id: task.id,
+        token: task.token,
+        message: reason === 'canceled' ? 'canceled while running' : outcome.message,
+        retryable: outcome.retryable,
+      })
+    } catch (error) {
+      if (!(error instanceof LeaseLostError)) this.report(error)
+    } finally {
+      this.running.delete(task.id)
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushing) return
+    this.flushing = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.flush())
+      .finally(() => {
+        this.flushing = undefined
+        if (this.pendingResults.length > 0) this.scheduleFlush()
+      })
+  }
+
+  /** Sends the completions gathered so far in one call, which also starts the node's next tasks. */
+  private async flush(): Promise<void> {
+    const batch = this.pendingResults.splice(0, 1000)
+    if (batch.length === 0) return
+    const { runner, namespace } = this.connection
+    try {
+      const started = await complete(runner, namespace, {
+        nodeId: this.nodeId,
+        claim: this.stopping ? 0 : this.capacity,
+        results: batch,
+      })
+      for (const item of batch) this.running.delete(item.id)
+      this.run(started)
+    } catch (error) {
+      if (error instanceof LeaseLostError && batch.length > 1) {
+        // One stale task rejects the whole atomic batch: complete them one by one instead.
+        for (const item of batch) {
+          await complete(runner, namespace, { nodeId: this.nodeId, claim: 0, results: [item] }).catch((e: unknown) => {
+            if (!(e instanceof LeaseLostError)) this.report(e)
+          })
+          this.running.delete(item.id)
+        }
+        await this.claim()
+        return
+      }
+      if (!(error instanceof LeaseLostError)) this.report(error)
+      for (const item of batch) this.running.delete(item.id)
+    }
+  }
+
+  private async beat(): Promise<void> {
+    if (this.stopped) return
+    const { runner, namespace } = this.connection
+    try {
+      const reply = await heartbeat(runner, namespace, { nodeId: this.nodeId })
+      this.nextDueAt = reply.nextDueAt
+      const held = new Map(reply.running.map((id, i) => [id, reply.tokens[i]]))
+      // Replies on one connection come back in order, so every task in `running` now was
+      // started before this heartbeat ran: one missing from the reply, or held under another
+      // token, was taken back (lease expired, node dropped) and its result is not wanted.
+      for (const [id, task] of this.running) {
+        if (held.get(id) !== task.token) task.controller.abort('lease-lost' satisfies AbortReason)
+      }
+      for (const id of reply.cancel) this.running.get(id)?.controller.abort('canceled' satisfies AbortReason)
+      if (reply.assigned > 0) await this.claim()
+      let more = reply.more
+      for (let round = 0; more === 1 && round < MAX_MAINTENANCE_ROUNDS && !this.stopping; round++) {
+        more = (await maintain(runner, namespace, { limit: 1000 })).more
+      }
+    } catch (error) {
+      if (error instanceof UnknownNodeError) return this.reRegister()
+      if (!this.stopping) this.report(error)
+    }
+  }
+
+  private async reRegister(): Promise<void> {
+    // Dropped for silence (e.g. a long pause): whatever it held went back to ready, so every
+    // task it still runs has lost its lease.
+    for (const task of this.running.values()) task.controller.abort('lease-lost' satisfies AbortReason)
+    if (this.stopping) return
+    await this.register().catch((error: unknown) => this.report(error))
+  }
+
+  /**
+   * Stops taking tasks, lets running handlers finish for up to `timeoutMs`, hands back what is
+   * still running (it runs again elsewhere without using an attempt), and leaves the rotation.
+   */
+  async stop(options: { timeoutMs?: number } = {}): Promise<void> {
+    if (this.stopping) return
+    this.stopping = true
+    clearInterval(this.heartbeatTimer)
+    this.doorbell.disconnect()
+    await this.doorbellLoop?.catch(() => undefined)
+    const deadline = Date.now() + (options.timeoutMs ?? 30_000)
+    while (this.running.size > 0 && Date.now() < deadline) {
+      await Promise.race([Promise.all([...this.running.values()].map((t) => t.done)), sleep(50)])
+      await this.flushing
+    }
+    await this.flushing
+    const { runner, namespace } = this.connection
+    for (const [id, task] of this.running) {
+      task.controller.abort('shutdown' satisfies AbortReason)
+      await release(runner, namespace, { nodeId: this.nodeId, id, token: task.token }).catch(() => undefined)
+    }
+    this.running.clear()
+    this.stopped = true
+    await deregisterNode(runner, namespace, { nodeId: this.nodeId }).catch((error: unknown) => {
+      if (!(error instanceof UnknownNodeError)) this.report(error)
+    })
+    await this.connection.close()
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name
+  return String(error)
+}
+
+/** Stops waiting for a handler that ignores its signal once the signal aborts. */
+function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new Error(String(signal.reason)))
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new Error(String(signal.reason)))
+    signal.addEventListener('abort', onAbort, { once: true })
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
+}
