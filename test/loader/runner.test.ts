@@ -265,7 +265,7 @@ async function ownerOf(servers: readonly { host: string; port: number }[], key: 
   const probe = new Redis({ host: servers[0]!.host, port: servers[0]!.port })
   try {
     const slot = (await probe.cluster('KEYSLOT', key)) as number
-    const ranges = (await probe.cluster('SLOTS')) as [number, number, [string, number, ...unknown[]]][]
+    const ranges = (await probe.cluster('SLOTS')) as unknown as [number, number, [string, number, ...unknown[]]][]
     const range = ranges.find(([from, to]) => slot >= from && slot <= to)
     if (range === undefined) throw new Error(`no owner for slot ${slot}`)
     return `${range[2][0]}:${range[2][1]}`

@@ -4,6 +4,7 @@
  * before/after assertions, and MONITOR taps for asserting the commands on the wire.
  */
 import { randomBytes } from 'node:crypto'
+import { Socket } from 'node:net'
 import type { Cluster, Redis } from 'ioredis'
 import { Redis as RedisClient } from 'ioredis'
 import { afterAll, inject } from 'vitest'
@@ -29,19 +30,32 @@ export async function closeClients(): Promise<void> {
 }
 
 function track<T extends Redis | Cluster>(client: T): T {
+  // Connection errors reach the tests as rejected commands; the 'error' events only repeat them
+  // (and ioredis prints every unhandled one while it reconnects, e.g. across a restart).
+  client.on('error', () => {})
   openClients.add(client)
   return client
 }
 
 /** A client of the run's standalone Redis, with taskmill's connection options. */
 export function standaloneClient(): Redis {
-  return track(connect(redisInfo.url))
+  return openClient(redisInfo.url)
+}
+
+/** A client of any standalone Redis, closed after the file. */
+export function openClient(url: string): Redis {
+  return track(connect(url))
+}
+
+/** A client of any cluster, from seed URLs, closed after the file. */
+export function openCluster(seeds: readonly string[]): Cluster {
+  return track(connectCluster(seeds))
 }
 
 /** A client of the run's three-primary cluster; only call it where the cluster tests do not skip. */
 export function clusterClient(): Cluster {
   if (clusterInfo === null) throw new Error(`no test cluster: ${clusterSkipReason}`)
-  return track(connectCluster(clusterInfo.urls))
+  return openCluster(clusterInfo.urls)
 }
 
 /** A namespace no other test uses, so test files can run in parallel on the same servers. */
@@ -94,9 +108,9 @@ export function serverClient(server: { host: string; port: number }): Redis {
   return track(new RedisClient({ host: server.host, port: server.port, maxRetriesPerRequest: 1 }))
 }
 
-/** SCRIPT FLUSH on every server behind a target. */
-export async function flushScripts(target: RedisTarget): Promise<void> {
-  await Promise.all(target.servers().map((server) => serverClient(server).script('FLUSH')))
+/** SCRIPT FLUSH on each of the servers. */
+export async function flushScripts(servers: readonly { host: string; port: number }[]): Promise<void> {
+  await Promise.all(servers.map((server) => serverClient(server).script('FLUSH')))
 }
 
 /**
@@ -118,27 +132,48 @@ export interface SeenCommand {
   args: string[]
 }
 
-/** MONITOR on some servers, recording every command they execute until `stop()`. */
+/**
+ * MONITOR on some servers, recording every command they execute until `stop()`.
+ *
+ * It speaks MONITOR over a plain socket: ioredis' monitor mode throws "Command queue state
+ * error" when a line arrives while the connection is being closed.
+ */
 export class WireTap {
   readonly seen: SeenCommand[] = []
-  private constructor(private readonly monitors: { server: string; redis: Redis; base: Redis }[]) {
-    for (const monitor of monitors) {
-      monitor.redis.on('monitor', (_time: string, args: string[], source: string) => {
-        const [name = '', ...rest] = args
-        this.seen.push({ server: monitor.server, source, args: [name.toLowerCase(), ...rest] })
-      })
-    }
-  }
+  private constructor(private readonly sockets: { server: string; socket: Socket }[]) {}
 
   static async open(servers: readonly { host: string; port: number }[]): Promise<WireTap> {
-    const monitors = await Promise.all(
-      servers.map(async (server) => {
-        const base = new RedisClient({ host: server.host, port: server.port, lazyConnect: true })
-        const redis = await base.monitor()
-        return { server: `${server.host}:${server.port}`, redis, base }
-      }),
-    )
-    return new WireTap(monitors)
+    const tap = new WireTap([])
+    await Promise.all(servers.map((server) => tap.attach(server.host, server.port)))
+    return tap
+  }
+
+  private attach(host: string, port: number): Promise<void> {
+    const server = `${host}:${port}`
+    return new Promise((resolve, reject) => {
+      const socket = new Socket()
+      let buffer = ''
+      let ready = false
+      socket.once('error', reject)
+      socket.on('data', (chunk) => {
+        buffer += chunk.toString('latin1')
+        let end: number
+        while ((end = buffer.indexOf('\r\n')) !== -1) {
+          const line = buffer.slice(0, end)
+          buffer = buffer.slice(end + 2)
+          if (!ready) {
+            if (line !== '+OK') reject(new Error(`MONITOR on ${server} answered ${line}`))
+            ready = true
+            resolve()
+            continue
+          }
+          const parsed = parseMonitorLine(line)
+          if (parsed !== undefined) this.seen.push({ server, ...parsed })
+        }
+      })
+      socket.connect(port, host, () => socket.write('MONITOR\r\n'))
+      this.sockets.push({ server, socket })
+    })
   }
 
   /**
@@ -148,7 +183,7 @@ export class WireTap {
   async sync(): Promise<void> {
     const marker = `wiretap-sync-${randomBytes(6).toString('hex')}`
     await Promise.all(
-      this.monitors.map(async ({ server }) => {
+      this.sockets.map(async ({ server }) => {
         const [host = '', port = ''] = server.split(':')
         const pinger = new RedisClient({ host, port: Number(port), maxRetriesPerRequest: 1 })
         try {
@@ -159,7 +194,7 @@ export class WireTap {
       }),
     )
     const deadline = Date.now() + 5000
-    while (this.seen.filter((c) => c.args[0] === 'echo' && c.args[1] === marker).length < this.monitors.length) {
+    while (this.seen.filter((c) => c.args[0] === 'echo' && c.args[1] === marker).length < this.sockets.length) {
       if (Date.now() > deadline) throw new Error('MONITOR did not deliver the sync marker')
       await new Promise((resolve) => setTimeout(resolve, 10))
     }
@@ -171,9 +206,47 @@ export class WireTap {
   }
 
   stop(): void {
-    for (const monitor of this.monitors) {
-      monitor.redis.disconnect()
-      monitor.base.disconnect()
-    }
+    for (const { socket } of this.sockets) socket.destroy()
   }
+}
+
+/**
+ * `+1700000000.123456 [0 127.0.0.1:54321] "evalsha" "abc" "1"`: the arguments are quoted as
+ * Redis' sdscatrepr writes them (backslash escapes, `\xHH` for other bytes).
+ */
+function parseMonitorLine(line: string): Omit<SeenCommand, 'server'> | undefined {
+  const match = /^\+\S+ \[\d+ ([^\]]+)\] (.*)$/.exec(line)
+  if (match === null) return undefined
+  const source = match[1]!
+  const text = match[2]!
+  const args: string[] = []
+  let i = 0
+  while (i < text.length) {
+    if (text[i] !== '"') {
+      i++
+      continue
+    }
+    let value = ''
+    i++
+    while (i < text.length && text[i] !== '"') {
+      const ch = text[i]!
+      if (ch === '\\') {
+        const next = text[i + 1] ?? ''
+        if (next === 'x') {
+          value += String.fromCharCode(parseInt(text.slice(i + 2, i + 4), 16))
+          i += 4
+          continue
+        }
+        value += ({ n: '\n', r: '\r', t: '\t', a: '\x07', b: '\b' } as Record<string, string>)[next] ?? next
+        i += 2
+        continue
+      }
+      value += ch
+      i++
+    }
+    args.push(value)
+    i++
+  }
+  const [name = '', ...rest] = args
+  return { source, args: [name.toLowerCase(), ...rest] }
 }
