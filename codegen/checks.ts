@@ -477,6 +477,8 @@ export function checkExpanded({ contract, expanded, registry, registryFile }: Ch
     if (node.type === 'Identifier') {
       const name = node.name as string
       if (keyLocals.has(name) && node.isLocal) return undefined
+      // An unbound xxxKey is reported once, as a key the script forgot to declare.
+      if (node.isLocal === false && /Key$/.test(name)) return undefined
       const parameter = parameterOf(name, ancestors)
       if (parameter === undefined) return node
       const id = `${parameter.fn}#${parameter.index}`

@@ -293,7 +293,7 @@ export function emitErrorsTs(registry: Readonly<Record<string, string>>): string
     const name = errorClassName(code)
     out += doc([registry[code] as string, '', `Raised by a script as \`${code} <detail>\`.`])
     out += `export class ${name} extends TaskmillScriptError {\n`
-    out += `  static readonly code = ${tsString(code)}\n\n`
+    out += `  static readonly code = ${tsString(code)} as const\n\n`
     out += '  constructor(detail: string, context: ScriptErrorContext) {\n'
     out += `    super(${tsString(code)}, detail, context)\n`
     out += '  }\n}\n\n'
