@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis'
 import type { Namespace } from '../loader/keys.js'
-import { lastStreamId, readStream } from './streams.js'
+import { duplicateConnection, lastStreamId, readStream } from './streams.js'
 
 /** What the scripts write to the event stream. */
 export type TaskEventType =
@@ -60,7 +60,7 @@ export async function* followEvents(
   options: EventOptions = {},
 ): AsyncGenerator<TaskEvent> {
   const key = namespace.key('events')
-  const reader = redis.duplicate()
+  const reader = duplicateConnection(redis)
   const abort = () => reader.disconnect()
   options.signal?.addEventListener('abort', abort, { once: true })
   try {

@@ -3,7 +3,7 @@
  * (`dispatch`). A blocked XREAD holds its connection, so each reader owns a duplicate of the
  * caller's connection and closes it when done.
  */
-import type { Cluster, Redis } from 'ioredis'
+import { Cluster, type Redis } from 'ioredis'
 
 export interface StreamEntry {
   readonly id: string
@@ -36,4 +36,9 @@ export async function readStream(
 export async function lastStreamId(redis: Redis | Cluster, key: string): Promise<string> {
   const newest = (await redis.xrevrange(key, '+', '-', 'COUNT', 1)) as [string, string[]][]
   return newest[0]?.[0] ?? '0-0'
+}
+
+/** A new connection to the same Redis or cluster, for a reader that blocks. */
+export function duplicateConnection(redis: Redis | Cluster): Redis | Cluster {
+  return redis instanceof Cluster ? redis.duplicate() : redis.duplicate()
 }

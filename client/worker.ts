@@ -26,7 +26,7 @@ import {
 } from '../loader/generated/scripts.js'
 import { LeaseLostError, UnknownNodeError } from '../loader/generated/errors.js'
 import { open, type Connection, type Opened } from './connection.js'
-import { lastStreamId, readStream } from './streams.js'
+import { duplicateConnection, lastStreamId, readStream } from './streams.js'
 
 export interface TaskContext {
   readonly id: string
@@ -123,7 +123,7 @@ export class Worker {
 
   private async begin(): Promise<void> {
     this.connection = await open(this.options.connection, this.options.namespace)
-    this.doorbell = this.connection.redis.duplicate()
+    this.doorbell = duplicateConnection(this.connection.redis)
     // Read the doorbell position before registering, so a ring caused by registration is seen.
     const lastId = await lastStreamId(this.doorbell, this.connection.namespace.key('dispatch'))
     await this.register()

@@ -25,16 +25,16 @@ if not node then
   fail('TM_UNKNOWN_NODE', 'nodeId: no node "' .. nodeId .. '" is registered (it may have been dropped for missing heartbeats)')
 end
 local handed_back = 0
-for _, index_key in ipairs({ assignedKey, runningKey }) do
-  for _, member in ipairs(node_tasks(index_key, nodeId, node.capacity + 1000)) do
-    local id = string.sub(member, #nodeId + 2)
-    local record = load_task(id)
-    if record and record[R_NODE] == nodeId and (record[R_STATE] == 'assigned' or record[R_STATE] == 'running') then
-      hand_back(id, record)
-      handed_back = handed_back + 1
-    else
-      redis.call('ZREM', index_key, member)
-    end
+local held = node_tasks(assignedKey, nodeId, node.capacity + 1000)
+for _, member in ipairs(node_tasks(runningKey, nodeId, node.capacity + 1000)) do
+  held[#held + 1] = member
+end
+for _, member in ipairs(held) do
+  local id = string.sub(member, #nodeId + 2)
+  local record = load_task(id)
+  if record and record[R_NODE] == nodeId and (record[R_STATE] == 'assigned' or record[R_STATE] == 'running') then
+    hand_back(id, record)
+    handed_back = handed_back + 1
   end
 end
 remove_node(node)

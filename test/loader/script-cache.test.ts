@@ -9,36 +9,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Cluster, Redis } from 'ioredis'
 import { ScriptRunner } from '../../loader/runner.js'
-import { clientAddresses, closeClients, flushScripts, openClient, openCluster, randomNamespace, WireTap } from '../support/context.js'
-import { clusterUnavailableReason, startCluster } from '../support/cluster.js'
-import { startRedis } from '../support/redis.js'
+import { clientAddresses, closeClients, flushScripts, randomNamespace, WireTap } from '../support/context.js'
+import { clusterUnavailableReason } from '../support/cluster.js'
+import { startPrivate, type PrivateRedis } from '../support/private-redis.js'
 import { echoScript, failScript, readScript, testErrorClasses, testScripts, UnknownTaskError } from './fixtures.js'
-
-interface PrivateRedis {
-  servers: { host: string; port: number }[]
-  client(): Redis | Cluster
-  restart: (() => Promise<void>) | undefined
-  stop(): Promise<void>
-}
-
-async function startPrivate(kind: 'standalone' | 'cluster'): Promise<PrivateRedis> {
-  if (kind === 'standalone') {
-    const redis = await startRedis()
-    return {
-      servers: [{ host: redis.host, port: redis.port }],
-      client: () => openClient(redis.url),
-      restart: redis.restart,
-      stop: () => redis.stop(),
-    }
-  }
-  const cluster = await startCluster()
-  return {
-    servers: cluster.nodes,
-    client: () => openCluster(cluster.urls),
-    restart: undefined,
-    stop: () => cluster.stop(),
-  }
-}
 
 const kinds = [
   { kind: 'standalone' as const, skip: undefined },

@@ -1,0 +1,142 @@
+import { fork } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { afterEach, describe, expect, it } from 'vitest'
+import { NonRetryableError, Scheduler, TaskFailedError, Worker, type TaskHandler } from '../../client/index.js'
+import { randomNamespace, redisInfo } from '../support/context.js'
+
+const open: { close(): Promise<void> }[] = []
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((o) => o.close()))
+})
+
+async function scheduler(config: Parameters<typeof Scheduler.open>[0]['config'] = {}): Promise<Scheduler> {
+  const s = await Scheduler.open({ connection: redisInfo.url, namespace: randomNamespace('w').name, config })
+  open.push(s)
+  return s
+}
+
+async function worker(s: Scheduler, handler: TaskHandler, options: { nodeId?: string; capacity?: number } = {}): Promise<Worker> {
+  const w = await Worker.start({
+    connection: redisInfo.url,
+    namespace: s.namespace,
+    handler,
+    heartbeatIntervalMs: 100,
+    ...options,
+  })
+  open.push({ close: () => w.stop({ timeoutMs: 1000 }) })
+  return w
+}
+
+describe('Worker and Scheduler', () => {
+  it('runs a graph across two nodes and returns results to waiters', async () => {
+    const s = await scheduler()
+    const ran: string[] = []
+    const handler: TaskHandler = async (task) => {
+      ran.push(task.id)
+      if (task.id === 'sum') {
+        const inputs = await task.dependencyResults()
+        return [...inputs.values()].map((b) => Number(b?.toString())).reduce((a, b) => a + b, 0).toString()
+      }
+      return String(Number(task.payload.toString()) * 2)
+    }
+    await worker(s, handler, { nodeId: 'one', capacity: 3 })
+    await worker(s, handler, { nodeId: 'two', capacity: 3 })
+    const parts = Array.from({ length: 20 }, (_, i) => ({ id: `n${i}`, payload: String(i) }))
+    await s.enqueueBatch([{ id: 'sum', dependsOn: parts.map((p) => p.id) }, ...parts])
+    expect((await s.waitForResult('sum', { timeoutMs: 10_000 })).toString()).toBe(String(2 * 190))
+    expect(ran.at(-1)).toBe('sum')
+    expect(new Set(ran).size).toBe(21)
+    const stats = await s.stats()
+    expect(stats.nodes.map(([id, , , , completed]) => [id, completed > 0])).toEqual([
+      ['one', true],
+      ['two', true],
+    ])
+  })
+
+  it('retries a failing handler and reports a dead task to its waiter', async () => {
+    const s = await scheduler()
+    await worker(s, async (task) => {
+      if (task.id === 'never') throw new NonRetryableError('cannot work')
+      if (task.attempt < 2) throw new Error('transient')
+      return 'ok'
+    })
+    await s.enqueueBatch([
+      { id: 'flaky', backoff: { type: 'fixed', delayMs: 20 } },
+      { id: 'never', maxAttempts: 5 },
+    ])
+    expect((await s.waitForResult('flaky', { timeoutMs: 10_000 })).toString()).toBe('ok')
+    const failure = await s.waitForResult('never', { timeoutMs: 10_000 }).catch((e: unknown) => e)
+    expect(failure).toBeInstanceOf(TaskFailedError)
+    expect((failure as TaskFailedError).task.reason).toBe('not retryable: cannot work')
+  })
+
+  it('cancel of a running task aborts the handler signal and ends the task canceled', async () => {
+    const s = await scheduler()
+    let aborted: unknown
+    await worker(s, (_task, signal) => {
+      return new Promise((_resolve, reject) => {
+        signal.addEventListener('abort', () => {
+          aborted = signal.reason
+          reject(new Error('stopped'))
+        })
+      })
+    })
+    await s.enqueue({ id: 'long' })
+    while ((await s.getTask('long'))?.state !== 'running') await sleep(10)
+    expect(await s.cancel('long')).toBe('cancel-requested')
+    await expect(s.waitForResult('long', { timeoutMs: 5000 })).rejects.toBeInstanceOf(TaskFailedError)
+    expect(aborted).toBe('canceled')
+    expect((await s.getTask('long'))?.state).toBe('canceled')
+  })
+
+  it('a delayed task is picked up when it falls due, without polling by the producer', async () => {
+    const s = await scheduler()
+    const startedAt: number[] = []
+    await worker(s, async () => {
+      startedAt.push(Date.now())
+    }, { capacity: 1 })
+    const enqueuedAt = Date.now()
+    await s.enqueue({ id: 'later', delayMs: 300 })
+    await s.waitForResult('later', { timeoutMs: 5000 })
+    expect(startedAt[0]! - enqueuedAt).toBeGreaterThanOrEqual(290)
+    expect(startedAt[0]! - enqueuedAt).toBeLessThan(1000)
+  })
+
+  it('graceful stop hands back tasks still running after the timeout; they run elsewhere', async () => {
+    const s = await scheduler()
+    const first = await Worker.start({
+      connection: redisInfo.url,
+      namespace: s.namespace,
+      nodeId: 'leaving',
+      heartbeatIntervalMs: 100,
+      handler: (_t, signal) => new Promise((_r, reject) => signal.addEventListener('abort', () => reject(new Error('x')))),
+    })
+    await s.enqueue({ id: 'handed-back' })
+    while ((await s.getTask('handed-back'))?.state !== 'running') await sleep(10)
+    await first.stop({ timeoutMs: 100 })
+    const task = await s.getTask('handed-back')
+    expect([task?.state, task?.attempts, task?.lostAttempts]).toEqual(['ready', 0, 0])
+    await worker(s, async () => 'done', { nodeId: 'staying' })
+    expect((await s.waitForResult('handed-back', { timeoutMs: 5000 })).toString()).toBe('done')
+  })
+
+  it('a worker process killed with SIGKILL mid-task loses no task: it completes on another node', async () => {
+    const s = await scheduler({ nodeTimeoutMs: 500 })
+    const child = fork(fileURLToPath(new URL('./worker-process.ts', import.meta.url)), [redisInfo.url, s.namespace, 'victim'], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    })
+    const messages: Record<string, string>[] = []
+    child.on('message', (m) => messages.push(m as Record<string, string>))
+    while (!messages.some((m) => m.ready)) await sleep(20)
+    await s.enqueue({ id: 'precious', maxAttempts: 1 })
+    while (!messages.some((m) => m.started === 'precious')) await sleep(10)
+    child.kill('SIGKILL')
+    await new Promise((resolve) => child.once('exit', resolve))
+    await worker(s, async () => 'rescued', { nodeId: 'rescuer' })
+    expect((await s.waitForResult('precious', { timeoutMs: 10_000 })).toString()).toBe('rescued')
+    const task = await s.getTask('precious')
+    expect([task?.node, task?.attempts, task?.lostAttempts]).toEqual(['rescuer', 1, 1])
+  }, 20_000)
+})
