@@ -11,13 +11,17 @@
 --- @arg keepDeadCount integer[0,1000000000]=10000 How many dead and canceled tasks are kept at most; 0 means no count limit.
 --- @arg eventsMaxLen integer[0,100000000]=10000 Approximate length of the event stream; 0 turns events off.
 --- @arg nodeTimeoutMs integer[100,86400000]=15000 A node silent for this long is dropped and its tasks go back to ready.
---- @reply "created" | "updated"
+--- @arg keepExisting boolean=0 1 leaves an existing namespace's configuration as it is (the reply is then "exists").
+--- @reply "created" | "updated" | "exists"
 --- @error TM_BAD_ARGUMENT TM_SCHEMA_MISMATCH
 --- @include "lib/config"
 local existing = redis.call('HGET', metaKey, 'schema')
 if existing and existing ~= SCHEMA_VERSION then
   fail('TM_SCHEMA_MISMATCH', 'namespace holds key-schema version ' .. existing ..
     ', these scripts understand version ' .. SCHEMA_VERSION .. ': load the matching taskmill version')
+end
+if existing and keepExisting then
+  return 'exists'
 end
 redis.call('HSET', metaKey,
   'schema', SCHEMA_VERSION,

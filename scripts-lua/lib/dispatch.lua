@@ -19,9 +19,10 @@
 -- (member "<node>><task>", so a node's tasks are one lexicographic range) and `leases`, and
 -- rings the node's doorbell: an entry in the `dispatch` stream that blocked workers wake on.
 local DOORBELL_LENGTH = 1000
--- How far down the ready queue one call looks for tasks whose queue some free node serves.
+-- How far down the ready queue one call looks for tasks whose queue some free node serves:
+-- past the free slots by a margin, and never more than one full batch.
 local DISPATCH_SCAN_EXTRA = 100
-local DISPATCH_SCAN_MAX = 1000
+local DISPATCH_SCAN_MAX = 5100
 
 local doorbells = {}
 local rr_cursor_changed = false

@@ -122,7 +122,7 @@ describe.each(targets)('task lifecycle on $name', (target) => {
     it('cancels tasks that have not started, in every state, at once', async () => {
       const bench = await openBench(target)
       await bench.enqueue({ id: 'ready' }, { id: 'delayed', delayMs: 60_000 }, { id: 'waiting', dependsOn: ['delayed'] })
-      for (const id of ['ready', 'delayed', 'waiting']) {
+      for (const id of ['waiting', 'ready', 'delayed']) {
         expect(await s.cancel(bench.runner, bench.ns, { id })).toBe('canceled')
         expect((await bench.task(id)).state).toBe('canceled')
       }
