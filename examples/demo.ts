@@ -110,19 +110,25 @@ async function main(): Promise<void> {
     await scheduler.enqueueBatch(graph)
     console.log(`enqueued ${graph.length} tasks in one atomic call`)
 
+    let lastLine = 0
     for (;;) {
       const s = await scheduler.stats()
       const finished = s.completed + s.dead + s.canceled
       const elapsed = ((Date.now() - began) / 1000).toFixed(1).padStart(5)
-      process.stdout.write(
-        `\r[${elapsed}s] ${String(finished).padStart(4)}/${graph.length} finished · completed ${s.completed} · dead ${s.dead} · ` +
-          `running ${s.running} · ready ${s.ready} · waiting ${s.waiting} · retrying ${s.retrying}   `,
-      )
+      const line =
+        `[${elapsed}s] ${String(finished).padStart(4)}/${graph.length} finished · completed ${s.completed} · dead ${s.dead} · ` +
+        `running ${s.running} · ready ${s.ready} · waiting ${s.waiting} · retrying ${s.retrying}`
+      // A terminal gets one line rewritten in place; a log gets a line a second.
+      if (process.stdout.isTTY) process.stdout.write(`\r${line}   `)
+      else if (Date.now() - lastLine >= 1000 || finished === graph.length) {
+        console.log(line)
+        lastLine = Date.now()
+      }
       if (finished === graph.length) break
       if (Date.now() - began > 120_000) throw new Error('the graph did not finish within two minutes')
       await new Promise((resolve) => setTimeout(resolve, 250))
     }
-    process.stdout.write('\n\n')
+    console.log(process.stdout.isTTY ? '\n' : '')
 
     const stats = await scheduler.stats()
     const totalCompleted = stats.nodes.reduce((sum, [, , , , completed]) => sum + completed, 0)
