@@ -1,24 +1,36 @@
 import { fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { NonRetryableError, Scheduler, TaskFailedError, Worker, type TaskHandler } from '../../client/index.js'
-import { randomNamespace, redisInfo } from '../support/context.js'
+import { clusterInfo, clusterSkipReason, randomNamespace, redisInfo } from '../support/context.js'
 
 const open: { close(): Promise<void> }[] = []
 afterEach(async () => {
   await Promise.all(open.splice(0).map((o) => o.close()))
 })
 
+/** The same Redis as a connection string: standalone, or the cluster by its seeds. */
+const connections = [
+  { name: 'standalone', url: redisInfo.url, skip: undefined },
+  {
+    name: 'cluster',
+    url: `redis-cluster://${(clusterInfo?.nodes ?? []).map((n) => `${n.host}:${n.port}`).join(',')}`,
+    skip: clusterSkipReason,
+  },
+]
+
+let url = redisInfo.url
+
 async function scheduler(config: Parameters<typeof Scheduler.open>[0]['config'] = {}): Promise<Scheduler> {
-  const s = await Scheduler.open({ connection: redisInfo.url, namespace: randomNamespace('w').name, config })
+  const s = await Scheduler.open({ connection: url, namespace: randomNamespace('w').name, config })
   open.push(s)
   return s
 }
 
 async function worker(s: Scheduler, handler: TaskHandler, options: { nodeId?: string; capacity?: number } = {}): Promise<Worker> {
   const w = await Worker.start({
-    connection: redisInfo.url,
+    connection: url,
     namespace: s.namespace,
     handler,
     heartbeatIntervalMs: 100,
@@ -28,7 +40,13 @@ async function worker(s: Scheduler, handler: TaskHandler, options: { nodeId?: st
   return w
 }
 
-describe('Worker and Scheduler', () => {
+describe.each(connections)('Worker and Scheduler on $name', (target) => {
+  if (target.skip !== undefined) it.skip(`skipped: ${target.skip}`, () => {})
+  beforeEach(({ skip }) => {
+    if (target.skip !== undefined) skip()
+    url = target.url
+  })
+
   it('runs a graph across two nodes and returns results to waiters', async () => {
     const s = await scheduler()
     const ran: string[] = []
@@ -106,7 +124,7 @@ describe('Worker and Scheduler', () => {
   it('graceful stop hands back tasks still running after the timeout; they run elsewhere', async () => {
     const s = await scheduler()
     const first = await Worker.start({
-      connection: redisInfo.url,
+      connection: url,
       namespace: s.namespace,
       nodeId: 'leaving',
       heartbeatIntervalMs: 100,
@@ -123,7 +141,7 @@ describe('Worker and Scheduler', () => {
 
   it('a worker process killed with SIGKILL mid-task loses no task: it completes on another node', async () => {
     const s = await scheduler({ nodeTimeoutMs: 500 })
-    const child = fork(fileURLToPath(new URL('./worker-process.ts', import.meta.url)), [redisInfo.url, s.namespace, 'victim'], {
+    const child = fork(fileURLToPath(new URL('./worker-process.ts', import.meta.url)), [url, s.namespace, 'victim'], {
       execArgv: ['--import', 'tsx'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     })
