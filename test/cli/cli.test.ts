@@ -1,0 +1,260 @@
+/**
+ * The `taskmill` command, run from source as a child process (see `run-cli.ts`).
+ *
+ * `scripts` and `load` are checked against a redis-server of this file's own, started empty, so
+ * "the SHA the CLI prints is what SCRIPT LOAD returns" is shown on a script cache nothing else
+ * has touched. `stats` and `task` use the run's shared Redis, each test in a random namespace.
+ */
+import { Redis } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Scheduler } from '../../client/index.js'
+import { createRunner } from '../../client/connection.js'
+import { allScripts, registerNode } from '../../loader/generated/scripts.js'
+import { clusterInfo, clusterSkipReason, openClient, randomNamespace, redisInfo } from '../support/context.js'
+import { findExecutable, spawnRedisServer, type SpawnedRedis } from '../support/redis.js'
+import { runCli } from './run-cli.js'
+
+/** The row of `scripts` (or `load`) for one script: its line of the table. */
+function rowOf(stdout: string, name: string): string | undefined {
+  return stdout.split('\n').find((line) => line.startsWith(`${name} `))
+}
+
+describe('taskmill scripts', () => {
+  it('lists every script with its version, read-only flag and SHA', async () => {
+    const { code, stdout } = await runCli(['scripts'])
+    expect(code).toBe(0)
+    for (const script of allScripts) {
+      const row = rowOf(stdout, script.name)
+      expect(row, `no row for ${script.name}`).toBeDefined()
+      expect(row!.split(/\s+/).slice(0, 4)).toEqual([script.name, `v${script.version}`, script.readOnly ? 'yes' : 'no', script.sha])
+    }
+  })
+
+  it('shows KEYS in order and ARGV with optional arguments and groups marked', async () => {
+    const { stdout } = await runCli(['scripts'])
+    // Wrapped cells continue on the lines below a row; join a row with its continuation lines.
+    const lines = stdout.split('\n')
+    const start = lines.findIndex((line) => line.startsWith('enqueue '))
+    let end = start + 1
+    while (lines[end]?.startsWith(' ')) end++
+    const text = lines.slice(start, end).join(' ').replace(/\s+/g, ' ')
+    expect(text).toContain('meta task ready delayed')
+    expect(text).toContain('tasks…(id payload priority? delayMs?')
+  })
+
+  it('--json prints the manifest', async () => {
+    const { code, stdout } = await runCli(['scripts', '--json'])
+    expect(code).toBe(0)
+    const manifest = JSON.parse(stdout) as { scripts: { name: string; sha: string }[] }
+    expect(manifest.scripts.map((script) => [script.name, script.sha])).toEqual(
+      allScripts.map((script) => [script.name, script.sha]),
+    )
+  })
+
+  it('shows one script with its key patterns and a redis-cli line', async () => {
+    const { code, stdout } = await runCli(['scripts', 'get-task', '--namespace', 'jobs'])
+    expect(code).toBe(0)
+    const getTask = allScripts.find((script) => script.name === 'get-task')!
+    expect(stdout).toContain('tm:{<namespace>}:meta')
+    expect(stdout).toContain(`redis-cli EVALSHA_RO ${getTask.sha} 2 tm:{jobs}:meta tm:{jobs}:task <id>`)
+  })
+
+  it('refuses an unknown script name, listing the real ones', async () => {
+    const { code, stderr } = await runCli(['scripts', 'no-such-script'])
+    expect(code).toBe(1)
+    expect(stderr).toContain('no script named "no-such-script"')
+    expect(stderr).toContain('enqueue')
+  })
+})
+
+describe('taskmill scripts and load on a fresh redis-server', () => {
+  const executable = findExecutable('redis-server')
+  const it_ = it.skipIf(executable === undefined)
+  let server: SpawnedRedis
+  let client: Redis
+
+  beforeAll(async () => {
+    if (executable === undefined) return
+    server = await spawnRedisServer(executable, [])
+    client = openClient(server.url)
+  })
+  afterAll(async () => {
+    await server?.stop()
+  })
+
+  it_('prints the SHAs that SCRIPT LOAD returns', async () => {
+    const { stdout } = await runCli(['scripts'])
+    const printed = allScripts.map((script) => rowOf(stdout, script.name)!.split(/\s+/)[3])
+    expect(await client.script('EXISTS', ...allScripts.map((script) => script.sha))).toEqual(allScripts.map(() => 0))
+    const loaded: unknown[] = []
+    for (const script of allScripts) loaded.push(await client.script('LOAD', script.source))
+    expect(printed).toEqual(loaded)
+    await client.script('FLUSH')
+  })
+
+  it_('load --url loads every script, prints every SHA and exits 0', async () => {
+    expect(await client.script('EXISTS', ...allScripts.map((script) => script.sha))).toEqual(allScripts.map(() => 0))
+    const { code, stdout, stderr } = await runCli(['load', '--url', server.url])
+    expect(stderr).toBe('')
+    expect(code).toBe(0)
+    for (const script of allScripts) {
+      expect(rowOf(stdout, script.name)?.split(/\s+/)).toEqual([script.name, `v${script.version}`, script.sha, 'loaded'])
+    }
+    expect(stdout).toContain(`All ${allScripts.length} scripts loaded`)
+    expect(await client.script('EXISTS', ...allScripts.map((script) => script.sha))).toEqual(allScripts.map(() => 1))
+  })
+})
+
+describe('taskmill load failures', () => {
+  it('exits 1 and says what to do when Redis cannot be reached', async () => {
+    const { code, stdout, stderr } = await runCli(['load', '--url', 'redis://127.0.0.1:1'])
+    expect(code).toBe(1)
+    expect(stdout).toBe('')
+    expect(stderr).toContain('cannot reach Redis at redis://127.0.0.1:1')
+    expect(stderr).toMatch(/ECONNREFUSED/)
+    expect(stderr).toContain('is redis-server running there? pass --url')
+  })
+
+  it('falls back to $REDIS_URL, and names it in the message', async () => {
+    const { code, stderr } = await runCli(['load'], { REDIS_URL: 'redis://127.0.0.1:1' })
+    expect(code).toBe(1)
+    expect(stderr).toContain('cannot reach Redis at redis://127.0.0.1:1')
+  })
+
+  it.skipIf(clusterSkipReason !== undefined)('load --cluster loads on every primary', async () => {
+    const seeds = clusterInfo!.nodes.map((node) => `${node.host}:${node.port}`)
+    const { code, stdout } = await runCli(['load', '--cluster', seeds[0]!])
+    expect(code).toBe(0)
+    expect(stdout).toMatch(/on 3 primaries/)
+    for (const node of clusterInfo!.nodes) {
+      const direct = openClient(`redis://${node.host}:${node.port}`)
+      expect(await direct.script('EXISTS', ...allScripts.map((script) => script.sha))).toEqual(allScripts.map(() => 1))
+    }
+  })
+})
+
+describe('taskmill stats and task', () => {
+  it('stats prints counts per state and a row per node', async () => {
+    const namespace = randomNamespace('cli')
+    const scheduler = await Scheduler.open({ connection: redisInfo.url, namespace: namespace.name })
+    try {
+      await scheduler.enqueueBatch([
+        { id: 'a', payload: 'first' },
+        { id: 'b', payload: 'second' },
+        { id: 'c', payload: 'third' },
+        { id: 'later', delayMs: 3_600_000 },
+      ])
+      // A node with room for two takes two of the three ready tasks when it registers.
+      await registerNode(createRunner(openClient(redisInfo.url)), namespace, {
+        nodeId: 'cli-node',
+        weight: 3,
+        capacity: 2,
+        queues: ['default', 'mail'],
+      })
+    } finally {
+      await scheduler.close()
+    }
+
+    const { code, stdout, stderr } = await runCli(['stats', '--url', redisInfo.url, '--namespace', namespace.name])
+    expect(stderr).toBe('')
+    expect(code).toBe(0)
+    const count = (state: string): string | undefined =>
+      stdout.split('\n').find((line) => line.startsWith(`${state} `))?.split(/\s+/)[1]
+    expect([count('ready'), count('assigned'), count('delayed'), count('completed'), count('total')]).toEqual(['1', '2', '1', '0', '4'])
+    const node = stdout.split('\n').find((line) => line.startsWith('cli-node '))
+    expect(node).toMatch(/^cli-node\s+3\s+2\s+2\s+0\s+0\s+\S+ ago\s+default mail$/)
+    expect(stdout).toMatch(/NODE\s+WEIGHT\s+CAPACITY\s+IN FLIGHT\s+COMPLETED\s+FAILED\s+LAST HEARTBEAT/)
+  })
+
+  it('stats --json prints the script reply', async () => {
+    const namespace = randomNamespace('cli')
+    const scheduler = await Scheduler.open({ connection: redisInfo.url, namespace: namespace.name })
+    await scheduler.enqueue({ id: 'one' })
+    await scheduler.close()
+    const { code, stdout } = await runCli(['stats', '--json', '--url', redisInfo.url, '--namespace', namespace.name])
+    expect(code).toBe(0)
+    expect(JSON.parse(stdout)).toMatchObject({ strategy: 'weighted', ready: 1, nodes: [] })
+  })
+
+  it('stats on a namespace nobody opened says so and exits 1', async () => {
+    const namespace = randomNamespace('cli')
+    const { code, stderr } = await runCli(['stats', '--url', redisInfo.url, '--namespace', namespace.name])
+    expect(code).toBe(1)
+    expect(stderr).toContain(`namespace "${namespace.name}" does not exist`)
+  })
+
+  it('task shows state, attempts, timestamps and the payload as text or hex', async () => {
+    const namespace = randomNamespace('cli')
+    const scheduler = await Scheduler.open({ connection: redisInfo.url, namespace: namespace.name })
+    try {
+      await scheduler.enqueue({ id: 'text', payload: 'hello\nworld', priority: 5 })
+      await scheduler.enqueue({ id: 'binary', payload: Buffer.from([0, 1, 0xfe, 0xff]) })
+      await scheduler.enqueue({ id: 'long', payload: 'x'.repeat(1000) })
+    } finally {
+      await scheduler.close()
+    }
+    const base = ['task', '--url', redisInfo.url, '--namespace', namespace.name]
+
+    const text = await runCli([...base, 'text'])
+    expect(text.code).toBe(0)
+    expect(text.stdout).toMatch(/^state\s+ready$/m)
+    expect(text.stdout).toMatch(/^priority\s+5$/m)
+    expect(text.stdout).toMatch(/^attempts\s+0 of 3$/m)
+    expect(text.stdout).toMatch(/^enqueued\s+\d{4}-\d\d-\d\dT.*Z \(.* ago\)$/m)
+    expect(text.stdout).toMatch(/^payload\s+hello\\nworld \(11 bytes, text\)$/m)
+
+    const binary = await runCli([...base, 'binary'])
+    expect(binary.stdout).toMatch(/^payload\s+00 01 fe ff \(4 bytes, hex\)$/m)
+
+    const long = await runCli([...base, '--max-bytes', '10', 'long'])
+    expect(long.stdout).toMatch(/^payload\s+x{10}… \(1000 bytes, text\)$/m)
+
+    const missing = await runCli([...base, 'nope'])
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toContain('no task "nope"')
+  })
+})
+
+describe('taskmill usage', () => {
+  it('--help lists the commands and exits 0', async () => {
+    const { code, stdout } = await runCli(['--help'])
+    expect(code).toBe(0)
+    for (const command of ['scripts', 'load', 'stats', 'task']) expect(stdout).toMatch(new RegExp(`^  ${command} `, 'm'))
+  })
+
+  it('a command --help shows its options', async () => {
+    const { code, stdout } = await runCli(['stats', '--help'])
+    expect(code).toBe(0)
+    expect(stdout).toContain('Usage: taskmill stats --namespace NS')
+    expect(stdout).toContain('--cluster SEEDS')
+  })
+
+  it('an unknown command prints the usage and exits 2', async () => {
+    const { code, stdout, stderr } = await runCli(['frobnicate'])
+    expect(code).toBe(2)
+    expect(stdout).toBe('')
+    expect(stderr).toContain('unknown command "frobnicate"')
+    expect(stderr).toContain('Usage: taskmill <command>')
+  })
+
+  it('no command prints the usage and exits 2', async () => {
+    const { code, stderr } = await runCli([])
+    expect(code).toBe(2)
+    expect(stderr).toContain('Usage: taskmill <command>')
+  })
+
+  it('a missing or unknown option exits 2 and points at the help', async () => {
+    const missing = await runCli(['stats', '--url', 'redis://127.0.0.1:1'])
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toContain('--namespace is required')
+    expect(missing.stderr).toContain('taskmill stats --help')
+
+    const unknown = await runCli(['load', '--frob'])
+    expect(unknown.code).toBe(2)
+    expect(unknown.stderr).toContain("Unknown option '--frob'")
+
+    const both = await runCli(['load', '--url', 'redis://a:1', '--cluster', 'b:2'])
+    expect(both.code).toBe(2)
+    expect(both.stderr).toContain('either --url or --cluster')
+  })
+})

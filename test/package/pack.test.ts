@@ -1,0 +1,179 @@
+/**
+ * The package as a user gets it: `npm run build`, `npm pack`, then `npm install <tarball>` into
+ * an empty project, where an ESM script, a CommonJS script and `npx taskmill` run against the
+ * test Redis. One build and one pack are shared by every case; the dependencies (ioredis,
+ * @ioredis/commands) come from the npm cache or the registry. Slow: about half a minute.
+ */
+import { execFile } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { allScripts } from '../../loader/generated/scripts.js'
+import { ROOT } from '../cli/run-cli.js'
+import { redisInfo } from '../support/context.js'
+
+const SETUP_TIMEOUT_MS = 240_000
+const CASE_TIMEOUT_MS = 60_000
+
+/** The environment without what `npm test` exports to its children, so inner npm runs start clean. */
+function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {}
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!/^npm_/i.test(key) && key !== 'INIT_CWD') env[key] = value
+  }
+  return { ...env, ...extra }
+}
+
+interface Ran {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+function run(command: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<Ran> {
+  return new Promise((resolve) => {
+    execFile(command, args, { cwd, env: cleanEnv(env), timeout: SETUP_TIMEOUT_MS, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1
+      resolve({ code, stdout, stderr: stderr + (error !== null && typeof error.code !== 'number' ? error.message : '') })
+    })
+  })
+}
+
+async function mustRun(command: string, args: readonly string[], cwd: string, env?: NodeJS.ProcessEnv): Promise<Ran> {
+  const result = await run(command, args, cwd, env)
+  if (result.code !== 0) {
+    throw new Error(`${command} ${args.join(' ')} (in ${cwd}) exited ${result.code}:\n${result.stdout}\n${result.stderr}`)
+  }
+  return result
+}
+
+/** Opens a Scheduler, enqueues one task, reads it back and prints what it saw as JSON. */
+const ESM_SCRIPT = `import { Scheduler, scripts } from 'taskmill'
+
+const scheduler = await Scheduler.open({ connection: process.env.TEST_REDIS_URL, namespace: process.env.TEST_NAMESPACE })
+try {
+  const outcome = await scheduler.enqueue({ id: 'from-esm', payload: 'hello from esm' })
+  const task = await scheduler.getTask('from-esm')
+  console.log(JSON.stringify({ outcome, state: task.state, payload: task.payload.toString(), scripts: scripts.allScripts.length }))
+} finally {
+  await scheduler.close()
+}
+`
+
+const CJS_SCRIPT = `const taskmill = require('taskmill')
+
+async function main() {
+  const scheduler = await taskmill.Scheduler.open({ connection: process.env.TEST_REDIS_URL, namespace: process.env.TEST_NAMESPACE })
+  try {
+    const outcome = await scheduler.enqueue({ id: 'from-cjs', payload: 'hello from cjs' })
+    const task = await scheduler.getTask('from-cjs')
+    const errors = typeof taskmill.RedisUnavailableError === 'function' && typeof taskmill.TaskmillError === 'function'
+    console.log(JSON.stringify({ outcome, state: task.state, payload: task.payload.toString(), scripts: taskmill.scripts.allScripts.length, errors }))
+  } finally {
+    await scheduler.close()
+  }
+}
+main().catch((error) => {
+  console.error(error)
+  process.exit(1)
+})
+`
+
+/** Type-checks a consumer against the published declarations (`types` of the exports map). */
+const TS_SCRIPT = `import { Scheduler, scripts, type TaskInfo } from 'taskmill'
+
+export async function firstState(url: string): Promise<TaskInfo['state'] | undefined> {
+  const scheduler = await Scheduler.open({ connection: url, namespace: 'typed' })
+  const task = await scheduler.getTask('x')
+  const count: number = scripts.allScripts.length
+  await scheduler.close()
+  return count > 0 ? task?.state : undefined
+}
+`
+
+describe('the packed package', () => {
+  let work: string
+  let project: string
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'taskmill-pack-'))
+    project = join(work, 'consumer')
+    await mustRun('npm', ['run', 'build'], ROOT)
+    await mustRun('npm', ['pack', '--pack-destination', work], ROOT)
+    const tarball = (await readdir(work)).find((name) => name.endsWith('.tgz'))
+    if (tarball === undefined) throw new Error(`npm pack wrote no tarball into ${work}`)
+    await mkdir(project)
+    await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }, null, 2))
+    await writeFile(join(project, 'esm.mjs'), ESM_SCRIPT)
+    await writeFile(join(project, 'cjs.cjs'), CJS_SCRIPT)
+    await writeFile(join(project, 'typed.mts'), TS_SCRIPT)
+    await mustRun('npm', ['install', join(work, tarball), '--no-audit', '--no-fund', '--prefer-offline'], project)
+  }, SETUP_TIMEOUT_MS)
+
+  afterAll(async () => {
+    if (work !== undefined) await rm(work, { recursive: true, force: true })
+  })
+
+  const env = (): NodeJS.ProcessEnv => ({
+    TEST_REDIS_URL: redisInfo.url,
+    TEST_NAMESPACE: `pack-${randomBytes(6).toString('hex')}`,
+  })
+
+  it('works from an ESM import', { timeout: CASE_TIMEOUT_MS }, async () => {
+    const { stdout } = await mustRun(process.execPath, ['esm.mjs'], project, env())
+    expect(JSON.parse(stdout)).toEqual({
+      outcome: { id: 'from-esm', created: true },
+      state: 'ready',
+      payload: 'hello from esm',
+      scripts: allScripts.length,
+    })
+  })
+
+  it('works from a CommonJS require', { timeout: CASE_TIMEOUT_MS }, async () => {
+    const { stdout } = await mustRun(process.execPath, ['cjs.cjs'], project, env())
+    expect(JSON.parse(stdout)).toEqual({
+      outcome: { id: 'from-cjs', created: true },
+      state: 'ready',
+      payload: 'hello from cjs',
+      scripts: allScripts.length,
+      errors: true,
+    })
+  })
+
+  it('type-checks a TypeScript consumer against the shipped declarations', { timeout: CASE_TIMEOUT_MS }, async () => {
+    const tsc = join(ROOT, 'node_modules/typescript/bin/tsc')
+    const result = await run(
+      process.execPath,
+      [
+        tsc, '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022',
+        '--typeRoots', join(ROOT, 'node_modules/@types'), '--types', 'node', 'typed.mts',
+      ],
+      project,
+    )
+    expect(result.stdout + result.stderr).toBe('')
+    expect(result.code).toBe(0)
+  })
+
+  it('runs `npx taskmill scripts` and `npx taskmill load`', { timeout: CASE_TIMEOUT_MS }, async () => {
+    const listed = await mustRun('npx', ['--no', 'taskmill', 'scripts'], project)
+    for (const script of allScripts) expect(listed.stdout).toContain(script.sha)
+
+    const loaded = await mustRun('npx', ['--no', 'taskmill', 'load', '--url', redisInfo.url], project)
+    expect(loaded.stdout).toContain(`All ${allScripts.length} scripts loaded`)
+  })
+
+  it('ships the built files, the manifest and the expanded Lua, not the sources', { timeout: CASE_TIMEOUT_MS }, async () => {
+    const installed = join(project, 'node_modules', 'taskmill')
+    const top = (await readdir(installed)).sort()
+    expect(top).toEqual(expect.arrayContaining(['dist', 'loader', 'package.json']))
+    expect(top).not.toContain('client')
+    expect(top).not.toContain('test')
+    expect((await readdir(join(installed, 'dist'))).sort()).toEqual(
+      expect.arrayContaining(['cli.js', 'index.cjs', 'index.d.ts', 'index.js']),
+    )
+    const lua = await readdir(join(installed, 'loader', 'generated', 'lua'))
+    expect(lua.sort()).toEqual(allScripts.map((script) => `${script.name}.lua`).sort())
+  })
+})
