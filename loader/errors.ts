@@ -82,7 +82,7 @@ export class RedisUnavailableError extends TaskmillError {
   constructor(target: string, reason: string, options?: { cause?: unknown }) {
     super(
       `Redis at ${target} is unavailable (${reason}). ` +
-        'Check the Redis URL (REDIS_URL or the --redis option) and that redis-server is running and reachable from this host.',
+        'Check the Redis URL you passed (the connection option, or --url for the taskmill command) and that redis-server is running and reachable from this host.',
       options,
     )
     this.target = target
