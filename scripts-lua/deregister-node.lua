@@ -20,10 +20,7 @@
 --- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH TM_UNKNOWN_NODE
 --- @include "lib/maintenance"
 open_namespace()
-local node = find_node(nodeId)
-if not node then
-  fail('TM_UNKNOWN_NODE', 'nodeId: no node "' .. nodeId .. '" is registered (it may have been dropped for missing heartbeats)')
-end
+local node = require_node(nodeId)
 local handed_back = 0
 local held = node_tasks(assignedKey, nodeId, node.capacity + 1000)
 for _, member in ipairs(node_tasks(runningKey, nodeId, node.capacity + 1000)) do

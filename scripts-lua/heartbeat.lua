@@ -21,10 +21,7 @@
 --- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH TM_UNKNOWN_NODE
 --- @include "lib/maintenance"
 open_namespace()
-local node = find_node(nodeId)
-if not node then
-  fail('TM_UNKNOWN_NODE', 'nodeId: no node "' .. nodeId .. '" is registered (dropped for missing heartbeats?): register it again')
-end
+local node = require_node(nodeId)
 node.lastSeenAt = now
 touch_node(node)
 local running, tokens, cancel = {}, {}, {}

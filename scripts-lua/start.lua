@@ -22,10 +22,7 @@
 --- @include "lib/claim"
 --- @include "lib/maintenance"
 open_namespace()
-local node = find_node(nodeId)
-if not node then
-  fail('TM_UNKNOWN_NODE', 'nodeId: no node "' .. nodeId .. '" is registered (dropped for missing heartbeats?): register it again')
-end
+local node = require_node(nodeId)
 node.lastSeenAt = now
 touch_node(node)
 local started = claim_assigned(node, max)

@@ -387,6 +387,15 @@ end
 local function node_tasks(index_key, node_id, limit)
   return redis.call('ZRANGEBYLEX', index_key, '[' .. node_id .. '>', '[' .. node_id .. '>\255', 'LIMIT', 0, limit)
 end
+
+-- The node a worker names in its call; a node dropped for silence must register again.
+local function require_node(node_id)
+  local node = find_node(node_id)
+  if not node then
+    fail('TM_UNKNOWN_NODE', 'nodeId: no node "' .. node_id .. '" is registered (dropped for missing heartbeats?): register it again')
+  end
+  return node
+end
 -- lib/record.lua
 -- A task is one field of the namespace's `task` hash: its id maps to a MessagePack array in
 -- the field order below. One hash entry per task keeps a waiting task small and lets a
