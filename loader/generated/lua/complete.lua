@@ -177,16 +177,6 @@ do
     return ids
   end
 
-  -- `=<default>` in the header: an empty string stands for the default, which is then checked
-  -- like any other value. So does an argument left off the end of ARGV, so a person typing a
-  -- call into redis-cli can stop after the last argument they care about.
-  function args.orDefault(value, default)
-    if value == '' or value == nil then
-      return default
-    end
-    return value
-  end
-
   -- `?` in the header: an empty string (or a value left off the end of ARGV) is nil; anything
   -- else goes through the check.
   function args.optional(value, name, check, ...)
@@ -237,7 +227,7 @@ local nodesKey = KEYS[12]
 local dispatchKey = KEYS[13]
 local eventsKey = KEYS[14]
 local nodeId = args.id(ARGV[1], 'nodeId')
-local claim = args.integer(args.orDefault(ARGV[2], '0'), 'claim', 0, 100000)
+local claim = (ARGV[2] == '' or ARGV[2] == nil) and 0 or args.integer(ARGV[2], 'claim', 0, 100000)
 local results = {}
 do
   local count = args.groupCount(#ARGV - 2, 'results', 3, 1, 1000, 'id, token, result')

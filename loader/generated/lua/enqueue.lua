@@ -177,16 +177,6 @@ do
     return ids
   end
 
-  -- `=<default>` in the header: an empty string stands for the default, which is then checked
-  -- like any other value. So does an argument left off the end of ARGV, so a person typing a
-  -- call into redis-cli can stop after the last argument they care about.
-  function args.orDefault(value, default)
-    if value == '' or value == nil then
-      return default
-    end
-    return value
-  end
-
   -- `?` in the header: an empty string (or a value left off the end of ARGV) is nil; anything
   -- else goes through the check.
   function args.optional(value, name, check, ...)
@@ -245,17 +235,17 @@ do
     tasks[i] = {
       id = args.id(ARGV[at + 1], 'id'),
       payload = args.bytes(ARGV[at + 2], 'payload'),
-      priority = args.integer(args.orDefault(ARGV[at + 3], '0'), 'priority', -1000, 1000),
-      delayMs = args.integer(args.orDefault(ARGV[at + 4], '0'), 'delayMs', 0, 3153600000000),
-      runAt = args.integer(args.orDefault(ARGV[at + 5], '0'), 'runAt', 0, 9007199254740991),
-      dependsOn = args.idlist(args.orDefault(ARGV[at + 6], ''), 'dependsOn', 10000),
-      maxAttempts = args.integer(args.orDefault(ARGV[at + 7], '3'), 'maxAttempts', 1, 1000),
-      backoff = args.enum(args.orDefault(ARGV[at + 8], 'exponential'), 'backoff', { 'fixed', 'exponential' }),
-      backoffMs = args.integer(args.orDefault(ARGV[at + 9], '1000'), 'backoffMs', 0, 86400000),
-      backoffCapMs = args.integer(args.orDefault(ARGV[at + 10], '3600000'), 'backoffCapMs', 0, 86400000),
-      leaseMs = args.integer(args.orDefault(ARGV[at + 11], '30000'), 'leaseMs', 100, 86400000),
-      queue = args.id(args.orDefault(ARGV[at + 12], 'default'), 'queue'),
-      onDependencyFailure = args.enum(args.orDefault(ARGV[at + 13], 'fail'), 'onDependencyFailure', { 'fail', 'run' }),
+      priority = (ARGV[at + 3] == '' or ARGV[at + 3] == nil) and 0 or args.integer(ARGV[at + 3], 'priority', -1000, 1000),
+      delayMs = (ARGV[at + 4] == '' or ARGV[at + 4] == nil) and 0 or args.integer(ARGV[at + 4], 'delayMs', 0, 3153600000000),
+      runAt = (ARGV[at + 5] == '' or ARGV[at + 5] == nil) and 0 or args.integer(ARGV[at + 5], 'runAt', 0, 9007199254740991),
+      dependsOn = (ARGV[at + 6] == '' or ARGV[at + 6] == nil) and {} or args.idlist(ARGV[at + 6], 'dependsOn', 10000),
+      maxAttempts = (ARGV[at + 7] == '' or ARGV[at + 7] == nil) and 3 or args.integer(ARGV[at + 7], 'maxAttempts', 1, 1000),
+      backoff = (ARGV[at + 8] == '' or ARGV[at + 8] == nil) and 'exponential' or args.enum(ARGV[at + 8], 'backoff', { 'fixed', 'exponential' }),
+      backoffMs = (ARGV[at + 9] == '' or ARGV[at + 9] == nil) and 1000 or args.integer(ARGV[at + 9], 'backoffMs', 0, 86400000),
+      backoffCapMs = (ARGV[at + 10] == '' or ARGV[at + 10] == nil) and 3600000 or args.integer(ARGV[at + 10], 'backoffCapMs', 0, 86400000),
+      leaseMs = (ARGV[at + 11] == '' or ARGV[at + 11] == nil) and 30000 or args.integer(ARGV[at + 11], 'leaseMs', 100, 86400000),
+      queue = (ARGV[at + 12] == '' or ARGV[at + 12] == nil) and 'default' or args.id(ARGV[at + 12], 'queue'),
+      onDependencyFailure = (ARGV[at + 13] == '' or ARGV[at + 13] == nil) and 'fail' or args.enum(ARGV[at + 13], 'onDependencyFailure', { 'fail', 'run' }),
     }
   end
   args.leaveGroup()

@@ -177,16 +177,6 @@ do
     return ids
   end
 
-  -- `=<default>` in the header: an empty string stands for the default, which is then checked
-  -- like any other value. So does an argument left off the end of ARGV, so a person typing a
-  -- call into redis-cli can stop after the last argument they care about.
-  function args.orDefault(value, default)
-    if value == '' or value == nil then
-      return default
-    end
-    return value
-  end
-
   -- `?` in the header: an empty string (or a value left off the end of ARGV) is nil; anything
   -- else goes through the check.
   function args.optional(value, name, check, ...)
@@ -241,7 +231,7 @@ local nodeId = args.id(ARGV[1], 'nodeId')
 local id = args.id(ARGV[2], 'id')
 local token = args.integer(ARGV[3], 'token', 1, 9007199254740991)
 local message = args.string(ARGV[4], 'message', 0, 65536)
-local retryable = args.boolean(args.orDefault(ARGV[5], '1'), 'retryable')
+local retryable = (ARGV[5] == '' or ARGV[5] == nil) and true or args.boolean(ARGV[5], 'retryable')
 -- lib/clock.lua
 -- Every time taskmill compares comes from the Redis server's clock, so a client whose clock is
 -- off can neither expire a lease early nor keep one alive. `now` is read once per call: a

@@ -177,16 +177,6 @@ do
     return ids
   end
 
-  -- `=<default>` in the header: an empty string stands for the default, which is then checked
-  -- like any other value. So does an argument left off the end of ARGV, so a person typing a
-  -- call into redis-cli can stop after the last argument they care about.
-  function args.orDefault(value, default)
-    if value == '' or value == nil then
-      return default
-    end
-    return value
-  end
-
   -- `?` in the header: an empty string (or a value left off the end of ARGV) is nil; anything
   -- else goes through the check.
   function args.optional(value, name, check, ...)
@@ -224,16 +214,16 @@ end
 args.keys(#KEYS, 1)
 local metaKey = KEYS[1]
 args.count(#ARGV, 10)
-local strategy = args.enum(args.orDefault(ARGV[1], 'weighted'), 'strategy', { 'round-robin', 'weighted', 'least-loaded', 'random' })
-local payloadCap = args.integer(args.orDefault(ARGV[2], '1048576'), 'payloadCap', 0, 536870912)
-local resultCap = args.integer(args.orDefault(ARGV[3], '1048576'), 'resultCap', 0, 536870912)
-local keepCompletedMs = args.integer(args.orDefault(ARGV[4], '86400000'), 'keepCompletedMs', 0, 3153600000000)
-local keepCompletedCount = args.integer(args.orDefault(ARGV[5], '10000'), 'keepCompletedCount', 0, 1000000000)
-local keepDeadMs = args.integer(args.orDefault(ARGV[6], '604800000'), 'keepDeadMs', 0, 3153600000000)
-local keepDeadCount = args.integer(args.orDefault(ARGV[7], '10000'), 'keepDeadCount', 0, 1000000000)
-local eventsMaxLen = args.integer(args.orDefault(ARGV[8], '10000'), 'eventsMaxLen', 0, 100000000)
-local nodeTimeoutMs = args.integer(args.orDefault(ARGV[9], '15000'), 'nodeTimeoutMs', 100, 86400000)
-local keepExisting = args.boolean(args.orDefault(ARGV[10], '0'), 'keepExisting')
+local strategy = (ARGV[1] == '' or ARGV[1] == nil) and 'weighted' or args.enum(ARGV[1], 'strategy', { 'round-robin', 'weighted', 'least-loaded', 'random' })
+local payloadCap = (ARGV[2] == '' or ARGV[2] == nil) and 1048576 or args.integer(ARGV[2], 'payloadCap', 0, 536870912)
+local resultCap = (ARGV[3] == '' or ARGV[3] == nil) and 1048576 or args.integer(ARGV[3], 'resultCap', 0, 536870912)
+local keepCompletedMs = (ARGV[4] == '' or ARGV[4] == nil) and 86400000 or args.integer(ARGV[4], 'keepCompletedMs', 0, 3153600000000)
+local keepCompletedCount = (ARGV[5] == '' or ARGV[5] == nil) and 10000 or args.integer(ARGV[5], 'keepCompletedCount', 0, 1000000000)
+local keepDeadMs = (ARGV[6] == '' or ARGV[6] == nil) and 604800000 or args.integer(ARGV[6], 'keepDeadMs', 0, 3153600000000)
+local keepDeadCount = (ARGV[7] == '' or ARGV[7] == nil) and 10000 or args.integer(ARGV[7], 'keepDeadCount', 0, 1000000000)
+local eventsMaxLen = (ARGV[8] == '' or ARGV[8] == nil) and 10000 or args.integer(ARGV[8], 'eventsMaxLen', 0, 100000000)
+local nodeTimeoutMs = (ARGV[9] == '' or ARGV[9] == nil) and 15000 or args.integer(ARGV[9], 'nodeTimeoutMs', 100, 86400000)
+local keepExisting = (not (ARGV[10] == '' or ARGV[10] == nil)) and args.boolean(ARGV[10], 'keepExisting') or false
 -- lib/clock.lua
 -- Every time taskmill compares comes from the Redis server's clock, so a client whose clock is
 -- off can neither expire a lease early nor keep one alive. `now` is read once per call: a

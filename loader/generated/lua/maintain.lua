@@ -177,16 +177,6 @@ do
     return ids
   end
 
-  -- `=<default>` in the header: an empty string stands for the default, which is then checked
-  -- like any other value. So does an argument left off the end of ARGV, so a person typing a
-  -- call into redis-cli can stop after the last argument they care about.
-  function args.orDefault(value, default)
-    if value == '' or value == nil then
-      return default
-    end
-    return value
-  end
-
   -- `?` in the header: an empty string (or a value left off the end of ARGV) is nil; anything
   -- else goes through the check.
   function args.optional(value, name, check, ...)
@@ -237,7 +227,7 @@ local nodesKey = KEYS[12]
 local dispatchKey = KEYS[13]
 local eventsKey = KEYS[14]
 args.count(#ARGV, 1)
-local limit = args.integer(args.orDefault(ARGV[1], '1000'), 'limit', 1, 10000)
+local limit = (ARGV[1] == '' or ARGV[1] == nil) and 1000 or args.integer(ARGV[1], 'limit', 1, 10000)
 -- lib/clock.lua
 -- Every time taskmill compares comes from the Redis server's clock, so a client whose clock is
 -- off can neither expire a lease early nor keep one alive. `now` is read once per call: a

@@ -177,16 +177,6 @@ do
     return ids
   end
 
-  -- `=<default>` in the header: an empty string stands for the default, which is then checked
-  -- like any other value. So does an argument left off the end of ARGV, so a person typing a
-  -- call into redis-cli can stop after the last argument they care about.
-  function args.orDefault(value, default)
-    if value == '' or value == nil then
-      return default
-    end
-    return value
-  end
-
   -- `?` in the header: an empty string (or a value left off the end of ARGV) is nil; anything
   -- else goes through the check.
   function args.optional(value, name, check, ...)
@@ -238,7 +228,7 @@ local dispatchKey = KEYS[13]
 local eventsKey = KEYS[14]
 args.count(#ARGV, 2)
 local nodeId = args.id(ARGV[1], 'nodeId')
-local max = args.integer(args.orDefault(ARGV[2], '1000'), 'max', 1, 100000)
+local max = (ARGV[2] == '' or ARGV[2] == nil) and 1000 or args.integer(ARGV[2], 'max', 1, 100000)
 -- lib/clock.lua
 -- Every time taskmill compares comes from the Redis server's clock, so a client whose clock is
 -- off can neither expire a lease early nor keep one alive. `now` is read once per call: a
