@@ -1,0 +1,177 @@
+/**
+ * `npm run bench [-- options]`: measures taskmill side by side with BullMQ 6.7.0, Bee-Queue 2.0.0
+ * and a raw-ioredis floor, each scenario on its own fresh redis-server, and writes the report
+ * to stdout, bench/results/latest.md and bench/results/latest.json. Progress goes to stderr.
+ *
+ *   --quick                 2,000 tasks, one fan-in and one chain: under a minute
+ *   --systems=a,b           only these systems (taskmill, bullmq, beequeue, floor)
+ *   --scenarios=a,b         only these scenarios (enqueue, drain, e2e, latency, fanin, chain, weighted)
+ *   --tasks=N               override the task count of enqueue/drain/e2e/weighted
+ *   --no-profile            skip the per-script profile of taskmill (runs with every command logged)
+ *   --out=DIR               where to write latest.md and latest.json (default: bench/results)
+ */
+import { execFileSync } from 'node:child_process'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { cpus, loadavg } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { REDIS_SERVER_BINARY } from './redis-server.js'
+import { buildReport, toMarkdown, type Environment } from './report.js'
+import { FULL, QUICK, runScenario, type RunResult, type Sizes } from './scenarios.js'
+import { loadSystem, SYSTEM_NAMES } from './systems/index.js'
+import type { ScenarioName, SystemModule, SystemName } from './systems/types.js'
+
+const SCENARIO_ORDER: readonly ScenarioName[] = ['enqueue', 'drain', 'e2e', 'latency', 'fanin', 'chain', 'weighted']
+/** Which scenarios of taskmill get a per-script profile. */
+const PROFILED: readonly ScenarioName[] = ['e2e', 'fanin', 'chain']
+
+const started = performance.now()
+
+function elapsed(): string {
+  return `[${((performance.now() - started) / 1000).toFixed(1).padStart(6)}s]`
+}
+
+/** One line per step on stderr; while a step waits on its worker, a live counter on a TTY. */
+class Progress {
+  private live = false
+
+  line(text: string): void {
+    this.clearLive()
+    process.stderr.write(`${elapsed()} ${text}\n`)
+  }
+
+  counter(prefix: string, done: number, total: number): void {
+    if (!process.stderr.isTTY) return
+    process.stderr.write(`\r${elapsed()} ${prefix} ${done.toLocaleString('en-US')}/${total.toLocaleString('en-US')} tasks run\x1b[K`)
+    this.live = true
+  }
+
+  private clearLive(): void {
+    if (this.live) process.stderr.write('\r\x1b[K')
+    this.live = false
+  }
+}
+
+function parseList<T extends string>(value: string | undefined, allowed: readonly T[], what: string): T[] {
+  if (value === undefined) return [...allowed]
+  const items = value.split(',').map((item) => item.trim()).filter(Boolean)
+  for (const item of items) {
+    if (!allowed.includes(item as T)) throw new Error(`unknown ${what} "${item}"; choose from ${allowed.join(', ')}`)
+  }
+  return items as T[]
+}
+
+function redisVersion(): string {
+  try {
+    return /v=(\S+)/.exec(execFileSync(REDIS_SERVER_BINARY, ['--version'], { encoding: 'utf8' }))?.[1] ?? 'unknown'
+  } catch {
+    return 'unknown'
+  }
+}
+
+function summary(result: RunResult): string {
+  if (!result.ok) return `✗ ${result.failure}`
+  if (result.profile) return `✓ profiled ${result.profile.length} commands`
+  const m = result.measurement
+  if (!m) return '✓'
+  const parts = [`${(m.wallMs / 1000).toFixed(2)} s`, `${Math.round(m.tasksPerSec).toLocaleString('en-US')} tasks/s`, `${m.cpuUsPerTask.toFixed(1)} µs/task`]
+  if (m.memoryBytesPerTask !== undefined) parts.push(`${Math.round(m.memoryBytesPerTask)} B/task`)
+  if (m.latency) parts.push(`p50 ${m.latency.p50Ms.toFixed(2)} ms, p99 ${m.latency.p99Ms.toFixed(2)} ms`)
+  if (m.shares) parts.push(`shares ${m.shares.map((s) => `${s.node} ${(s.share * 100).toFixed(1)}%`).join(' ')}`)
+  return `✓ ${parts.join(' · ')}`
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      systems: { type: 'string' },
+      scenarios: { type: 'string' },
+      tasks: { type: 'string' },
+      'no-profile': { type: 'boolean', default: false },
+      out: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  })
+  if (values.help) {
+    const source = await import('node:fs').then((fs) => fs.readFileSync(fileURLToPath(import.meta.url), 'utf8'))
+    process.stdout.write(`${/\/\*\*([\s\S]*?)\*\//.exec(source)?.[1]?.replace(/^ \* ?/gm, '') ?? ''}\n`)
+    return
+  }
+  const systems = parseList(values.systems, SYSTEM_NAMES, 'system')
+  const scenarios = parseList(values.scenarios, SCENARIO_ORDER, 'scenario')
+  const sizes: Sizes = { ...(values.quick ? QUICK : FULL) }
+  if (values.tasks !== undefined) {
+    const tasks = Number(values.tasks)
+    if (!Number.isInteger(tasks) || tasks < 1) throw new Error(`--tasks must be a positive integer, got ${values.tasks}`)
+    sizes.tasks = tasks
+  }
+  const outDir = values.out ?? join(fileURLToPath(new URL('.', import.meta.url)), 'results')
+
+  const progress = new Progress()
+  const plan: { system: SystemName; scenario: ScenarioName; profile: boolean }[] = []
+  for (const scenario of SCENARIO_ORDER) {
+    if (!scenarios.includes(scenario)) continue
+    for (const system of systems) plan.push({ system, scenario, profile: false })
+  }
+  if (!values['no-profile'] && systems.includes('taskmill')) {
+    for (const scenario of PROFILED) if (scenarios.includes(scenario)) plan.push({ system: 'taskmill', scenario, profile: true })
+  }
+
+  const loadAtStart = loadavg()[0] ?? 0
+  progress.line(
+    `taskmill benchmark${values.quick ? ' (quick)' : ''}: ${sizes.tasks.toLocaleString('en-US')} tasks, systems ${systems.join(', ')}; a fresh redis-server per step`,
+  )
+  const runs: RunResult[] = []
+  const profiles: RunResult[] = []
+  const modules = new Map<SystemName, SystemModule | Error>()
+  for (const name of systems) {
+    modules.set(name, await loadSystem(name).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))))
+  }
+  const runnable = plan.filter((item) => {
+    const module = modules.get(item.system)
+    return module instanceof Error || module?.scenarios.includes(item.scenario)
+  })
+  let step = 0
+  for (const item of runnable) {
+    step++
+    const system = modules.get(item.system)
+    if (!system || system instanceof Error) {
+      const failure = `could not load ${item.system}: ${system?.message ?? 'unknown system'}`
+      if (!item.profile) runs.push({ system: item.system, scenario: item.scenario, ok: false, failure })
+      progress.line(`${step}/${runnable.length} ✗ ${item.system} · ${item.scenario}: ${failure}`)
+      continue
+    }
+    const name = `${step}/${runnable.length} ${system.label} · ${item.scenario}${item.profile ? ' (profile: every command logged)' : ''}`
+    progress.line(`${name} …`)
+    const result = await runScenario(system, item.scenario, {
+      sizes,
+      profile: item.profile,
+      onProgress: (done, total) => progress.counter(`   ${system.label} · ${item.scenario}:`, done, total),
+    })
+    ;(item.profile ? profiles : runs).push(result)
+    progress.line(`   ${summary(result)}`)
+  }
+
+  const environment: Environment = {
+    date: new Date().toISOString(),
+    node: process.versions.node,
+    redis: redisVersion(),
+    cpus: `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}`,
+    quick: values.quick ?? false,
+    load: `${loadAtStart.toFixed(2)} at start, ${(loadavg()[0] ?? 0).toFixed(2)} at end (1-minute load average; other work on the machine makes figures noisier)`,
+  }
+  const report = buildReport(environment, sizes, runs, profiles)
+  const markdown = toMarkdown(report)
+  await mkdir(outDir, { recursive: true })
+  await writeFile(join(outDir, 'latest.md'), markdown)
+  await writeFile(join(outDir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`)
+  process.stdout.write(markdown)
+  progress.line(`done; written to ${join(outDir, 'latest.md')} and latest.json`)
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+  process.exitCode = 1
+})
