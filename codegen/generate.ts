@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { basename, join, relative, sep } from 'node:path'
 import type { ScriptDefinition } from '../loader/contract.js'
 import { KEY_TYPES } from '../loader/keys.js'
-import { checkContract, checkExpanded } from './checks.js'
+import { checkContract, checkExpanded, shakeExpanded } from './checks.js'
 import { compareText, sortErrors, type CodegenError } from './diagnostics.js'
 import { emitErrorsTs, emitScriptsTs, wrapperNameProblem, type EmittedScript } from './emit-ts.js'
 import { expandScript } from './expand.js'
@@ -119,14 +119,15 @@ export function generate(options: GenerateOptions): GenerateResult {
     errors.push(...checkVersion(contract, hash, previous.get(contract.name)))
     if (errors.length > before) continue
 
-    const sha = createHash('sha1').update(expanded.source, 'utf8').digest('hex')
+    const script = shakeExpanded(expanded)
+    const sha = createHash('sha1').update(script.source, 'utf8').digest('hex')
     const definition: ScriptDefinition = {
       name: contract.name,
       version: contract.version,
       summary: contract.summary,
       readOnly: contract.readOnly,
       sha,
-      source: expanded.source,
+      source: script.source,
       keys: contract.keys.map(({ name: keyName, redisType, meaning }) => ({ name: keyName, redisType, meaning })),
       args: contract.args.map(stripArg),
       ...(contract.group === undefined
@@ -145,7 +146,7 @@ export function generate(options: GenerateOptions): GenerateResult {
     }
     emitted.push({ contract, definition })
     manifestScripts.push(manifestScript(contract, sha, hash))
-    files.set(`lua/${contract.name}.lua`, expanded.source)
+    files.set(`lua/${contract.name}.lua`, script.source)
   }
 
   if (errors.length > 0) return { files: new Map(), errors: sortErrors(errors) }

@@ -17,6 +17,7 @@ export const KEY_TYPES = {
   assigned: 'zset',
   running: 'zset',
   edges: 'zset',
+  deps: 'hash',
   propagation: 'list',
   done: 'zset',
   dead: 'zset',

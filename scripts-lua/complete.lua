@@ -1,5 +1,5 @@
 --- @script complete
---- @version 1
+--- @version 2
 --- @summary Completes running tasks of one node with their results, releases their dependents, frees the slots, dispatches, and optionally starts the node's next tasks in the same call.
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key task hash Task id to its packed record.
@@ -9,6 +9,7 @@
 --- @key assigned zset Tasks assigned to a node and not started, as "<node>><task>".
 --- @key running zset Tasks running on a node, as "<node>><task>".
 --- @key edges zset Unsettled dependencies, as "<parent>><child>".
+--- @key deps hash Task id to the comma-separated ids of its dependencies.
 --- @key propagation list Finished tasks whose dependents are still to be settled.
 --- @key done zset Completed tasks, by finish time.
 --- @key dead zset Dead and canceled tasks, by finish time.
@@ -56,11 +57,14 @@ end
 propagate()
 promote_due(100)
 recover_expired(20)
-dispatch()
+-- Tasks assigned to this node earlier start first; then dispatch may start more right here.
 local started = {}
 if claim > 0 and node then
   started = claim_assigned(node, claim)
+  direct_start = { node = node.id, budget = claim - #started, started = started }
 end
+dispatch()
+direct_start = nil
 finish_dispatch()
 flush_counts()
 return started

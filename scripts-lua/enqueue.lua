@@ -1,5 +1,5 @@
 --- @script enqueue
---- @version 1
+--- @version 2
 --- @summary Adds one task or a whole dependency graph atomically; an id that exists already is left alone and reported as such.
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key task hash Task id to its packed record.
@@ -9,6 +9,7 @@
 --- @key assigned zset Tasks assigned to a node and not started, as "<node>><task>".
 --- @key running zset Tasks running on a node, as "<node>><task>".
 --- @key edges zset Unsettled dependencies, as "<parent>><child>".
+--- @key deps hash Task id to the comma-separated ids of its dependencies.
 --- @key propagation list Finished tasks whose dependents are still to be settled.
 --- @key done zset Completed tasks, by finish time.
 --- @key dead zset Dead and canceled tasks, by finish time.
@@ -65,6 +66,7 @@ end
 -- Classify every dependency of a new task: a new task of this batch, or an existing task
 -- that is still pending, has completed, or has failed for good.
 local existing_state = {}
+local existing_records = {}
 local batch_children = {}
 for i, task in ipairs(tasks) do
   if created[task.id] then
@@ -85,6 +87,7 @@ for i, task in ipairs(tasks) do
             '", which is neither in the namespace nor in this batch')
         end
         existing_state[dependency] = record[R_STATE]
+        existing_records[dependency] = record
       end
     end
   end
@@ -167,6 +170,11 @@ for _, id in ipairs(order) do
     elseif state ~= 'completed' then
       unmet = unmet + 1
       redis.call('ZADD', edgesKey, 0, dependency .. '>' .. id)
+      local parent = existing_records[dependency]
+      if parent and parent[R_HAS_DEPENDENTS] ~= 1 then
+        parent[R_HAS_DEPENDENTS] = 1
+        save_task(dependency, parent)
+      end
     end
   end
   config.seq = config.seq + 1
@@ -176,9 +184,12 @@ for _, id in ipairs(order) do
   end
   local record = {
     '', task.priority, config.seq, task.queue, task.maxAttempts, task.backoff, task.backoffMs,
-    task.backoffCapMs, task.leaseMs, task.onDependencyFailure, unmet, table.concat(task.dependsOn, ','),
+    task.backoffCapMs, task.leaseMs, task.onDependencyFailure, unmet, batch_children[id] and 1 or 0,
     now, run_at, 0, 0, '', 0, 0, 0, 0, 0, task.payload, '', '', '',
   }
+  if #task.dependsOn > 0 then
+    redis.call('HSET', depsKey, id, table.concat(task.dependsOn, ','))
+  end
   emit('enqueued', id, nil, nil)
   if failed_parent then
     born_dead[id] = true

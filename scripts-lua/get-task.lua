@@ -1,9 +1,10 @@
 --- @script get-task
---- @version 1
+--- @version 2
 --- @summary Reads one task: state, attempts, node, timestamps, payload, result or error.
 --- @readonly
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key task hash Task id to its packed record.
+--- @key deps hash Task id to the comma-separated ids of its dependencies.
 --- @arg id id The task to read.
 --- @reply nil | { id: string, state: string, priority: integer, queue: string, attempts: integer,
 --- @reply   lostAttempts: integer, maxAttempts: integer, unmetDependencies: integer, dependsOn: string[],
@@ -19,7 +20,7 @@ if not record then
   return false
 end
 local dependencies = {}
-for dependency in string.gmatch(record[R_DEPENDS_ON], '[^,]+') do
+for dependency in string.gmatch(redis.call('HGET', depsKey, id) or '', '[^,]+') do
   dependencies[#dependencies + 1] = dependency
 end
 local reply = {

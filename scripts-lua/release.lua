@@ -1,5 +1,5 @@
 --- @script release
---- @version 1
+--- @version 2
 --- @summary Hands a task back from its node (graceful shutdown): it goes back to ready without using an attempt.
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key task hash Task id to its packed record.
@@ -9,6 +9,7 @@
 --- @key assigned zset Tasks assigned to a node and not started, as "<node>><task>".
 --- @key running zset Tasks running on a node, as "<node>><task>".
 --- @key edges zset Unsettled dependencies, as "<parent>><child>".
+--- @key deps hash Task id to the comma-separated ids of its dependencies.
 --- @key propagation list Finished tasks whose dependents are still to be settled.
 --- @key done zset Completed tasks, by finish time.
 --- @key dead zset Dead and canceled tasks, by finish time.

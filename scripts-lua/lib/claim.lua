@@ -6,27 +6,15 @@
 local function claim_assigned(node, max)
   local members = node_tasks(assignedKey, node.id, max)
   local started = {}
-  local moved = {}
+  if #members > 0 then
+    redis.call('ZREM', assignedKey, unpack(members))
+  end
   for _, member in ipairs(members) do
     local id = string.sub(member, #node.id + 2)
     local record = load_task(id)
     if record and record[R_STATE] == 'assigned' and record[R_NODE] == node.id then
-      set_state(record, 'running')
-      record[R_ATTEMPTS] = record[R_ATTEMPTS] + 1
-      record[R_STARTED_AT] = now
-      save_task(id, record)
-      redis.call('ZADD', leasesKey, now + record[R_LEASE_MS], id)
-      moved[#moved + 1] = 0
-      moved[#moved + 1] = member
-      started[#started + 1] = { id, record[R_TOKEN], record[R_ATTEMPTS], record[R_PAYLOAD], record[R_QUEUE] }
-      emit('started', id, node.id, tostring(record[R_ATTEMPTS]))
+      started[#started + 1] = start_task(id, record, node.id)
     end
-  end
-  if #members > 0 then
-    redis.call('ZREM', assignedKey, unpack(members))
-  end
-  if #moved > 0 then
-    redis.call('ZADD', runningKey, unpack(moved))
   end
   -- Work the node just took needs no doorbell.
   if #members < max then

@@ -4,7 +4,7 @@
 -- A script opens the namespace before anything else: it refuses a namespace that was never
 -- initialised or that holds data of another schema version, so old scripts never misread
 -- data written by newer ones (or the other way round).
-local SCHEMA_VERSION = '1'
+local SCHEMA_VERSION = '2'
 
 local config = {}
 

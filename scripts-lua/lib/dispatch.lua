@@ -26,6 +26,10 @@ local DISPATCH_SCAN_MAX = 5100
 
 local doorbells = {}
 local rr_cursor_changed = false
+-- Set by a node's own call (complete with a claim): tasks dispatch gives that node start at
+-- once instead of waiting in `assigned` for a start call, which saves a record write, two
+-- index updates and a round trip per task. { node = id, budget = n, started = reply rows }.
+local direct_start = nil
 
 local function serves(node, queue)
   return node.inflight < node.capacity and (node.queueSet == nil or node.queueSet[queue] == true)
@@ -100,18 +104,36 @@ local function pick_node(queue)
   return chosen
 end
 
+-- Assigned -> running on the node that holds the task: the attempt counts from here, and
+-- the lease restarts. Returns the row a worker needs to run it.
+local function start_task(id, record, node_id)
+  set_state(record, 'running')
+  record[R_ATTEMPTS] = record[R_ATTEMPTS] + 1
+  record[R_STARTED_AT] = now
+  save_task(id, record)
+  redis.call('ZADD', runningKey, 0, node_id .. '>' .. id)
+  redis.call('ZADD', leasesKey, now + record[R_LEASE_MS], id)
+  emit('started', id, node_id, tostring(record[R_ATTEMPTS]))
+  return { id, record[R_TOKEN], record[R_ATTEMPTS], record[R_PAYLOAD], record[R_QUEUE] }
+end
+
 local function assign(id, record, node)
-  set_state(record, 'assigned')
   record[R_NODE] = node.id
   record[R_TOKEN] = record[R_TOKEN] + 1
   record[R_ASSIGNED_AT] = now
+  node.inflight = node.inflight + 1
+  touch_node(node)
+  emit('assigned', id, node.id, tostring(record[R_TOKEN]))
+  if direct_start and direct_start.node == node.id and direct_start.budget > 0 then
+    direct_start.budget = direct_start.budget - 1
+    direct_start.started[#direct_start.started + 1] = start_task(id, record, node.id)
+    return
+  end
+  set_state(record, 'assigned')
   save_task(id, record)
   redis.call('ZADD', assignedKey, 0, node.id .. '>' .. id)
   redis.call('ZADD', leasesKey, now + record[R_LEASE_MS], id)
-  node.inflight = node.inflight + 1
-  touch_node(node)
   doorbells[node.id] = true
-  emit('assigned', id, node.id, tostring(record[R_TOKEN]))
 end
 
 local function free_slots()

@@ -39,10 +39,6 @@ local function release_hold(id, record)
   return release_slot(record[R_NODE])
 end
 
-local function has_dependents(id)
-  return #redis.call('ZRANGEBYLEX', edgesKey, '[' .. id .. '>', '[' .. id .. '>\255', 'LIMIT', 0, 1) > 0
-end
-
 -- Ends a task for good: completed, dead or canceled. Dependents are settled by propagation.
 local function finish_task(id, record, state, reason)
   set_state(record, state)
@@ -56,7 +52,7 @@ local function finish_task(id, record, state, reason)
   else
     redis.call('ZADD', deadKey, now, id)
   end
-  if has_dependents(id) then
+  if record[R_HAS_DEPENDENTS] == 1 then
     redis.call('RPUSH', propagationKey, (state == 'completed' and 'c ' or 'f ') .. id)
   end
   emit(state, id, record[R_NODE], reason)

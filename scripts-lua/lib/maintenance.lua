@@ -104,6 +104,7 @@ local function sweep_index(index_key, keep_ms, keep_count, limit)
   end
   redis.call('ZREM', index_key, unpack(victims))
   redis.call('HDEL', taskKey, unpack(victims))
+  redis.call('HDEL', depsKey, unpack(victims))
   for state, delta in pairs(deltas) do
     redis.call('HINCRBY', metaKey, 'count:' .. state, delta)
   end

@@ -56,7 +56,7 @@ describe('taskmill scripts', () => {
     expect(code).toBe(0)
     const getTask = allScripts.find((script) => script.name === 'get-task')!
     expect(stdout).toContain('tm:{<namespace>}:meta')
-    expect(stdout).toContain(`redis-cli EVALSHA_RO ${getTask.sha} 2 tm:{jobs}:meta tm:{jobs}:task <id>`)
+    expect(stdout).toContain(`redis-cli EVALSHA_RO ${getTask.sha} 3 tm:{jobs}:meta tm:{jobs}:task tm:{jobs}:deps <id>`)
   })
 
   it('refuses an unknown script name, listing the real ones', async () => {

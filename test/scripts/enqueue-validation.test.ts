@@ -121,7 +121,7 @@ describe.each(targets)('enqueue argument validation on $name', (target) => {
         NotInitializedError,
       )
       expect(await bench.client.exists(...bare.allKeys())).toBe(0)
-      await bench.client.hset(bench.ns.key('meta'), 'schema', '2')
+      await bench.client.hset(bench.ns.key('meta'), 'schema', '1')
       const before = await dumpNamespace(bench.client, bench.ns)
       await expect(bench.enqueue({ id: 'a' })).rejects.toBeInstanceOf(SchemaMismatchError)
       await expect(bench.task('a')).rejects.toBeInstanceOf(SchemaMismatchError)

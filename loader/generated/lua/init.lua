@@ -224,54 +224,14 @@ local keepDeadCount = (ARGV[7] == '' or ARGV[7] == nil) and 10000 or args.intege
 local eventsMaxLen = (ARGV[8] == '' or ARGV[8] == nil) and 10000 or args.integer(ARGV[8], 'eventsMaxLen', 0, 100000000)
 local nodeTimeoutMs = (ARGV[9] == '' or ARGV[9] == nil) and 15000 or args.integer(ARGV[9], 'nodeTimeoutMs', 100, 86400000)
 local keepExisting = (not (ARGV[10] == '' or ARGV[10] == nil)) and args.boolean(ARGV[10], 'keepExisting') or false
--- lib/clock.lua
--- Every time taskmill compares comes from the Redis server's clock, so a client whose clock is
--- off can neither expire a lease early nor keep one alive. `now` is read once per call: a
--- script is atomic, so one instant stands for the whole state change.
-local now = 0
 
-local function read_clock()
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  return now
-end
 -- lib/config.lua
 -- The meta hash holds the key-schema version, the scheduler's configuration and its counters.
 -- A script opens the namespace before anything else: it refuses a namespace that was never
 -- initialised or that holds data of another schema version, so old scripts never misread
 -- data written by newer ones (or the other way round).
-local SCHEMA_VERSION = '1'
+local SCHEMA_VERSION = '2'
 
-local config = {}
-
-local CONFIG_FIELDS = {
-  'schema', 'strategy', 'payloadCap', 'resultCap', 'keepCompletedMs', 'keepCompletedCount',
-  'keepDeadMs', 'keepDeadCount', 'eventsMaxLen', 'nodeTimeoutMs', 'seq', 'rrCursor',
-}
-
-local function open_namespace()
-  local values = redis.call('HMGET', metaKey, unpack(CONFIG_FIELDS))
-  local schema = values[1]
-  if not schema then
-    fail('TM_NOT_INITIALIZED', 'namespace has no scheduler: run the init script first')
-  end
-  if schema ~= SCHEMA_VERSION then
-    fail('TM_SCHEMA_MISMATCH', 'namespace holds key-schema version ' .. tostring(schema) ..
-      ', these scripts understand version ' .. SCHEMA_VERSION .. ': load the matching taskmill version')
-  end
-  config.strategy = values[2]
-  config.payloadCap = tonumber(values[3])
-  config.resultCap = tonumber(values[4])
-  config.keepCompletedMs = tonumber(values[5])
-  config.keepCompletedCount = tonumber(values[6])
-  config.keepDeadMs = tonumber(values[7])
-  config.keepDeadCount = tonumber(values[8])
-  config.eventsMaxLen = tonumber(values[9])
-  config.nodeTimeoutMs = tonumber(values[10])
-  config.seq = tonumber(values[11] or '0')
-  config.rrCursor = values[12] or ''
-  read_clock()
-end
 -- scripts-lua/init.lua
 local existing = redis.call('HGET', metaKey, 'schema')
 if existing and existing ~= SCHEMA_VERSION then
