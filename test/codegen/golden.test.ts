@@ -58,6 +58,13 @@ describe('codegen on the good fixture', () => {
     expect(add.indexOf('args.keys(#KEYS, 3)')).toBeLessThan(add.indexOf('-- lib/store.lua'))
     expect(add.indexOf('-- lib/clock.lua')).toBeLessThan(add.indexOf('-- lib/store.lua'))
     expect((result.files.get('lua/peek.lua') as string).split('\n')[0]).toBe('#!lua flags=no-writes')
+    // Lib code the script cannot reach is left out of what runs, comments and all.
+    const peek = result.files.get('lua/peek.lua') as string
+    expect(peek).toContain('local function read_task(id)')
+    expect(peek).not.toContain('write_task')
+    expect(peek).not.toContain('now_ms')
+    expect(peek).not.toContain('-- lib/clock.lua')
+    expect(result.files.get('lua/add.lua') as string).toContain('local function write_task(id, payload)')
   })
 
   it('records sha1 of the exact source and the contract hash in the manifest', () => {
