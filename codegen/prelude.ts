@@ -29,24 +29,24 @@ function checkCall(spec: ArgSpec, value: string): string {
     case 'integer':
     case 'number':
     case 'string':
-      check = `args.${type.kind}`
+      check = `args_${type.kind}`
       params = [String(type.min), String(type.max)]
       break
     case 'idlist':
-      check = 'args.idlist'
+      check = 'args_idlist'
       params = [String(type.max)]
       break
     case 'enum':
-      check = 'args.enum'
+      check = 'args_enum'
       params = [`{ ${type.values.map(luaString).join(', ')} }`]
       break
     default:
-      check = `args.${type.kind}`
+      check = `args_${type.kind}`
       params = []
   }
   const name = luaString(spec.name)
   if (spec.optional && spec.defaultValue === undefined) {
-    return `args.optional(${[value, name, check, ...params].join(', ')})`
+    return `args_optional(${[value, name, check, ...params].join(', ')})`
   }
   const checked = `${check}(${[value, name, ...params].join(', ')})`
   if (spec.defaultValue === undefined) return checked
@@ -77,13 +77,13 @@ function defaultLiteral(spec: ArgSpec, text: string): string {
 export function generatePrelude(contract: ScriptContract): string[] {
   const lines: string[] = [
     `-- Prelude generated from the header of ${contract.file}: binds KEYS, checks and binds ARGV.`,
-    `args.keys(#KEYS, ${contract.keys.length})`,
+    `args_keys(#KEYS, ${contract.keys.length})`,
   ]
   contract.keys.forEach((key, index) => {
     lines.push(`local ${keyLocal(key.name)} = KEYS[${index + 1}]`)
   })
   const group = contract.group
-  if (group === undefined) lines.push(`args.count(#ARGV, ${contract.args.length})`)
+  if (group === undefined) lines.push(`args_count(#ARGV, ${contract.args.length})`)
   contract.args.forEach((arg, index) => {
     lines.push(`local ${arg.name} = ${checkCall(arg, `ARGV[${index + 1}]`)}`)
   })
@@ -93,16 +93,16 @@ export function generatePrelude(contract: ScriptContract): string[] {
     lines.push(
       `local ${group.name} = {}`,
       'do',
-      `  local count = args.groupCount(#ARGV - ${first}, ${luaString(group.name)}, ${size}, ${group.min}, ${group.max}, ${luaString(group.fields.map((field) => field.name).join(', '))})`,
+      `  local count = args_groupCount(#ARGV - ${first}, ${luaString(group.name)}, ${size}, ${group.min}, ${group.max}, ${luaString(group.fields.map((field) => field.name).join(', '))})`,
       '  for i = 1, count do',
       `    local at = ${first === 0 ? '' : `${first} + `}(i - 1) * ${size}`,
-      `    args.enterGroup(${luaString(group.name)}, i)`,
+      `    args_enterGroup(${luaString(group.name)}, i)`,
       `    ${group.name}[i] = {`,
     )
     group.fields.forEach((field, index) => {
       lines.push(`      ${field.name} = ${checkCall(field, `ARGV[at + ${index + 1}]`)},`)
     })
-    lines.push('    }', '  end', '  args.leaveGroup()', 'end')
+    lines.push('    }', '  end', '  args_leaveGroup()', 'end')
   }
   return lines
 }

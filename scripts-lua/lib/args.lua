@@ -4,202 +4,199 @@
 -- codegen/prelude.ts). Every check takes the raw ARGV string and the argument's name, returns
 -- the Lua value, and otherwise raises `TM_BAD_ARGUMENT <name>: <what is wrong>`. A nil value
 -- means the caller sent too few arguments. Only the prelude calls these; bodies get the values.
-local args = {}
+-- Each is a top-level local function (names prefixed args_ / arg_, so they cannot clash with an
+-- argument's name), so codegen leaves out the ones a script's prelude never calls.
 
--- Everything but the `args` table stays inside this block, so the helpers' names can never
--- clash with an argument name (the prelude binds those as locals of the same chunk).
-do
-  -- Values are quoted in messages, cut to this many bytes so an error stays one short line.
-  local SHOWN_BYTES = 40
-  local ID_PATTERN = '^[A-Za-z0-9_.:%-]+$'
-  local ID_TEXT = '1 to 128 characters of A-Z a-z 0-9 _ . : -'
+-- Values are quoted in messages, cut to this many bytes so an error stays one short line.
+local ARG_SHOWN_BYTES = 40
+local ARG_ID_PATTERN = '^[A-Za-z0-9_.:%-]+$'
+local ARG_ID_TEXT = '1 to 128 characters of A-Z a-z 0-9 _ . : -'
 
-  -- Group fields are named like tasks[3].priority. Building that name for every field of every
-  -- element would cost more than the checks, so the prelude records the element being checked
-  -- and the name is only put together when a check fails.
-  local group_name, group_index = nil, nil
+-- Group fields are named like tasks[3].priority. Building that name for every field of every
+-- element would cost more than the checks, so the prelude records the element being checked
+-- and the name is only put together when a check fails.
+local arg_group_name, arg_group_index = nil, nil
 
-  function args.enterGroup(name, index)
-    group_name, group_index = name, index
+local function args_enterGroup(name, index)
+  arg_group_name, arg_group_index = name, index
+end
+
+local function args_leaveGroup()
+  arg_group_name, arg_group_index = nil, nil
+end
+
+local function arg_label(name)
+  if arg_group_name then
+    return arg_group_name .. '[' .. arg_group_index .. '].' .. name
   end
+  return name
+end
 
-  function args.leaveGroup()
-    group_name, group_index = nil, nil
+-- Quotes a value for a message: cut short, with control and non-ASCII bytes as \xNN so the
+-- reply stays one printable line.
+local function arg_show(value)
+  local shown = value
+  if #shown > ARG_SHOWN_BYTES then
+    shown = string.sub(shown, 1, ARG_SHOWN_BYTES)
   end
-
-  local function label(name)
-    if group_name then
-      return group_name .. '[' .. group_index .. '].' .. name
-    end
-    return name
+  shown = string.gsub(shown, '[%c"\\\128-\255]', function(c)
+    return string.format('\\x%02x', string.byte(c))
+  end)
+  if #value > ARG_SHOWN_BYTES then
+    return '"' .. shown .. '"...'
   end
+  return '"' .. shown .. '"'
+end
 
-  -- Quotes a value for a message: cut short, with control and non-ASCII bytes as \xNN so the
-  -- reply stays one printable line.
-  local function show(value)
-    local shown = value
-    if #shown > SHOWN_BYTES then
-      shown = string.sub(shown, 1, SHOWN_BYTES)
-    end
-    shown = string.gsub(shown, '[%c"\\\128-\255]', function(c)
-      return string.format('\\x%02x', string.byte(c))
-    end)
-    if #value > SHOWN_BYTES then
-      return '"' .. shown .. '"...'
-    end
-    return '"' .. shown .. '"'
+local function arg_reject(name, expected, value)
+  fail('TM_BAD_ARGUMENT', arg_label(name) .. ': expected ' .. expected .. ', got ' .. arg_show(value))
+end
+
+local function arg_require_value(value, name)
+  if value == nil then
+    fail('TM_BAD_ARGUMENT', arg_label(name) .. ': missing')
   end
+end
 
-  local function reject(name, expected, value)
-    fail('TM_BAD_ARGUMENT', label(name) .. ': expected ' .. expected .. ', got ' .. show(value))
+local function arg_is_id(value)
+  return #value >= 1 and #value <= 128 and string.find(value, ARG_ID_PATTERN) ~= nil
+end
+
+-- A decimal integer of at most 16 digits (so it converts to a double exactly), no sign but an
+-- optional '-', and not -0: tostring(-0) is '-0' in Lua, which would leak into stored values.
+local function arg_parse_integer(value)
+  if not string.find(value, '^%-?%d+$') then
+    return nil
   end
+  local negative = string.sub(value, 1, 1) == '-'
+  if #value - (negative and 1 or 0) > 16 then
+    return nil
+  end
+  local n = tonumber(value)
+  if negative and n == 0 then
+    return nil
+  end
+  return n
+end
 
-  local function require_value(value, name)
-    if value == nil then
-      fail('TM_BAD_ARGUMENT', label(name) .. ': missing')
+local function args_integer(value, name, min, max)
+  arg_require_value(value, name)
+  local n = arg_parse_integer(value)
+  if n == nil or n < min or n > max then
+    arg_reject(name, 'an integer from ' .. string.format('%d', min) .. ' to ' .. string.format('%d', max), value)
+  end
+  return n
+end
+
+-- Plain decimals only: no exponent, no leading '.', no 'inf' or 'nan', and at most 40
+-- characters, which keeps every accepted value finite.
+local function args_number(value, name, min, max)
+  arg_require_value(value, name)
+  local n = nil
+  if #value <= 40 and (string.find(value, '^%-?%d+$') or string.find(value, '^%-?%d+%.%d+$')) then
+    n = tonumber(value)
+    if n == 0 and string.sub(value, 1, 1) == '-' then
+      n = nil
     end
   end
-
-  local function is_id(value)
-    return #value >= 1 and #value <= 128 and string.find(value, ID_PATTERN) ~= nil
+  if n == nil or n < min or n > max then
+    arg_reject(name, 'a decimal number from ' .. tostring(min) .. ' to ' .. tostring(max), value)
   end
+  return n
+end
 
-  -- A decimal integer of at most 16 digits (so it converts to a double exactly), no sign but an
-  -- optional '-', and not -0: tostring(-0) is '-0' in Lua, which would leak into stored values.
-  local function parse_integer(value)
-    if not string.find(value, '^%-?%d+$') then
-      return nil
-    end
-    local negative = string.sub(value, 1, 1) == '-'
-    if #value - (negative and 1 or 0) > 16 then
-      return nil
-    end
-    local n = tonumber(value)
-    if negative and n == 0 then
-      return nil
-    end
-    return n
+local function args_id(value, name)
+  arg_require_value(value, name)
+  if not arg_is_id(value) then
+    arg_reject(name, ARG_ID_TEXT, value)
   end
+  return value
+end
 
-  function args.integer(value, name, min, max)
-    require_value(value, name)
-    local n = parse_integer(value)
-    if n == nil or n < min or n > max then
-      reject(name, 'an integer from ' .. string.format('%d', min) .. ' to ' .. string.format('%d', max), value)
-    end
-    return n
+local function args_string(value, name, min, max)
+  arg_require_value(value, name)
+  if #value < min or #value > max then
+    fail('TM_BAD_ARGUMENT', arg_label(name) .. ': expected ' .. min .. ' to ' .. max .. ' bytes, got ' .. #value
+      .. ' bytes: ' .. arg_show(value))
   end
+  return value
+end
 
-  -- Plain decimals only: no exponent, no leading '.', no 'inf' or 'nan', and at most 40
-  -- characters, which keeps every accepted value finite.
-  function args.number(value, name, min, max)
-    require_value(value, name)
-    local n = nil
-    if #value <= 40 and (string.find(value, '^%-?%d+$') or string.find(value, '^%-?%d+%.%d+$')) then
-      n = tonumber(value)
-      if n == 0 and string.sub(value, 1, 1) == '-' then
-        n = nil
-      end
+local function args_bytes(value, name)
+  arg_require_value(value, name)
+  return value
+end
+
+local function args_enum(value, name, allowed)
+  arg_require_value(value, name)
+  for i = 1, #allowed do
+    if allowed[i] == value then
+      return value
     end
-    if n == nil or n < min or n > max then
-      reject(name, 'a decimal number from ' .. tostring(min) .. ' to ' .. tostring(max), value)
-    end
-    return n
   end
+  arg_reject(name, 'one of ' .. table.concat(allowed, ', '), value)
+end
 
-  function args.id(value, name)
-    require_value(value, name)
-    if not is_id(value) then
-      reject(name, ID_TEXT, value)
-    end
-    return value
+local function args_boolean(value, name)
+  arg_require_value(value, name)
+  if value == '1' then
+    return true
+  elseif value == '0' then
+    return false
   end
+  arg_reject(name, '1 or 0', value)
+end
 
-  function args.string(value, name, min, max)
-    require_value(value, name)
-    if #value < min or #value > max then
-      fail('TM_BAD_ARGUMENT', label(name) .. ': expected ' .. min .. ' to ' .. max .. ' bytes, got ' .. #value
-        .. ' bytes: ' .. show(value))
-    end
-    return value
-  end
-
-  function args.bytes(value, name)
-    require_value(value, name)
-    return value
-  end
-
-  function args.enum(value, name, allowed)
-    require_value(value, name)
-    for i = 1, #allowed do
-      if allowed[i] == value then
-        return value
-      end
-    end
-    reject(name, 'one of ' .. table.concat(allowed, ', '), value)
-  end
-
-  function args.boolean(value, name)
-    require_value(value, name)
-    if value == '1' then
-      return true
-    elseif value == '0' then
-      return false
-    end
-    reject(name, '1 or 0', value)
-  end
-
-  -- Comma-separated ids; the empty string is the empty list.
-  function args.idlist(value, name, max)
-    require_value(value, name)
-    local ids = {}
-    if value == '' then
-      return ids
-    end
-    local count = 0
-    for element in string.gmatch(value .. ',', '([^,]*),') do
-      count = count + 1
-      if count > max then
-        fail('TM_BAD_ARGUMENT', label(name) .. ': expected at most ' .. max .. ' comma-separated ids, got more')
-      end
-      if not is_id(element) then
-        reject(name .. '[' .. count .. ']', ID_TEXT, element)
-      end
-      ids[count] = element
-    end
+-- Comma-separated ids; the empty string is the empty list.
+local function args_idlist(value, name, max)
+  arg_require_value(value, name)
+  local ids = {}
+  if value == '' then
     return ids
   end
-
-  -- `?` in the header: an empty string (or a value left off the end of ARGV) is nil; anything
-  -- else goes through the check.
-  function args.optional(value, name, check, ...)
-    if value == '' or value == nil then
-      return nil
+  local count = 0
+  for element in string.gmatch(value .. ',', '([^,]*),') do
+    count = count + 1
+    if count > max then
+      fail('TM_BAD_ARGUMENT', arg_label(name) .. ': expected at most ' .. max .. ' comma-separated ids, got more')
     end
-    return check(value, name, ...)
-  end
-
-  function args.keys(count, expected)
-    if count ~= expected then
-      fail('TM_BAD_ARGUMENT', 'keys: expected ' .. expected .. ', got ' .. count)
+    if not arg_is_id(element) then
+      arg_reject(name .. '[' .. count .. ']', ARG_ID_TEXT, element)
     end
+    ids[count] = element
   end
+  return ids
+end
 
-  -- Scripts without a group take exactly their declared arguments; too few is reported by the
-  -- first missing one, by name.
-  function args.count(count, expected)
-    if count > expected then
-      fail('TM_BAD_ARGUMENT', 'arguments: expected ' .. expected .. ', got ' .. count)
-    end
+-- `?` in the header: an empty string (or a value left off the end of ARGV) is nil; anything
+-- else goes through the check.
+local function args_optional(value, name, check, ...)
+  if value == '' or value == nil then
+    return nil
   end
+  return check(value, name, ...)
+end
 
-  -- The rest of ARGV is `remaining` values, which must be whole groups of `size` fields.
-  function args.groupCount(remaining, name, size, min, max, fields)
-    local count = remaining / size
-    if remaining < 0 or remaining % size ~= 0 or count < min or count > max then
-      fail('TM_BAD_ARGUMENT', name .. ': expected ' .. min .. ' to ' .. max .. ' groups of ' .. size
-        .. ' values (' .. fields .. '), got ' .. remaining .. ' values')
-    end
-    return count
+local function args_keys(count, expected)
+  if count ~= expected then
+    fail('TM_BAD_ARGUMENT', 'keys: expected ' .. expected .. ', got ' .. count)
   end
+end
+
+-- Scripts without a group take exactly their declared arguments; too few is reported by the
+-- first missing one, by name.
+local function args_count(count, expected)
+  if count > expected then
+    fail('TM_BAD_ARGUMENT', 'arguments: expected ' .. expected .. ', got ' .. count)
+  end
+end
+
+-- The rest of ARGV is `remaining` values, which must be whole groups of `size` fields.
+local function args_groupCount(remaining, name, size, min, max, fields)
+  local count = remaining / size
+  if remaining < 0 or remaining % size ~= 0 or count < min or count > max then
+    fail('TM_BAD_ARGUMENT', name .. ': expected ' .. min .. ' to ' .. max .. ' groups of ' .. size
+      .. ' values (' .. fields .. '), got ' .. remaining .. ' values')
+  end
+  return count
 end

@@ -13,9 +13,7 @@ local CONFIG_FIELDS = {
   'keepDeadMs', 'keepDeadCount', 'eventsMaxLen', 'nodeTimeoutMs', 'seq', 'rrCursor',
 }
 
-local function open_namespace()
-  local values = redis.call('HMGET', metaKey, unpack(CONFIG_FIELDS))
-  local schema = values[1]
+local function check_schema(schema)
   if not schema then
     fail('TM_NOT_INITIALIZED', 'namespace has no scheduler: run the init script first')
   end
@@ -23,6 +21,16 @@ local function open_namespace()
     fail('TM_SCHEMA_MISMATCH', 'namespace holds key-schema version ' .. tostring(schema) ..
       ', these scripts understand version ' .. SCHEMA_VERSION .. ': load the matching taskmill version')
   end
+end
+
+-- What a read-only script needs: the schema check and nothing else.
+local function open_namespace_for_reading()
+  check_schema(redis.call('HGET', metaKey, 'schema'))
+end
+
+local function open_namespace()
+  local values = redis.call('HMGET', metaKey, unpack(CONFIG_FIELDS))
+  check_schema(values[1])
   config.strategy = values[2]
   config.payloadCap = tonumber(values[3])
   config.resultCap = tonumber(values[4])

@@ -11,207 +11,151 @@ end
 -- codegen/prelude.ts). Every check takes the raw ARGV string and the argument's name, returns
 -- the Lua value, and otherwise raises `TM_BAD_ARGUMENT <name>: <what is wrong>`. A nil value
 -- means the caller sent too few arguments. Only the prelude calls these; bodies get the values.
-local args = {}
+-- Each is a top-level local function (names prefixed args_ / arg_, so they cannot clash with an
+-- argument's name), so codegen leaves out the ones a script's prelude never calls.
 
--- Everything but the `args` table stays inside this block, so the helpers' names can never
--- clash with an argument name (the prelude binds those as locals of the same chunk).
-do
-  -- Values are quoted in messages, cut to this many bytes so an error stays one short line.
-  local SHOWN_BYTES = 40
-  local ID_PATTERN = '^[A-Za-z0-9_.:%-]+$'
-  local ID_TEXT = '1 to 128 characters of A-Z a-z 0-9 _ . : -'
+-- Values are quoted in messages, cut to this many bytes so an error stays one short line.
+local ARG_SHOWN_BYTES = 40
+local ARG_ID_PATTERN = '^[A-Za-z0-9_.:%-]+$'
+local ARG_ID_TEXT = '1 to 128 characters of A-Z a-z 0-9 _ . : -'
 
-  -- Group fields are named like tasks[3].priority. Building that name for every field of every
-  -- element would cost more than the checks, so the prelude records the element being checked
-  -- and the name is only put together when a check fails.
-  local group_name, group_index = nil, nil
+-- Group fields are named like tasks[3].priority. Building that name for every field of every
+-- element would cost more than the checks, so the prelude records the element being checked
+-- and the name is only put together when a check fails.
+local arg_group_name, arg_group_index = nil, nil
 
-  function args.enterGroup(name, index)
-    group_name, group_index = name, index
+local function args_enterGroup(name, index)
+  arg_group_name, arg_group_index = name, index
+end
+
+local function args_leaveGroup()
+  arg_group_name, arg_group_index = nil, nil
+end
+
+local function arg_label(name)
+  if arg_group_name then
+    return arg_group_name .. '[' .. arg_group_index .. '].' .. name
   end
+  return name
+end
 
-  function args.leaveGroup()
-    group_name, group_index = nil, nil
+-- Quotes a value for a message: cut short, with control and non-ASCII bytes as \xNN so the
+-- reply stays one printable line.
+local function arg_show(value)
+  local shown = value
+  if #shown > ARG_SHOWN_BYTES then
+    shown = string.sub(shown, 1, ARG_SHOWN_BYTES)
   end
-
-  local function label(name)
-    if group_name then
-      return group_name .. '[' .. group_index .. '].' .. name
-    end
-    return name
+  shown = string.gsub(shown, '[%c"\\\128-\255]', function(c)
+    return string.format('\\x%02x', string.byte(c))
+  end)
+  if #value > ARG_SHOWN_BYTES then
+    return '"' .. shown .. '"...'
   end
+  return '"' .. shown .. '"'
+end
 
-  -- Quotes a value for a message: cut short, with control and non-ASCII bytes as \xNN so the
-  -- reply stays one printable line.
-  local function show(value)
-    local shown = value
-    if #shown > SHOWN_BYTES then
-      shown = string.sub(shown, 1, SHOWN_BYTES)
-    end
-    shown = string.gsub(shown, '[%c"\\\128-\255]', function(c)
-      return string.format('\\x%02x', string.byte(c))
-    end)
-    if #value > SHOWN_BYTES then
-      return '"' .. shown .. '"...'
-    end
-    return '"' .. shown .. '"'
-  end
+local function arg_reject(name, expected, value)
+  fail('TM_BAD_ARGUMENT', arg_label(name) .. ': expected ' .. expected .. ', got ' .. arg_show(value))
+end
 
-  local function reject(name, expected, value)
-    fail('TM_BAD_ARGUMENT', label(name) .. ': expected ' .. expected .. ', got ' .. show(value))
-  end
-
-  local function require_value(value, name)
-    if value == nil then
-      fail('TM_BAD_ARGUMENT', label(name) .. ': missing')
-    end
-  end
-
-  local function is_id(value)
-    return #value >= 1 and #value <= 128 and string.find(value, ID_PATTERN) ~= nil
-  end
-
-  -- A decimal integer of at most 16 digits (so it converts to a double exactly), no sign but an
-  -- optional '-', and not -0: tostring(-0) is '-0' in Lua, which would leak into stored values.
-  local function parse_integer(value)
-    if not string.find(value, '^%-?%d+$') then
-      return nil
-    end
-    local negative = string.sub(value, 1, 1) == '-'
-    if #value - (negative and 1 or 0) > 16 then
-      return nil
-    end
-    local n = tonumber(value)
-    if negative and n == 0 then
-      return nil
-    end
-    return n
-  end
-
-  function args.integer(value, name, min, max)
-    require_value(value, name)
-    local n = parse_integer(value)
-    if n == nil or n < min or n > max then
-      reject(name, 'an integer from ' .. string.format('%d', min) .. ' to ' .. string.format('%d', max), value)
-    end
-    return n
-  end
-
-  -- Plain decimals only: no exponent, no leading '.', no 'inf' or 'nan', and at most 40
-  -- characters, which keeps every accepted value finite.
-  function args.number(value, name, min, max)
-    require_value(value, name)
-    local n = nil
-    if #value <= 40 and (string.find(value, '^%-?%d+$') or string.find(value, '^%-?%d+%.%d+$')) then
-      n = tonumber(value)
-      if n == 0 and string.sub(value, 1, 1) == '-' then
-        n = nil
-      end
-    end
-    if n == nil or n < min or n > max then
-      reject(name, 'a decimal number from ' .. tostring(min) .. ' to ' .. tostring(max), value)
-    end
-    return n
-  end
-
-  function args.id(value, name)
-    require_value(value, name)
-    if not is_id(value) then
-      reject(name, ID_TEXT, value)
-    end
-    return value
-  end
-
-  function args.string(value, name, min, max)
-    require_value(value, name)
-    if #value < min or #value > max then
-      fail('TM_BAD_ARGUMENT', label(name) .. ': expected ' .. min .. ' to ' .. max .. ' bytes, got ' .. #value
-        .. ' bytes: ' .. show(value))
-    end
-    return value
-  end
-
-  function args.bytes(value, name)
-    require_value(value, name)
-    return value
-  end
-
-  function args.enum(value, name, allowed)
-    require_value(value, name)
-    for i = 1, #allowed do
-      if allowed[i] == value then
-        return value
-      end
-    end
-    reject(name, 'one of ' .. table.concat(allowed, ', '), value)
-  end
-
-  function args.boolean(value, name)
-    require_value(value, name)
-    if value == '1' then
-      return true
-    elseif value == '0' then
-      return false
-    end
-    reject(name, '1 or 0', value)
-  end
-
-  -- Comma-separated ids; the empty string is the empty list.
-  function args.idlist(value, name, max)
-    require_value(value, name)
-    local ids = {}
-    if value == '' then
-      return ids
-    end
-    local count = 0
-    for element in string.gmatch(value .. ',', '([^,]*),') do
-      count = count + 1
-      if count > max then
-        fail('TM_BAD_ARGUMENT', label(name) .. ': expected at most ' .. max .. ' comma-separated ids, got more')
-      end
-      if not is_id(element) then
-        reject(name .. '[' .. count .. ']', ID_TEXT, element)
-      end
-      ids[count] = element
-    end
-    return ids
-  end
-
-  -- `?` in the header: an empty string (or a value left off the end of ARGV) is nil; anything
-  -- else goes through the check.
-  function args.optional(value, name, check, ...)
-    if value == '' or value == nil then
-      return nil
-    end
-    return check(value, name, ...)
-  end
-
-  function args.keys(count, expected)
-    if count ~= expected then
-      fail('TM_BAD_ARGUMENT', 'keys: expected ' .. expected .. ', got ' .. count)
-    end
-  end
-
-  -- Scripts without a group take exactly their declared arguments; too few is reported by the
-  -- first missing one, by name.
-  function args.count(count, expected)
-    if count > expected then
-      fail('TM_BAD_ARGUMENT', 'arguments: expected ' .. expected .. ', got ' .. count)
-    end
-  end
-
-  -- The rest of ARGV is `remaining` values, which must be whole groups of `size` fields.
-  function args.groupCount(remaining, name, size, min, max, fields)
-    local count = remaining / size
-    if remaining < 0 or remaining % size ~= 0 or count < min or count > max then
-      fail('TM_BAD_ARGUMENT', name .. ': expected ' .. min .. ' to ' .. max .. ' groups of ' .. size
-        .. ' values (' .. fields .. '), got ' .. remaining .. ' values')
-    end
-    return count
+local function arg_require_value(value, name)
+  if value == nil then
+    fail('TM_BAD_ARGUMENT', arg_label(name) .. ': missing')
   end
 end
+
+local function arg_is_id(value)
+  return #value >= 1 and #value <= 128 and string.find(value, ARG_ID_PATTERN) ~= nil
+end
+
+-- A decimal integer of at most 16 digits (so it converts to a double exactly), no sign but an
+-- optional '-', and not -0: tostring(-0) is '-0' in Lua, which would leak into stored values.
+local function arg_parse_integer(value)
+  if not string.find(value, '^%-?%d+$') then
+    return nil
+  end
+  local negative = string.sub(value, 1, 1) == '-'
+  if #value - (negative and 1 or 0) > 16 then
+    return nil
+  end
+  local n = tonumber(value)
+  if negative and n == 0 then
+    return nil
+  end
+  return n
+end
+
+local function args_integer(value, name, min, max)
+  arg_require_value(value, name)
+  local n = arg_parse_integer(value)
+  if n == nil or n < min or n > max then
+    arg_reject(name, 'an integer from ' .. string.format('%d', min) .. ' to ' .. string.format('%d', max), value)
+  end
+  return n
+end
+
+local function args_id(value, name)
+  arg_require_value(value, name)
+  if not arg_is_id(value) then
+    arg_reject(name, ARG_ID_TEXT, value)
+  end
+  return value
+end
+
+local function args_bytes(value, name)
+  arg_require_value(value, name)
+  return value
+end
+
+local function args_enum(value, name, allowed)
+  arg_require_value(value, name)
+  for i = 1, #allowed do
+    if allowed[i] == value then
+      return value
+    end
+  end
+  arg_reject(name, 'one of ' .. table.concat(allowed, ', '), value)
+end
+
+-- Comma-separated ids; the empty string is the empty list.
+local function args_idlist(value, name, max)
+  arg_require_value(value, name)
+  local ids = {}
+  if value == '' then
+    return ids
+  end
+  local count = 0
+  for element in string.gmatch(value .. ',', '([^,]*),') do
+    count = count + 1
+    if count > max then
+      fail('TM_BAD_ARGUMENT', arg_label(name) .. ': expected at most ' .. max .. ' comma-separated ids, got more')
+    end
+    if not arg_is_id(element) then
+      arg_reject(name .. '[' .. count .. ']', ARG_ID_TEXT, element)
+    end
+    ids[count] = element
+  end
+  return ids
+end
+
+local function args_keys(count, expected)
+  if count ~= expected then
+    fail('TM_BAD_ARGUMENT', 'keys: expected ' .. expected .. ', got ' .. count)
+  end
+end
+
+-- The rest of ARGV is `remaining` values, which must be whole groups of `size` fields.
+local function args_groupCount(remaining, name, size, min, max, fields)
+  local count = remaining / size
+  if remaining < 0 or remaining % size ~= 0 or count < min or count > max then
+    fail('TM_BAD_ARGUMENT', name .. ': expected ' .. min .. ' to ' .. max .. ' groups of ' .. size
+      .. ' values (' .. fields .. '), got ' .. remaining .. ' values')
+  end
+  return count
+end
 -- Prelude generated from the header of scripts-lua/enqueue.lua: binds KEYS, checks and binds ARGV.
-args.keys(#KEYS, 15)
+args_keys(#KEYS, 15)
 local metaKey = KEYS[1]
 local taskKey = KEYS[2]
 local readyKey = KEYS[3]
@@ -229,27 +173,27 @@ local dispatchKey = KEYS[14]
 local eventsKey = KEYS[15]
 local tasks = {}
 do
-  local count = args.groupCount(#ARGV - 0, 'tasks', 13, 1, 5000, 'id, payload, priority, delayMs, runAt, dependsOn, maxAttempts, backoff, backoffMs, backoffCapMs, leaseMs, queue, onDependencyFailure')
+  local count = args_groupCount(#ARGV - 0, 'tasks', 13, 1, 5000, 'id, payload, priority, delayMs, runAt, dependsOn, maxAttempts, backoff, backoffMs, backoffCapMs, leaseMs, queue, onDependencyFailure')
   for i = 1, count do
     local at = (i - 1) * 13
-    args.enterGroup('tasks', i)
+    args_enterGroup('tasks', i)
     tasks[i] = {
-      id = args.id(ARGV[at + 1], 'id'),
-      payload = args.bytes(ARGV[at + 2], 'payload'),
-      priority = (ARGV[at + 3] == '' or ARGV[at + 3] == nil) and 0 or args.integer(ARGV[at + 3], 'priority', -1000, 1000),
-      delayMs = (ARGV[at + 4] == '' or ARGV[at + 4] == nil) and 0 or args.integer(ARGV[at + 4], 'delayMs', 0, 3153600000000),
-      runAt = (ARGV[at + 5] == '' or ARGV[at + 5] == nil) and 0 or args.integer(ARGV[at + 5], 'runAt', 0, 9007199254740991),
-      dependsOn = (ARGV[at + 6] == '' or ARGV[at + 6] == nil) and {} or args.idlist(ARGV[at + 6], 'dependsOn', 10000),
-      maxAttempts = (ARGV[at + 7] == '' or ARGV[at + 7] == nil) and 3 or args.integer(ARGV[at + 7], 'maxAttempts', 1, 1000),
-      backoff = (ARGV[at + 8] == '' or ARGV[at + 8] == nil) and 'exponential' or args.enum(ARGV[at + 8], 'backoff', { 'fixed', 'exponential' }),
-      backoffMs = (ARGV[at + 9] == '' or ARGV[at + 9] == nil) and 1000 or args.integer(ARGV[at + 9], 'backoffMs', 0, 86400000),
-      backoffCapMs = (ARGV[at + 10] == '' or ARGV[at + 10] == nil) and 3600000 or args.integer(ARGV[at + 10], 'backoffCapMs', 0, 86400000),
-      leaseMs = (ARGV[at + 11] == '' or ARGV[at + 11] == nil) and 30000 or args.integer(ARGV[at + 11], 'leaseMs', 100, 86400000),
-      queue = (ARGV[at + 12] == '' or ARGV[at + 12] == nil) and 'default' or args.id(ARGV[at + 12], 'queue'),
-      onDependencyFailure = (ARGV[at + 13] == '' or ARGV[at + 13] == nil) and 'fail' or args.enum(ARGV[at + 13], 'onDependencyFailure', { 'fail', 'run' }),
+      id = args_id(ARGV[at + 1], 'id'),
+      payload = args_bytes(ARGV[at + 2], 'payload'),
+      priority = (ARGV[at + 3] == '' or ARGV[at + 3] == nil) and 0 or args_integer(ARGV[at + 3], 'priority', -1000, 1000),
+      delayMs = (ARGV[at + 4] == '' or ARGV[at + 4] == nil) and 0 or args_integer(ARGV[at + 4], 'delayMs', 0, 3153600000000),
+      runAt = (ARGV[at + 5] == '' or ARGV[at + 5] == nil) and 0 or args_integer(ARGV[at + 5], 'runAt', 0, 9007199254740991),
+      dependsOn = (ARGV[at + 6] == '' or ARGV[at + 6] == nil) and {} or args_idlist(ARGV[at + 6], 'dependsOn', 10000),
+      maxAttempts = (ARGV[at + 7] == '' or ARGV[at + 7] == nil) and 3 or args_integer(ARGV[at + 7], 'maxAttempts', 1, 1000),
+      backoff = (ARGV[at + 8] == '' or ARGV[at + 8] == nil) and 'exponential' or args_enum(ARGV[at + 8], 'backoff', { 'fixed', 'exponential' }),
+      backoffMs = (ARGV[at + 9] == '' or ARGV[at + 9] == nil) and 1000 or args_integer(ARGV[at + 9], 'backoffMs', 0, 86400000),
+      backoffCapMs = (ARGV[at + 10] == '' or ARGV[at + 10] == nil) and 3600000 or args_integer(ARGV[at + 10], 'backoffCapMs', 0, 86400000),
+      leaseMs = (ARGV[at + 11] == '' or ARGV[at + 11] == nil) and 30000 or args_integer(ARGV[at + 11], 'leaseMs', 100, 86400000),
+      queue = (ARGV[at + 12] == '' or ARGV[at + 12] == nil) and 'default' or args_id(ARGV[at + 12], 'queue'),
+      onDependencyFailure = (ARGV[at + 13] == '' or ARGV[at + 13] == nil) and 'fail' or args_enum(ARGV[at + 13], 'onDependencyFailure', { 'fail', 'run' }),
     }
   end
-  args.leaveGroup()
+  args_leaveGroup()
 end
 -- lib/clock.lua
 -- Every time taskmill compares comes from the Redis server's clock, so a client whose clock is
@@ -276,9 +220,7 @@ local CONFIG_FIELDS = {
   'keepDeadMs', 'keepDeadCount', 'eventsMaxLen', 'nodeTimeoutMs', 'seq', 'rrCursor',
 }
 
-local function open_namespace()
-  local values = redis.call('HMGET', metaKey, unpack(CONFIG_FIELDS))
-  local schema = values[1]
+local function check_schema(schema)
   if not schema then
     fail('TM_NOT_INITIALIZED', 'namespace has no scheduler: run the init script first')
   end
@@ -286,6 +228,11 @@ local function open_namespace()
     fail('TM_SCHEMA_MISMATCH', 'namespace holds key-schema version ' .. tostring(schema) ..
       ', these scripts understand version ' .. SCHEMA_VERSION .. ': load the matching taskmill version')
   end
+end
+
+local function open_namespace()
+  local values = redis.call('HMGET', metaKey, unpack(CONFIG_FIELDS))
+  check_schema(values[1])
   config.strategy = values[2]
   config.payloadCap = tonumber(values[3])
   config.resultCap = tonumber(values[4])
