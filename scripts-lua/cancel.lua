@@ -34,19 +34,19 @@ if state == 'running' then
     record[R_CANCEL_REQUESTED] = 1
     save_task(id, record)
     emit('cancel-requested', id, record[R_NODE], nil)
+    commit()
   end
   return 'cancel-requested'
 end
 if state == 'ready' then
-  redis.call('ZREM', readyKey, id)
+  zset_remove(readyKey, id)
 elseif state == 'delayed' or state == 'retrying' then
-  redis.call('ZREM', delayedKey, id)
+  zset_remove(delayedKey, id)
 elseif state == 'assigned' then
   release_hold(id, record)
 end
 finish_task(id, record, 'canceled', 'canceled')
 propagate()
 dispatch()
-finish_dispatch()
-flush_counts()
+commit()
 return 'canceled'

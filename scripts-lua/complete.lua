@@ -29,16 +29,16 @@
 open_namespace()
 local RUNNING = { running = true }
 local records = {}
+local seen = {}
 for i, entry in ipairs(results) do
   local position = 'results[' .. i .. ']: '
+  if seen[entry.id] then
+    fail('TM_BAD_ARGUMENT', position .. 'task "' .. entry.id .. '" is also results[' .. seen[entry.id] .. ']')
+  end
+  seen[entry.id] = i
   records[i] = check_hold(position, nodeId, entry.id, entry.token, RUNNING)
   if #entry.result > config.resultCap then
     fail('TM_RESULT_TOO_LARGE', position .. #entry.result .. ' bytes, the cap is ' .. config.resultCap .. ' (init resultCap)')
-  end
-  for j = 1, i - 1 do
-    if results[j].id == entry.id then
-      fail('TM_BAD_ARGUMENT', position .. 'task "' .. entry.id .. '" is also results[' .. j .. ']')
-    end
   end
 end
 
@@ -65,6 +65,5 @@ if claim > 0 and node then
 end
 dispatch()
 direct_start = nil
-finish_dispatch()
-flush_counts()
+commit()
 return started

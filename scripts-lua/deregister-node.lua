@@ -38,6 +38,5 @@ end
 remove_node(node)
 emit('node-left', nil, nodeId, handed_back .. ' tasks handed back')
 dispatch()
-finish_dispatch()
-flush_counts()
+commit()
 return handed_back

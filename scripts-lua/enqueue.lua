@@ -212,11 +212,10 @@ promote_due(100)
 recover_expired(20)
 propagate()
 dispatch()
-finish_dispatch()
+commit()
 -- A worker blocked on the doorbell sleeps until the earliest delayed task it knows of; a new
 -- earlier one wakes every node so they shorten their sleep.
 if wake_all then
   redis.call('XADD', dispatchKey, 'MAXLEN', '~', DOORBELL_LENGTH, '*', 'node', '*')
 end
-flush_counts()
 return reply

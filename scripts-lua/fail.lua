@@ -52,12 +52,11 @@ else
   outcome, retry_at = 'retrying', now + wait
   set_state(record, 'retrying')
   save_task(id, record)
-  redis.call('ZADD', delayedKey, retry_at, id)
+  zset_add(delayedKey, retry_at, id)
   emit('retried', id, nodeId, 'retry at ' .. retry_at)
 end
 propagate()
 promote_due(100)
 dispatch()
-finish_dispatch()
-flush_counts()
+commit()
 return { outcome, retry_at }

@@ -31,7 +31,7 @@ for _, member in ipairs(node_tasks(runningKey, nodeId, limit)) do
   local id = string.sub(member, #nodeId + 2)
   local record = load_task(id)
   if record and record[R_STATE] == 'running' and record[R_NODE] == nodeId then
-    redis.call('ZADD', leasesKey, now + record[R_LEASE_MS], id)
+    zset_add(leasesKey, now + record[R_LEASE_MS], id)
     running[#running + 1] = id
     tokens[#tokens + 1] = record[R_TOKEN]
     if record[R_CANCEL_REQUESTED] == 1 then
@@ -44,12 +44,11 @@ for _, member in ipairs(assigned) do
   local id = string.sub(member, #nodeId + 2)
   local record = load_task(id)
   if record and record[R_STATE] == 'assigned' then
-    redis.call('ZADD', leasesKey, now + record[R_LEASE_MS], id)
+    zset_add(leasesKey, now + record[R_LEASE_MS], id)
   end
 end
 local report = maintain(maintenanceLimit)
 dispatch()
-finish_dispatch()
-flush_counts()
+commit()
 return { 'running', running, 'tokens', tokens, 'cancel', cancel, 'assigned', #assigned,
   'nextDueAt', next_due_at(), 'more', report.more }

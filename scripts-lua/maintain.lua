@@ -23,8 +23,7 @@
 open_namespace()
 local report = maintain(limit)
 dispatch()
-finish_dispatch()
-flush_counts()
+commit()
 return { 'promoted', report.promoted, 'recovered', report.recovered, 'nodesLost', report.nodesLost,
   'swept', report.swept, 'pendingPropagation', report.pendingPropagation, 'more', report.more,
   'nextDueAt', next_due_at() }

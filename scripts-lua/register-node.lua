@@ -40,6 +40,5 @@ if outcome == 'joined' then
 end
 maintain(100)
 dispatch()
-finish_dispatch()
-flush_counts()
+commit()
 return outcome

@@ -27,6 +27,5 @@ open_namespace()
 local record = check_hold('', nodeId, id, token, { running = true, assigned = true })
 hand_back(id, record)
 dispatch()
-finish_dispatch()
-flush_counts()
+commit()
 return 'released'

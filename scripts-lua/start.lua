@@ -27,6 +27,5 @@ local node = require_node(nodeId)
 node.lastSeenAt = now
 touch_node(node)
 local started = claim_assigned(node, max)
-finish_dispatch()
-flush_counts()
+commit()
 return started

@@ -6,10 +6,8 @@
 local function claim_assigned(node, max)
   local members = node_tasks(assignedKey, node.id, max)
   local started = {}
-  if #members > 0 then
-    redis.call('ZREM', assignedKey, unpack(members))
-  end
   for _, member in ipairs(members) do
+    zset_remove(assignedKey, member)
     local id = string.sub(member, #node.id + 2)
     local record = load_task(id)
     if record and record[R_STATE] == 'assigned' and record[R_NODE] == node.id then

@@ -2,6 +2,7 @@
 --- @include "lib/nodes"
 --- @include "lib/counts"
 --- @include "lib/events"
+--- @include "lib/buffer"
 -- Dispatch: ready tasks are assigned to worker nodes with free capacity, inside the very
 -- script that made a task ready or a slot free, so no dispatcher process exists.
 --
@@ -111,8 +112,8 @@ local function start_task(id, record, node_id)
   record[R_ATTEMPTS] = record[R_ATTEMPTS] + 1
   record[R_STARTED_AT] = now
   save_task(id, record)
-  redis.call('ZADD', runningKey, 0, node_id .. '>' .. id)
-  redis.call('ZADD', leasesKey, now + record[R_LEASE_MS], id)
+  zset_add(runningKey, 0, node_id .. '>' .. id)
+  zset_add(leasesKey, now + record[R_LEASE_MS], id)
   emit('started', id, node_id, tostring(record[R_ATTEMPTS]))
   return { id, record[R_TOKEN], record[R_ATTEMPTS], record[R_PAYLOAD], record[R_QUEUE] }
 end
@@ -131,8 +132,8 @@ local function assign(id, record, node)
   end
   set_state(record, 'assigned')
   save_task(id, record)
-  redis.call('ZADD', assignedKey, 0, node.id .. '>' .. id)
-  redis.call('ZADD', leasesKey, now + record[R_LEASE_MS], id)
+  zset_add(assignedKey, 0, node.id .. '>' .. id)
+  zset_add(leasesKey, now + record[R_LEASE_MS], id)
   doorbells[node.id] = true
 end
 
@@ -152,28 +153,37 @@ local function dispatch()
   if free == 0 then
     return 0
   end
+  zset_flush(readyKey)
   local ids = redis.call('ZRANGE', readyKey, 0, math.min(free + DISPATCH_SCAN_EXTRA, DISPATCH_SCAN_MAX) - 1)
-  local taken = {}
+  local taken = 0
   for _, id in ipairs(ids) do
     local record = load_task(id)
     local node = pick_node(record[R_QUEUE])
     if node then
+      zset_remove(readyKey, id)
       assign(id, record, node)
-      taken[#taken + 1] = id
+      taken = taken + 1
       free = free - 1
       if free == 0 then
         break
       end
     end
   end
-  if #taken > 0 then
-    redis.call('ZREM', readyKey, unpack(taken))
-  end
-  return #taken
+  return taken
 end
 
--- Writes what dispatch changed in Lua back to Redis and wakes the nodes that got work.
-local function finish_dispatch()
+-- Ends a state-changing call: writes back what was gathered in Lua (task records, index
+-- changes, nodes, counts) and wakes the nodes that got work.
+local function commit()
+  flush_tasks()
+  zset_flush(readyKey)
+  zset_flush(delayedKey)
+  zset_flush(leasesKey)
+  zset_flush(assignedKey)
+  zset_flush(runningKey)
+  zset_flush(doneKey)
+  zset_flush(deadKey)
+  flush_counts()
   save_nodes()
   if rr_cursor_changed then
     redis.call('HSET', metaKey, 'rrCursor', config.rrCursor)

@@ -25,17 +25,21 @@ local propagation_budget = PROPAGATION_BUDGET
 local function make_runnable(id, record)
   if record[R_RUN_AT] > now then
     set_state(record, 'delayed')
-    redis.call('ZADD', delayedKey, record[R_RUN_AT], id)
+    zset_add(delayedKey, record[R_RUN_AT], id)
   else
     set_state(record, 'ready')
-    redis.call('ZADD', readyKey, ready_score(record), id)
+    zset_add(readyKey, ready_score(record), id)
   end
 end
 
 -- Drops an assigned or running task's lease and index entry and frees its node's slot.
 local function release_hold(id, record)
-  redis.call('ZREM', record[R_STATE] == 'running' and runningKey or assignedKey, record[R_NODE] .. '>' .. id)
-  redis.call('ZREM', leasesKey, id)
+  if record[R_STATE] == 'running' then
+    zset_remove(runningKey, record[R_NODE] .. '>' .. id)
+  else
+    zset_remove(assignedKey, record[R_NODE] .. '>' .. id)
+  end
+  zset_remove(leasesKey, id)
   return release_slot(record[R_NODE])
 end
 
@@ -48,9 +52,9 @@ local function finish_task(id, record, state, reason)
   end
   save_task(id, record)
   if state == 'completed' then
-    redis.call('ZADD', doneKey, now, id)
+    zset_add(doneKey, now, id)
   else
-    redis.call('ZADD', deadKey, now, id)
+    zset_add(deadKey, now, id)
   end
   if record[R_HAS_DEPENDENTS] == 1 then
     redis.call('RPUSH', propagationKey, (state == 'completed' and 'c ' or 'f ') .. id)
@@ -117,7 +121,7 @@ local function recover_task(id, record, why)
     finish_task(id, record, 'dead', 'lost ' .. MAX_LOST .. ' times: ' .. why)
   else
     set_state(record, 'ready')
-    redis.call('ZADD', readyKey, ready_score(record), id)
+    zset_add(readyKey, ready_score(record), id)
     save_task(id, record)
     emit('recovered', id, record[R_NODE], why)
   end
@@ -131,7 +135,7 @@ local function hand_back(id, record)
     record[R_ATTEMPTS] = record[R_ATTEMPTS] - 1
   end
   set_state(record, 'ready')
-  redis.call('ZADD', readyKey, ready_score(record), id)
+  zset_add(readyKey, ready_score(record), id)
   save_task(id, record)
   emit('released', id, record[R_NODE], nil)
 end

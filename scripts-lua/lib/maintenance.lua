@@ -7,30 +7,30 @@
 
 -- Delayed and retrying tasks whose time has come become ready.
 local function promote_due(limit)
+  zset_flush(delayedKey)
   local due = redis.call('ZRANGEBYSCORE', delayedKey, '-inf', now, 'LIMIT', 0, limit)
   for _, id in ipairs(due) do
     local record = load_task(id)
     if record and (record[R_STATE] == 'delayed' or record[R_STATE] == 'retrying') then
       set_state(record, 'ready')
-      redis.call('ZADD', readyKey, ready_score(record), id)
+      zset_add(readyKey, ready_score(record), id)
       save_task(id, record)
     end
-  end
-  if #due > 0 then
-    redis.call('ZREM', delayedKey, unpack(due))
+    zset_remove(delayedKey, id)
   end
   return #due
 end
 
 -- Assigned or running tasks whose lease ran out go back to ready.
 local function recover_expired(limit)
+  zset_flush(leasesKey)
   local expired = redis.call('ZRANGEBYSCORE', leasesKey, '-inf', now, 'LIMIT', 0, limit)
   for _, id in ipairs(expired) do
     local record = load_task(id)
     if record and (record[R_STATE] == 'assigned' or record[R_STATE] == 'running') then
       recover_task(id, record, 'lease expired on node ' .. record[R_NODE])
     else
-      redis.call('ZREM', leasesKey, id)
+      zset_remove(leasesKey, id)
     end
   end
   return #expired
@@ -43,8 +43,8 @@ local function recover_member(member, node_id)
     recover_task(id, record, 'node ' .. node_id .. ' stopped sending heartbeats')
   else
     -- An index entry that outlived its task's hold: nothing to recover, just drop it.
-    redis.call('ZREM', assignedKey, member)
-    redis.call('ZREM', runningKey, member)
+    zset_remove(assignedKey, member)
+    zset_remove(runningKey, member)
   end
 end
 
@@ -75,6 +75,7 @@ end
 
 -- Finished tasks are kept for a time and up to a count, then removed, oldest first.
 local function expired_entries(index_key, keep_ms, keep_count, limit)
+  zset_flush(index_key)
   local victims = {}
   if keep_ms > 0 then
     victims = redis.call('ZRANGEBYSCORE', index_key, '-inf', now - keep_ms, 'LIMIT', 0, limit)
@@ -95,12 +96,12 @@ local function sweep_index(index_key, keep_ms, keep_count, limit)
   end
   -- The dead index holds dead and canceled tasks, so each victim's own state is uncounted.
   local deltas = {}
-  local packed = redis.call('HMGET', taskKey, unpack(victims))
-  for i = 1, #victims do
-    if packed[i] then
-      local state = cmsgpack.unpack(packed[i])[R_STATE]
-      deltas[state] = (deltas[state] or 0) - 1
+  for _, id in ipairs(victims) do
+    local record = load_task(id)
+    if record then
+      deltas[record[R_STATE]] = (deltas[record[R_STATE]] or 0) - 1
     end
+    forget_task(id)
   end
   redis.call('ZREM', index_key, unpack(victims))
   redis.call('HDEL', taskKey, unpack(victims))
@@ -117,6 +118,7 @@ local function sweep(limit)
 end
 
 local function next_due_at()
+  zset_flush(delayedKey)
   local head = redis.call('ZRANGE', delayedKey, 0, 0, 'WITHSCORES')
   if head[2] then
     return tonumber(head[2])

@@ -1,5 +1,6 @@
 --- @lib nodes
 --- @include "lib/config"
+--- @include "lib/buffer"
 -- Worker nodes are fields of the `nodes` hash: id -> MessagePack array
 -- [weight, capacity, inflight, swrr, completed, failed, queues, joinedAt, lastSeenAt].
 -- A call loads them all once (there are few nodes and dispatch needs every one of them),
@@ -98,6 +99,7 @@ end
 
 -- A node's entries of the `assigned` or `running` index ("<node>><task>"): one lex range.
 local function node_tasks(index_key, node_id, limit)
+  zset_flush(index_key)
   return redis.call('ZRANGEBYLEX', index_key, '[' .. node_id .. '>', '[' .. node_id .. '>\255', 'LIMIT', 0, limit)
 end
 

@@ -17,14 +17,43 @@ local function ready_score(record)
   return (1000 - record[R_PRIORITY]) * 1099511627776 + record[R_SEQ]
 end
 
+-- Records read or written during a call stay decoded here, and each changed one is encoded
+-- and written once, when the call commits: a task that moves through several states in one
+-- call (enqueued, assigned, started) costs one write, and the writes go out as one HSET.
+local task_cache = {}
+local dirty_tasks = {}
+-- Field/value pairs per HSET: well below Lua's limit on unpack().
+local HSET_CHUNK = 2000
+
 local function load_task(id)
-  local packed = redis.call('HGET', taskKey, id)
-  if not packed then
-    return nil
+  local record = task_cache[id]
+  if record == nil then
+    local packed = redis.call('HGET', taskKey, id)
+    record = packed and cmsgpack.unpack(packed) or false
+    task_cache[id] = record
   end
-  return cmsgpack.unpack(packed)
+  return record or nil
 end
 
 local function save_task(id, record)
-  redis.call('HSET', taskKey, id, cmsgpack.pack(record))
+  task_cache[id] = record
+  dirty_tasks[id] = true
+end
+
+-- The task is being deleted: nothing of it may be written back.
+local function forget_task(id)
+  task_cache[id] = false
+  dirty_tasks[id] = nil
+end
+
+local function flush_tasks()
+  local pairs_list = {}
+  for id in pairs(dirty_tasks) do
+    pairs_list[#pairs_list + 1] = id
+    pairs_list[#pairs_list + 1] = cmsgpack.pack(task_cache[id])
+  end
+  dirty_tasks = {}
+  for i = 1, #pairs_list, 2 * HSET_CHUNK do
+    redis.call('HSET', taskKey, unpack(pairs_list, i, math.min(i + 2 * HSET_CHUNK - 1, #pairs_list)))
+  end
 end

@@ -126,12 +126,19 @@ local R_ENQUEUED_AT, R_RUN_AT, R_ATTEMPTS, R_LOST, R_NODE, R_TOKEN, R_ASSIGNED_A
 local R_STARTED_AT, R_FINISHED_AT, R_CANCEL_REQUESTED, R_PAYLOAD, R_RESULT, R_ERROR = 20, 21, 22, 23, 24, 25
 local R_REASON = 26
 
+-- Records read or written during a call stay decoded here, and each changed one is encoded
+-- and written once, when the call commits: a task that moves through several states in one
+-- call (enqueued, assigned, started) costs one write, and the writes go out as one HSET.
+local task_cache = {}
+
 local function load_task(id)
-  local packed = redis.call('HGET', taskKey, id)
-  if not packed then
-    return nil
+  local record = task_cache[id]
+  if record == nil then
+    local packed = redis.call('HGET', taskKey, id)
+    record = packed and cmsgpack.unpack(packed) or false
+    task_cache[id] = record
   end
-  return cmsgpack.unpack(packed)
+  return record or nil
 end
 
 -- scripts-lua/get-task.lua

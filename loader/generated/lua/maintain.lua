@@ -165,6 +165,56 @@ local function open_namespace()
   config.rrCursor = values[12] or ''
   read_clock()
 end
+-- lib/buffer.lua
+-- Sorted-set writes gathered during a call and sent at the end as one ZADD and one ZREM per
+-- set, instead of one command per task. Only a member's last write is kept, which is exactly
+-- what sending each write in turn would leave behind (ZADD and ZREM are idempotent per
+-- member). A set is written out before anything in the call reads it, so reads always see
+-- the call's own writes.
+local zset_writes = {}
+-- Members per command: well below Lua's limit on unpack().
+local ZSET_CHUNK = 2000
+
+local function zset_add(key, score, member)
+  local writes = zset_writes[key]
+  if not writes then
+    writes = {}
+    zset_writes[key] = writes
+  end
+  writes[member] = score
+end
+
+local function zset_remove(key, member)
+  local writes = zset_writes[key]
+  if not writes then
+    writes = {}
+    zset_writes[key] = writes
+  end
+  writes[member] = false
+end
+
+local function zset_flush(key)
+  local writes = zset_writes[key]
+  if not writes then
+    return
+  end
+  zset_writes[key] = nil
+  local adds, removes = {}, {}
+  for member, score in pairs(writes) do
+    if score then
+      adds[#adds + 1] = score
+      adds[#adds + 1] = member
+    else
+      removes[#removes + 1] = member
+    end
+  end
+  for i = 1, #adds, 2 * ZSET_CHUNK do
+    redis.call('ZADD', key, unpack(adds, i, math.min(i + 2 * ZSET_CHUNK - 1, #adds)))
+  end
+  for i = 1, #removes, ZSET_CHUNK do
+    redis.call('ZREM', key, unpack(removes, i, math.min(i + ZSET_CHUNK - 1, #removes)))
+  end
+end
 -- lib/nodes.lua
 -- Worker nodes are fields of the `nodes` hash: id -> MessagePack array
 -- [weight, capacity, inflight, swrr, completed, failed, queues, joinedAt, lastSeenAt].
@@ -253,6 +303,7 @@ end
 
 -- A node's entries of the `assigned` or `running` index ("<node>><task>"): one lex range.
 local function node_tasks(index_key, node_id, limit)
+  zset_flush(index_key)
   return redis.call('ZRANGEBYLEX', index_key, '[' .. node_id .. '>', '[' .. node_id .. '>\255', 'LIMIT', 0, limit)
 end
 
@@ -275,16 +326,45 @@ local function ready_score(record)
   return (1000 - record[R_PRIORITY]) * 1099511627776 + record[R_SEQ]
 end
 
+-- Records read or written during a call stay decoded here, and each changed one is encoded
+-- and written once, when the call commits: a task that moves through several states in one
+-- call (enqueued, assigned, started) costs one write, and the writes go out as one HSET.
+local task_cache = {}
+local dirty_tasks = {}
+-- Field/value pairs per HSET: well below Lua's limit on unpack().
+local HSET_CHUNK = 2000
+
 local function load_task(id)
-  local packed = redis.call('HGET', taskKey, id)
-  if not packed then
-    return nil
+  local record = task_cache[id]
+  if record == nil then
+    local packed = redis.call('HGET', taskKey, id)
+    record = packed and cmsgpack.unpack(packed) or false
+    task_cache[id] = record
   end
-  return cmsgpack.unpack(packed)
+  return record or nil
 end
 
 local function save_task(id, record)
-  redis.call('HSET', taskKey, id, cmsgpack.pack(record))
+  task_cache[id] = record
+  dirty_tasks[id] = true
+end
+
+-- The task is being deleted: nothing of it may be written back.
+local function forget_task(id)
+  task_cache[id] = false
+  dirty_tasks[id] = nil
+end
+
+local function flush_tasks()
+  local pairs_list = {}
+  for id in pairs(dirty_tasks) do
+    pairs_list[#pairs_list + 1] = id
+    pairs_list[#pairs_list + 1] = cmsgpack.pack(task_cache[id])
+  end
+  dirty_tasks = {}
+  for i = 1, #pairs_list, 2 * HSET_CHUNK do
+    redis.call('HSET', taskKey, unpack(pairs_list, i, math.min(i + 2 * HSET_CHUNK - 1, #pairs_list)))
+  end
 end
 -- lib/counts.lua
 -- Per-state task counts live in the meta hash (`count:<state>`), so stats stay O(1) however
@@ -427,8 +507,8 @@ local function start_task(id, record, node_id)
   record[R_ATTEMPTS] = record[R_ATTEMPTS] + 1
   record[R_STARTED_AT] = now
   save_task(id, record)
-  redis.call('ZADD', runningKey, 0, node_id .. '>' .. id)
-  redis.call('ZADD', leasesKey, now + record[R_LEASE_MS], id)
+  zset_add(runningKey, 0, node_id .. '>' .. id)
+  zset_add(leasesKey, now + record[R_LEASE_MS], id)
   emit('started', id, node_id, tostring(record[R_ATTEMPTS]))
   return { id, record[R_TOKEN], record[R_ATTEMPTS], record[R_PAYLOAD], record[R_QUEUE] }
 end
@@ -447,8 +527,8 @@ local function assign(id, record, node)
   end
   set_state(record, 'assigned')
   save_task(id, record)
-  redis.call('ZADD', assignedKey, 0, node.id .. '>' .. id)
-  redis.call('ZADD', leasesKey, now + record[R_LEASE_MS], id)
+  zset_add(assignedKey, 0, node.id .. '>' .. id)
+  zset_add(leasesKey, now + record[R_LEASE_MS], id)
   doorbells[node.id] = true
 end
 
@@ -468,28 +548,37 @@ local function dispatch()
   if free == 0 then
     return 0
   end
+  zset_flush(readyKey)
   local ids = redis.call('ZRANGE', readyKey, 0, math.min(free + DISPATCH_SCAN_EXTRA, DISPATCH_SCAN_MAX) - 1)
-  local taken = {}
+  local taken = 0
   for _, id in ipairs(ids) do
     local record = load_task(id)
     local node = pick_node(record[R_QUEUE])
     if node then
+      zset_remove(readyKey, id)
       assign(id, record, node)
-      taken[#taken + 1] = id
+      taken = taken + 1
       free = free - 1
       if free == 0 then
         break
       end
     end
   end
-  if #taken > 0 then
-    redis.call('ZREM', readyKey, unpack(taken))
-  end
-  return #taken
+  return taken
 end
 
--- Writes what dispatch changed in Lua back to Redis and wakes the nodes that got work.
-local function finish_dispatch()
+-- Ends a state-changing call: writes back what was gathered in Lua (task records, index
+-- changes, nodes, counts) and wakes the nodes that got work.
+local function commit()
+  flush_tasks()
+  zset_flush(readyKey)
+  zset_flush(delayedKey)
+  zset_flush(leasesKey)
+  zset_flush(assignedKey)
+  zset_flush(runningKey)
+  zset_flush(doneKey)
+  zset_flush(deadKey)
+  flush_counts()
   save_nodes()
   if rr_cursor_changed then
     redis.call('HSET', metaKey, 'rrCursor', config.rrCursor)
@@ -526,17 +615,21 @@ local propagation_budget = PROPAGATION_BUDGET
 local function make_runnable(id, record)
   if record[R_RUN_AT] > now then
     set_state(record, 'delayed')
-    redis.call('ZADD', delayedKey, record[R_RUN_AT], id)
+    zset_add(delayedKey, record[R_RUN_AT], id)
   else
     set_state(record, 'ready')
-    redis.call('ZADD', readyKey, ready_score(record), id)
+    zset_add(readyKey, ready_score(record), id)
   end
 end
 
 -- Drops an assigned or running task's lease and index entry and frees its node's slot.
 local function release_hold(id, record)
-  redis.call('ZREM', record[R_STATE] == 'running' and runningKey or assignedKey, record[R_NODE] .. '>' .. id)
-  redis.call('ZREM', leasesKey, id)
+  if record[R_STATE] == 'running' then
+    zset_remove(runningKey, record[R_NODE] .. '>' .. id)
+  else
+    zset_remove(assignedKey, record[R_NODE] .. '>' .. id)
+  end
+  zset_remove(leasesKey, id)
   return release_slot(record[R_NODE])
 end
 
@@ -549,9 +642,9 @@ local function finish_task(id, record, state, reason)
   end
   save_task(id, record)
   if state == 'completed' then
-    redis.call('ZADD', doneKey, now, id)
+    zset_add(doneKey, now, id)
   else
-    redis.call('ZADD', deadKey, now, id)
+    zset_add(deadKey, now, id)
   end
   if record[R_HAS_DEPENDENTS] == 1 then
     redis.call('RPUSH', propagationKey, (state == 'completed' and 'c ' or 'f ') .. id)
@@ -618,7 +711,7 @@ local function recover_task(id, record, why)
     finish_task(id, record, 'dead', 'lost ' .. MAX_LOST .. ' times: ' .. why)
   else
     set_state(record, 'ready')
-    redis.call('ZADD', readyKey, ready_score(record), id)
+    zset_add(readyKey, ready_score(record), id)
     save_task(id, record)
     emit('recovered', id, record[R_NODE], why)
   end
@@ -632,30 +725,30 @@ end
 
 -- Delayed and retrying tasks whose time has come become ready.
 local function promote_due(limit)
+  zset_flush(delayedKey)
   local due = redis.call('ZRANGEBYSCORE', delayedKey, '-inf', now, 'LIMIT', 0, limit)
   for _, id in ipairs(due) do
     local record = load_task(id)
     if record and (record[R_STATE] == 'delayed' or record[R_STATE] == 'retrying') then
       set_state(record, 'ready')
-      redis.call('ZADD', readyKey, ready_score(record), id)
+      zset_add(readyKey, ready_score(record), id)
       save_task(id, record)
     end
-  end
-  if #due > 0 then
-    redis.call('ZREM', delayedKey, unpack(due))
+    zset_remove(delayedKey, id)
   end
   return #due
 end
 
 -- Assigned or running tasks whose lease ran out go back to ready.
 local function recover_expired(limit)
+  zset_flush(leasesKey)
   local expired = redis.call('ZRANGEBYSCORE', leasesKey, '-inf', now, 'LIMIT', 0, limit)
   for _, id in ipairs(expired) do
     local record = load_task(id)
     if record and (record[R_STATE] == 'assigned' or record[R_STATE] == 'running') then
       recover_task(id, record, 'lease expired on node ' .. record[R_NODE])
     else
-      redis.call('ZREM', leasesKey, id)
+      zset_remove(leasesKey, id)
     end
   end
   return #expired
@@ -668,8 +761,8 @@ local function recover_member(member, node_id)
     recover_task(id, record, 'node ' .. node_id .. ' stopped sending heartbeats')
   else
     -- An index entry that outlived its task's hold: nothing to recover, just drop it.
-    redis.call('ZREM', assignedKey, member)
-    redis.call('ZREM', runningKey, member)
+    zset_remove(assignedKey, member)
+    zset_remove(runningKey, member)
   end
 end
 
@@ -700,6 +793,7 @@ end
 
 -- Finished tasks are kept for a time and up to a count, then removed, oldest first.
 local function expired_entries(index_key, keep_ms, keep_count, limit)
+  zset_flush(index_key)
   local victims = {}
   if keep_ms > 0 then
     victims = redis.call('ZRANGEBYSCORE', index_key, '-inf', now - keep_ms, 'LIMIT', 0, limit)
@@ -720,12 +814,12 @@ local function sweep_index(index_key, keep_ms, keep_count, limit)
   end
   -- The dead index holds dead and canceled tasks, so each victim's own state is uncounted.
   local deltas = {}
-  local packed = redis.call('HMGET', taskKey, unpack(victims))
-  for i = 1, #victims do
-    if packed[i] then
-      local state = cmsgpack.unpack(packed[i])[R_STATE]
-      deltas[state] = (deltas[state] or 0) - 1
+  for _, id in ipairs(victims) do
+    local record = load_task(id)
+    if record then
+      deltas[record[R_STATE]] = (deltas[record[R_STATE]] or 0) - 1
     end
+    forget_task(id)
   end
   redis.call('ZREM', index_key, unpack(victims))
   redis.call('HDEL', taskKey, unpack(victims))
@@ -742,6 +836,7 @@ local function sweep(limit)
 end
 
 local function next_due_at()
+  zset_flush(delayedKey)
   local head = redis.call('ZRANGE', delayedKey, 0, 0, 'WITHSCORES')
   if head[2] then
     return tonumber(head[2])
@@ -767,8 +862,7 @@ end
 open_namespace()
 local report = maintain(limit)
 dispatch()
-finish_dispatch()
-flush_counts()
+commit()
 return { 'promoted', report.promoted, 'recovered', report.recovered, 'nodesLost', report.nodesLost,
   'swept', report.swept, 'pendingPropagation', report.pendingPropagation, 'more', report.more,
   'nextDueAt', next_due_at() }

@@ -180,6 +180,56 @@ local function open_namespace()
   config.rrCursor = values[12] or ''
   read_clock()
 end
+-- lib/buffer.lua
+-- Sorted-set writes gathered during a call and sent at the end as one ZADD and one ZREM per
+-- set, instead of one command per task. Only a member's last write is kept, which is exactly
+-- what sending each write in turn would leave behind (ZADD and ZREM are idempotent per
+-- member). A set is written out before anything in the call reads it, so reads always see
+-- the call's own writes.
+local zset_writes = {}
+-- Members per command: well below Lua's limit on unpack().
+local ZSET_CHUNK = 2000
+
+local function zset_add(key, score, member)
+  local writes = zset_writes[key]
+  if not writes then
+    writes = {}
+    zset_writes[key] = writes
+  end
+  writes[member] = score
+end
+
+local function zset_remove(key, member)
+  local writes = zset_writes[key]
+  if not writes then
+    writes = {}
+    zset_writes[key] = writes
+  end
+  writes[member] = false
+end
+
+local function zset_flush(key)
+  local writes = zset_writes[key]
+  if not writes then
+    return
+  end
+  zset_writes[key] = nil
+  local adds, removes = {}, {}
+  for member, score in pairs(writes) do
+    if score then
+      adds[#adds + 1] = score
+      adds[#adds + 1] = member
+    else
+      removes[#removes + 1] = member
+    end
+  end
+  for i = 1, #adds, 2 * ZSET_CHUNK do
+    redis.call('ZADD', key, unpack(adds, i, math.min(i + 2 * ZSET_CHUNK - 1, #adds)))
+  end
+  for i = 1, #removes, ZSET_CHUNK do
+    redis.call('ZREM', key, unpack(removes, i, math.min(i + ZSET_CHUNK - 1, #removes)))
+  end
+end
 -- lib/nodes.lua
 -- Worker nodes are fields of the `nodes` hash: id -> MessagePack array
 -- [weight, capacity, inflight, swrr, completed, failed, queues, joinedAt, lastSeenAt].
@@ -246,6 +296,7 @@ end
 
 -- A node's entries of the `assigned` or `running` index ("<node>><task>"): one lex range.
 local function node_tasks(index_key, node_id, limit)
+  zset_flush(index_key)
   return redis.call('ZRANGEBYLEX', index_key, '[' .. node_id .. '>', '[' .. node_id .. '>\255', 'LIMIT', 0, limit)
 end
 
@@ -269,16 +320,39 @@ local R_BACKOFF_CAP_MS, R_LEASE_MS, R_ON_DEPENDENCY_FAILURE, R_UNMET, R_HAS_DEPE
 local R_ENQUEUED_AT, R_RUN_AT, R_ATTEMPTS, R_LOST, R_NODE, R_TOKEN, R_ASSIGNED_AT = 13, 14, 15, 16, 17, 18, 19
 local R_STARTED_AT, R_FINISHED_AT, R_CANCEL_REQUESTED, R_PAYLOAD, R_RESULT, R_ERROR = 20, 21, 22, 23, 24, 25
 
+-- Records read or written during a call stay decoded here, and each changed one is encoded
+-- and written once, when the call commits: a task that moves through several states in one
+-- call (enqueued, assigned, started) costs one write, and the writes go out as one HSET.
+local task_cache = {}
+local dirty_tasks = {}
+-- Field/value pairs per HSET: well below Lua's limit on unpack().
+local HSET_CHUNK = 2000
+
 local function load_task(id)
-  local packed = redis.call('HGET', taskKey, id)
-  if not packed then
-    return nil
+  local record = task_cache[id]
+  if record == nil then
+    local packed = redis.call('HGET', taskKey, id)
+    record = packed and cmsgpack.unpack(packed) or false
+    task_cache[id] = record
   end
-  return cmsgpack.unpack(packed)
+  return record or nil
 end
 
 local function save_task(id, record)
-  redis.call('HSET', taskKey, id, cmsgpack.pack(record))
+  task_cache[id] = record
+  dirty_tasks[id] = true
+end
+
+local function flush_tasks()
+  local pairs_list = {}
+  for id in pairs(dirty_tasks) do
+    pairs_list[#pairs_list + 1] = id
+    pairs_list[#pairs_list + 1] = cmsgpack.pack(task_cache[id])
+  end
+  dirty_tasks = {}
+  for i = 1, #pairs_list, 2 * HSET_CHUNK do
+    redis.call('HSET', taskKey, unpack(pairs_list, i, math.min(i + 2 * HSET_CHUNK - 1, #pairs_list)))
+  end
 end
 -- lib/counts.lua
 -- Per-state task counts live in the meta hash (`count:<state>`), so stats stay O(1) however
@@ -340,14 +414,24 @@ local function start_task(id, record, node_id)
   record[R_ATTEMPTS] = record[R_ATTEMPTS] + 1
   record[R_STARTED_AT] = now
   save_task(id, record)
-  redis.call('ZADD', runningKey, 0, node_id .. '>' .. id)
-  redis.call('ZADD', leasesKey, now + record[R_LEASE_MS], id)
+  zset_add(runningKey, 0, node_id .. '>' .. id)
+  zset_add(leasesKey, now + record[R_LEASE_MS], id)
   emit('started', id, node_id, tostring(record[R_ATTEMPTS]))
   return { id, record[R_TOKEN], record[R_ATTEMPTS], record[R_PAYLOAD], record[R_QUEUE] }
 end
 
--- Writes what dispatch changed in Lua back to Redis and wakes the nodes that got work.
-local function finish_dispatch()
+-- Ends a state-changing call: writes back what was gathered in Lua (task records, index
+-- changes, nodes, counts) and wakes the nodes that got work.
+local function commit()
+  flush_tasks()
+  zset_flush(readyKey)
+  zset_flush(delayedKey)
+  zset_flush(leasesKey)
+  zset_flush(assignedKey)
+  zset_flush(runningKey)
+  zset_flush(doneKey)
+  zset_flush(deadKey)
+  flush_counts()
   save_nodes()
   if rr_cursor_changed then
     redis.call('HSET', metaKey, 'rrCursor', config.rrCursor)
@@ -366,10 +450,8 @@ end
 local function claim_assigned(node, max)
   local members = node_tasks(assignedKey, node.id, max)
   local started = {}
-  if #members > 0 then
-    redis.call('ZREM', assignedKey, unpack(members))
-  end
   for _, member in ipairs(members) do
+    zset_remove(assignedKey, member)
     local id = string.sub(member, #node.id + 2)
     local record = load_task(id)
     if record and record[R_STATE] == 'assigned' and record[R_NODE] == node.id then
@@ -395,6 +477,5 @@ local node = require_node(nodeId)
 node.lastSeenAt = now
 touch_node(node)
 local started = claim_assigned(node, max)
-finish_dispatch()
-flush_counts()
+commit()
 return started

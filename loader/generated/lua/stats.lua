@@ -84,6 +84,7 @@ local function open_namespace()
   config.rrCursor = values[12] or ''
   read_clock()
 end
+
 -- lib/nodes.lua
 -- Worker nodes are fields of the `nodes` hash: id -> MessagePack array
 -- [weight, capacity, inflight, swrr, completed, failed, queues, joinedAt, lastSeenAt].
