@@ -72,6 +72,28 @@ describe.each(connections)('Worker and Scheduler on $name', (target) => {
     ])
   })
 
+  it('events() follows the event stream as an async iterator, from the start or from now', async () => {
+    const s = await scheduler()
+    await s.enqueue({ id: 'before' })
+    const seen: string[] = []
+    const live = (async () => {
+      for await (const event of s.events({ idleTimeoutMs: 1500 })) {
+        seen.push(`${event.type}:${event.task || event.node}`)
+        if (event.type === 'completed' && event.task === 'after') return
+      }
+    })()
+    await sleep(100)
+    await worker(s, async () => 'ok', { nodeId: 'events-node' })
+    await s.enqueue({ id: 'after' })
+    await live
+    expect(seen).not.toContain('enqueued:before')
+    expect(seen).toEqual(expect.arrayContaining(['node-joined:events-node', 'enqueued:after', 'started:after', 'completed:after']))
+    const history: string[] = []
+    for await (const event of s.events({ from: '0', idleTimeoutMs: 50 })) history.push(`${event.type}:${event.task}`)
+    expect(history.slice(0, 1)).toEqual(['enqueued:before'])
+    expect(history.indexOf('enqueued:after')).toBeLessThan(history.indexOf('completed:after'))
+  })
+
   it('retries a failing handler and reports a dead task to its waiter', async () => {
     const s = await scheduler()
     await worker(s, async (task) => {

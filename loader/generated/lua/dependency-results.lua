@@ -121,7 +121,37 @@ end
 -- fan-in task's list can be long; R_HAS_DEPENDENTS says whether anything waits on the task,
 -- so finishing a task nobody waits for costs no look-up.
 local R_STATE, R_PRIORITY, R_SEQ, R_QUEUE, R_MAX_ATTEMPTS, R_BACKOFF, R_BACKOFF_MS = 1, 2, 3, 4, 5, 6, 7
+local R_BACKOFF_CAP_MS, R_LEASE_MS, R_ON_DEPENDENCY_FAILURE, R_UNMET, R_HAS_DEPENDENTS = 8, 9, 10, 11, 12
+local R_ENQUEUED_AT, R_RUN_AT, R_ATTEMPTS, R_LOST, R_NODE, R_TOKEN, R_ASSIGNED_AT = 13, 14, 15, 16, 17, 18, 19
 local R_STARTED_AT, R_FINISHED_AT, R_CANCEL_REQUESTED, R_PAYLOAD, R_RESULT, R_ERROR = 20, 21, 22, 23, 24, 25
+
+-- Stored records spell their most common words in one letter and leave out what equals its
+-- default (queue "default", a run-at time equal to the enqueue time), which keeps a waiting
+-- task's hash entry a size class smaller. Everywhere else the record holds the full words.
+local STATE_CODES = {
+  waiting = 'w', delayed = 'd', ready = 'r', assigned = 'a', running = 'n', retrying = 't',
+  completed = 'c', dead = 'x', canceled = 'k',
+}
+local STATE_NAMES = {}
+for name, code in pairs(STATE_CODES) do
+  STATE_NAMES[code] = name
+end
+local BACKOFF_NAMES = { e = 'exponential', f = 'fixed' }
+local ON_FAILURE_NAMES = { f = 'fail', r = 'run' }
+
+local function decode_task(packed)
+  local record = cmsgpack.unpack(packed)
+  record[R_STATE] = STATE_NAMES[record[R_STATE]]
+  record[R_BACKOFF] = BACKOFF_NAMES[record[R_BACKOFF]]
+  record[R_ON_DEPENDENCY_FAILURE] = ON_FAILURE_NAMES[record[R_ON_DEPENDENCY_FAILURE]]
+  if record[R_QUEUE] == '' then
+    record[R_QUEUE] = 'default'
+  end
+  if record[R_RUN_AT] == 0 then
+    record[R_RUN_AT] = record[R_ENQUEUED_AT]
+  end
+  return record
+end
 
 -- Records read or written during a call stay decoded here, and each changed one is encoded
 -- and written once, when the call commits: a task that moves through several states in one
@@ -132,7 +162,7 @@ local function load_task(id)
   local record = task_cache[id]
   if record == nil then
     local packed = redis.call('HGET', taskKey, id)
-    record = packed and cmsgpack.unpack(packed) or false
+    record = packed and decode_task(packed) or false
     task_cache[id] = record
   end
   return record or nil

@@ -349,6 +349,54 @@ local function ready_score(record)
   return (1000 - record[R_PRIORITY]) * 1099511627776 + record[R_SEQ]
 end
 
+-- Stored records spell their most common words in one letter and leave out what equals its
+-- default (queue "default", a run-at time equal to the enqueue time), which keeps a waiting
+-- task's hash entry a size class smaller. Everywhere else the record holds the full words.
+local STATE_CODES = {
+  waiting = 'w', delayed = 'd', ready = 'r', assigned = 'a', running = 'n', retrying = 't',
+  completed = 'c', dead = 'x', canceled = 'k',
+}
+local STATE_NAMES = {}
+for name, code in pairs(STATE_CODES) do
+  STATE_NAMES[code] = name
+end
+local CHOICE_CODES = { exponential = 'e', fixed = 'f', fail = 'f', run = 'r' }
+local BACKOFF_NAMES = { e = 'exponential', f = 'fixed' }
+local ON_FAILURE_NAMES = { f = 'fail', r = 'run' }
+
+local function decode_task(packed)
+  local record = cmsgpack.unpack(packed)
+  record[R_STATE] = STATE_NAMES[record[R_STATE]]
+  record[R_BACKOFF] = BACKOFF_NAMES[record[R_BACKOFF]]
+  record[R_ON_DEPENDENCY_FAILURE] = ON_FAILURE_NAMES[record[R_ON_DEPENDENCY_FAILURE]]
+  if record[R_QUEUE] == '' then
+    record[R_QUEUE] = 'default'
+  end
+  if record[R_RUN_AT] == 0 then
+    record[R_RUN_AT] = record[R_ENQUEUED_AT]
+  end
+  return record
+end
+
+-- Packs with the short spellings in place, then puts the full words back.
+local function encode_task(record)
+  local state, backoff, on_failure, queue, run_at =
+    record[R_STATE], record[R_BACKOFF], record[R_ON_DEPENDENCY_FAILURE], record[R_QUEUE], record[R_RUN_AT]
+  record[R_STATE] = STATE_CODES[state]
+  record[R_BACKOFF] = CHOICE_CODES[backoff]
+  record[R_ON_DEPENDENCY_FAILURE] = CHOICE_CODES[on_failure]
+  if queue == 'default' then
+    record[R_QUEUE] = ''
+  end
+  if run_at == record[R_ENQUEUED_AT] then
+    record[R_RUN_AT] = 0
+  end
+  local packed = cmsgpack.pack(record)
+  record[R_STATE], record[R_BACKOFF], record[R_ON_DEPENDENCY_FAILURE], record[R_QUEUE], record[R_RUN_AT] =
+    state, backoff, on_failure, queue, run_at
+  return packed
+end
+
 -- Records read or written during a call stay decoded here, and each changed one is encoded
 -- and written once, when the call commits: a task that moves through several states in one
 -- call (enqueued, assigned, started) costs one write, and the writes go out as one HSET.
@@ -361,7 +409,7 @@ local function load_task(id)
   local record = task_cache[id]
   if record == nil then
     local packed = redis.call('HGET', taskKey, id)
-    record = packed and cmsgpack.unpack(packed) or false
+    record = packed and decode_task(packed) or false
     task_cache[id] = record
   end
   return record or nil
@@ -382,7 +430,7 @@ local function flush_tasks()
   local pairs_list = {}
   for id in pairs(dirty_tasks) do
     pairs_list[#pairs_list + 1] = id
-    pairs_list[#pairs_list + 1] = cmsgpack.pack(task_cache[id])
+    pairs_list[#pairs_list + 1] = encode_task(task_cache[id])
   end
   dirty_tasks = {}
   for i = 1, #pairs_list, 2 * HSET_CHUNK do
