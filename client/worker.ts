@@ -85,6 +85,9 @@ interface PendingResult {
   result: string | Buffer
 }
 
+/** Completion calls a worker keeps in flight at once (see scheduleFlush). */
+const MAX_FLUSHES_IN_FLIGHT = 2
+
 /** Most housekeeping rounds one heartbeat runs back to back when the scripts report more. */
 const MAX_MAINTENANCE_ROUNDS = 100
 
@@ -96,7 +99,8 @@ export class Worker {
   private doorbell!: Redis | Cluster
   private readonly running = new Map<string, RunningTask>()
   private pendingResults: PendingResult[] = []
-  private flushing: Promise<void> | undefined
+  /** Completion calls in flight; stop() waits for them. */
+  private readonly flushes = new Set<Promise<void>>()
   private heartbeatTimer: NodeJS.Timeout | undefined
   private nextDueAt = 0
   private stopping = false
@@ -255,19 +259,37 @@ export class Worker {
     }
   }
 
+  /**
+   * Completions that finish close together go out as one call. Up to two calls are in flight
+   * at once, each carrying at most half the node's capacity, so while one batch's reply
+   * travels the other half of the slots is already being reported and refilled: a node of
+   * quick tasks is not left idle for a round trip per batch.
+   */
   private scheduleFlush(): void {
-    if (this.flushing) return
-    this.flushing = new Promise<void>((resolve) => setImmediate(resolve))
-      .then(() => this.flush())
+    if (this.flushes.size >= MAX_FLUSHES_IN_FLIGHT || this.scheduled) return
+    this.scheduled = true
+    const flush: Promise<void> = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => {
+        this.scheduled = false
+        return this.flush()
+      })
       .finally(() => {
-        this.flushing = undefined
+        this.flushes.delete(flush)
         if (this.pendingResults.length > 0) this.scheduleFlush()
       })
+    this.flushes.add(flush)
+  }
+
+  private scheduled = false
+
+  private async waitForFlushes(): Promise<void> {
+    while (this.flushes.size > 0) await Promise.all([...this.flushes])
   }
 
   /** Sends the completions gathered so far in one call, which also starts the node's next tasks. */
   private async flush(): Promise<void> {
-    const batch = this.pendingResults.splice(0, 1000)
+    const batch = this.pendingResults.splice(0, Math.max(1, Math.ceil(this.capacity / MAX_FLUSHES_IN_FLIGHT)))
+    if (this.pendingResults.length > 0) this.scheduleFlush()
     if (batch.length === 0) return
     const { runner, namespace } = this.connection
     try {
@@ -341,9 +363,9 @@ export class Worker {
     const deadline = Date.now() + (options.timeoutMs ?? 30_000)
     while (this.running.size > 0 && Date.now() < deadline) {
       await Promise.race([Promise.all([...this.running.values()].map((t) => t.done)), sleep(50)])
-      await this.flushing
+      await this.waitForFlushes()
     }
-    await this.flushing
+    await this.waitForFlushes()
     const { runner, namespace } = this.connection
     for (const [id, task] of this.running) {
       task.controller.abort('shutdown' satisfies AbortReason)

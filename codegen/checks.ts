@@ -46,7 +46,7 @@ const CODE_LITERAL = /^(TM_[A-Z][A-Z0-9_]*)(?:\s|$)/
 
 interface LuaNode {
   type: string
-  loc?: { start: { line: number; column: number } }
+  loc?: { start: { line: number; column: number }; end: { line: number; column: number } }
   [key: string]: unknown
 }
 
