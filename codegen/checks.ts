@@ -44,7 +44,7 @@ const MAX_LOCALS = 200
 
 const CODE_LITERAL = /^(TM_[A-Z][A-Z0-9_]*)(?:\s|$)/
 
-interface LuaNode {
+export interface LuaNode {
   type: string
   loc?: { start: { line: number; column: number }; end: { line: number; column: number } }
   [key: string]: unknown
@@ -69,7 +69,7 @@ function children(node: LuaNode): { key: string; child: LuaNode }[] {
 
 type Visitor = (node: LuaNode, parent: LuaNode | undefined, key: string, ancestors: readonly LuaNode[]) => void
 
-function walk(node: LuaNode, visit: Visitor, ancestors: LuaNode[] = [], key = ''): void {
+export function walk(node: LuaNode, visit: Visitor, ancestors: LuaNode[] = [], key = ''): void {
   visit(node, ancestors[ancestors.length - 1], key, ancestors)
   ancestors.push(node)
   for (const { key: childKey, child } of children(node)) walk(child, visit, ancestors, childKey)
@@ -90,7 +90,7 @@ function parameterOf(name: string, ancestors: readonly LuaNode[]): { fn: string;
 }
 
 /** Whether an Identifier in this position names a variable being read (not declared, not a field name). */
-function isReference(parent: LuaNode | undefined, key: string): boolean {
+export function isReference(parent: LuaNode | undefined, key: string): boolean {
   if (parent === undefined) return true
   switch (parent.type) {
     case 'MemberExpression':

@@ -9,6 +9,7 @@ import { basename, join, relative, sep } from 'node:path'
 import type { ScriptDefinition } from '../loader/contract.js'
 import { KEY_TYPES } from '../loader/keys.js'
 import { checkContract, checkExpanded, shakeExpanded } from './checks.js'
+import { inlineConstants } from './inline-constants.js'
 import { compareText, sortErrors, type CodegenError } from './diagnostics.js'
 import { emitErrorsTs, emitScriptsTs, wrapperNameProblem, type EmittedScript } from './emit-ts.js'
 import { expandScript } from './expand.js'
@@ -119,7 +120,7 @@ export function generate(options: GenerateOptions): GenerateResult {
     errors.push(...checkVersion(contract, hash, previous.get(contract.name)))
     if (errors.length > before) continue
 
-    const script = shakeExpanded(expanded)
+    const script = shakeExpanded(inlineConstants(expanded))
     const sha = createHash('sha1').update(script.source, 'utf8').digest('hex')
     const definition: ScriptDefinition = {
       name: contract.name,

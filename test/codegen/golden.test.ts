@@ -57,6 +57,9 @@ describe('codegen on the good fixture', () => {
     expect(add).toContain("local mode = (ARGV[1] == '' or ARGV[1] == nil) and 'fast' or args_enum(ARGV[1], 'mode', { 'fast', 'careful' })\n")
     expect(add.indexOf('args_keys(#KEYS, 3)')).toBeGreaterThan(0)
     expect(add.indexOf('args_keys(#KEYS, 3)')).toBeLessThan(add.indexOf('-- lib/store.lua'))
+    // Lib constants are inlined as literals, named in a comment, and their declarations dropped.
+    expect(add).toContain('#shown > 40 --[[ARG_SHOWN_BYTES]] then')
+    expect(add).not.toContain('local ARG_SHOWN_BYTES')
     // Validators the prelude never calls are left out.
     expect(add).not.toContain('local function args_number(')
     expect(add.indexOf('-- lib/clock.lua')).toBeLessThan(add.indexOf('-- lib/store.lua'))

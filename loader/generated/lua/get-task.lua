@@ -14,11 +14,6 @@ end
 -- Each is a top-level local function (names prefixed args_ / arg_, so they cannot clash with an
 -- argument's name), so codegen leaves out the ones a script's prelude never calls.
 
--- Values are quoted in messages, cut to this many bytes so an error stays one short line.
-local ARG_SHOWN_BYTES = 40
-local ARG_ID_PATTERN = '^[A-Za-z0-9_.:%-]+$'
-local ARG_ID_TEXT = '1 to 128 characters of A-Z a-z 0-9 _ . : -'
-
 -- Group fields are named like tasks[3].priority. Building that name for every field of every
 -- element would cost more than the checks, so the prelude records the element being checked
 -- and the name is only put together when a check fails.
@@ -35,13 +30,13 @@ end
 -- reply stays one printable line.
 local function arg_show(value)
   local shown = value
-  if #shown > ARG_SHOWN_BYTES then
-    shown = string.sub(shown, 1, ARG_SHOWN_BYTES)
+  if #shown > 40 --[[ARG_SHOWN_BYTES]] then
+    shown = string.sub(shown, 1, 40 --[[ARG_SHOWN_BYTES]])
   end
   shown = string.gsub(shown, '[%c"\\\128-\255]', function(c)
     return string.format('\\x%02x', string.byte(c))
   end)
-  if #value > ARG_SHOWN_BYTES then
+  if #value > 40 --[[ARG_SHOWN_BYTES]] then
     return '"' .. shown .. '"...'
   end
   return '"' .. shown .. '"'
@@ -58,13 +53,13 @@ local function arg_require_value(value, name)
 end
 
 local function arg_is_id(value)
-  return #value >= 1 and #value <= 128 and string.find(value, ARG_ID_PATTERN) ~= nil
+  return #value >= 1 and #value <= 128 and string.find(value, '^[A-Za-z0-9_.:%-]+$' --[[ARG_ID_PATTERN]]) ~= nil
 end
 
 local function args_id(value, name)
   arg_require_value(value, name)
   if not arg_is_id(value) then
-    arg_reject(name, ARG_ID_TEXT, value)
+    arg_reject(name, '1 to 128 characters of A-Z a-z 0-9 _ . : -' --[[ARG_ID_TEXT]], value)
   end
   return value
 end
@@ -91,20 +86,13 @@ local depsKey = KEYS[3]
 args_count(#ARGV, 1)
 local id = args_id(ARGV[1], 'id')
 
--- lib/config.lua
--- The meta hash holds the key-schema version, the scheduler's configuration and its counters.
--- A script opens the namespace before anything else: it refuses a namespace that was never
--- initialised or that holds data of another schema version, so old scripts never misread
--- data written by newer ones (or the other way round).
-local SCHEMA_VERSION = '2'
-
 local function check_schema(schema)
   if not schema then
     fail('TM_NOT_INITIALIZED', 'namespace has no scheduler: run the init script first')
   end
-  if schema ~= SCHEMA_VERSION then
+  if schema ~= '2' --[[SCHEMA_VERSION]] then
     fail('TM_SCHEMA_MISMATCH', 'namespace holds key-schema version ' .. tostring(schema) ..
-      ', these scripts understand version ' .. SCHEMA_VERSION .. ': load the matching taskmill version')
+      ', these scripts understand version ' .. '2' --[[SCHEMA_VERSION]] .. ': load the matching taskmill version')
   end
 end
 
@@ -112,19 +100,6 @@ end
 local function open_namespace_for_reading()
   check_schema(redis.call('HGET', metaKey, 'schema'))
 end
-
--- lib/record.lua
--- A task is one field of the namespace's `task` hash: its id maps to a MessagePack array in
--- the field order below. One hash entry per task keeps a waiting task small and lets a
--- script reach any task without building a key name. The list of a task's dependencies is
--- kept apart, in the `deps` hash, because a record is rewritten at every transition and a
--- fan-in task's list can be long; R_HAS_DEPENDENTS says whether anything waits on the task,
--- so finishing a task nobody waits for costs no look-up.
-local R_STATE, R_PRIORITY, R_SEQ, R_QUEUE, R_MAX_ATTEMPTS, R_BACKOFF, R_BACKOFF_MS = 1, 2, 3, 4, 5, 6, 7
-local R_BACKOFF_CAP_MS, R_LEASE_MS, R_ON_DEPENDENCY_FAILURE, R_UNMET, R_HAS_DEPENDENTS = 8, 9, 10, 11, 12
-local R_ENQUEUED_AT, R_RUN_AT, R_ATTEMPTS, R_LOST, R_NODE, R_TOKEN, R_ASSIGNED_AT = 13, 14, 15, 16, 17, 18, 19
-local R_STARTED_AT, R_FINISHED_AT, R_CANCEL_REQUESTED, R_PAYLOAD, R_RESULT, R_ERROR = 20, 21, 22, 23, 24, 25
-local R_REASON = 26
 
 -- Stored records spell their most common words in one letter and leave out what equals its
 -- default (queue "default", a run-at time equal to the enqueue time), which keeps a waiting
@@ -142,14 +117,14 @@ local ON_FAILURE_NAMES = { f = 'fail', r = 'run' }
 
 local function decode_task(packed)
   local record = cmsgpack.unpack(packed)
-  record[R_STATE] = STATE_NAMES[record[R_STATE]]
-  record[R_BACKOFF] = BACKOFF_NAMES[record[R_BACKOFF]]
-  record[R_ON_DEPENDENCY_FAILURE] = ON_FAILURE_NAMES[record[R_ON_DEPENDENCY_FAILURE]]
-  if record[R_QUEUE] == '' then
-    record[R_QUEUE] = 'default'
+  record[1 --[[R_STATE]]] = STATE_NAMES[record[1 --[[R_STATE]]]]
+  record[6 --[[R_BACKOFF]]] = BACKOFF_NAMES[record[6 --[[R_BACKOFF]]]]
+  record[10 --[[R_ON_DEPENDENCY_FAILURE]]] = ON_FAILURE_NAMES[record[10 --[[R_ON_DEPENDENCY_FAILURE]]]]
+  if record[4 --[[R_QUEUE]]] == '' then
+    record[4 --[[R_QUEUE]]] = 'default'
   end
-  if record[R_RUN_AT] == 0 then
-    record[R_RUN_AT] = record[R_ENQUEUED_AT]
+  if record[14 --[[R_RUN_AT]]] == 0 then
+    record[14 --[[R_RUN_AT]]] = record[13 --[[R_ENQUEUED_AT]]]
   end
   return record
 end
@@ -180,11 +155,11 @@ for dependency in string.gmatch(redis.call('HGET', depsKey, id) or '', '[^,]+') 
   dependencies[#dependencies + 1] = dependency
 end
 local reply = {
-  'id', id, 'state', record[R_STATE], 'priority', record[R_PRIORITY], 'queue', record[R_QUEUE],
-  'attempts', record[R_ATTEMPTS], 'lostAttempts', record[R_LOST], 'maxAttempts', record[R_MAX_ATTEMPTS],
-  'unmetDependencies', record[R_UNMET], 'dependsOn', dependencies,
-  'enqueuedAt', record[R_ENQUEUED_AT], 'runAt', record[R_RUN_AT],
-  'cancelRequested', record[R_CANCEL_REQUESTED], 'payload', record[R_PAYLOAD],
+  'id', id, 'state', record[1 --[[R_STATE]]], 'priority', record[2 --[[R_PRIORITY]]], 'queue', record[4 --[[R_QUEUE]]],
+  'attempts', record[15 --[[R_ATTEMPTS]]], 'lostAttempts', record[16 --[[R_LOST]]], 'maxAttempts', record[5 --[[R_MAX_ATTEMPTS]]],
+  'unmetDependencies', record[11 --[[R_UNMET]]], 'dependsOn', dependencies,
+  'enqueuedAt', record[13 --[[R_ENQUEUED_AT]]], 'runAt', record[14 --[[R_RUN_AT]]],
+  'cancelRequested', record[22 --[[R_CANCEL_REQUESTED]]], 'payload', record[23 --[[R_PAYLOAD]]],
 }
 local function optional(name, value, unset)
   if value ~= unset then
@@ -192,14 +167,14 @@ local function optional(name, value, unset)
     reply[#reply + 1] = value
   end
 end
-optional('node', record[R_NODE], '')
-optional('token', record[R_TOKEN], 0)
-optional('assignedAt', record[R_ASSIGNED_AT], 0)
-optional('startedAt', record[R_STARTED_AT], 0)
-optional('finishedAt', record[R_FINISHED_AT], 0)
-if record[R_STATE] == 'completed' then
-  optional('result', record[R_RESULT], nil)
+optional('node', record[17 --[[R_NODE]]], '')
+optional('token', record[18 --[[R_TOKEN]]], 0)
+optional('assignedAt', record[19 --[[R_ASSIGNED_AT]]], 0)
+optional('startedAt', record[20 --[[R_STARTED_AT]]], 0)
+optional('finishedAt', record[21 --[[R_FINISHED_AT]]], 0)
+if record[1 --[[R_STATE]]] == 'completed' then
+  optional('result', record[24 --[[R_RESULT]]], nil)
 end
-optional('error', record[R_ERROR], '')
-optional('reason', record[R_REASON], '')
+optional('error', record[25 --[[R_ERROR]]], '')
+optional('reason', record[26 --[[R_REASON]]], '')
 return reply

@@ -14,9 +14,6 @@ end
 -- Each is a top-level local function (names prefixed args_ / arg_, so they cannot clash with an
 -- argument's name), so codegen leaves out the ones a script's prelude never calls.
 
--- Values are quoted in messages, cut to this many bytes so an error stays one short line.
-local ARG_SHOWN_BYTES = 40
-
 -- Group fields are named like tasks[3].priority. Building that name for every field of every
 -- element would cost more than the checks, so the prelude records the element being checked
 -- and the name is only put together when a check fails.
@@ -33,13 +30,13 @@ end
 -- reply stays one printable line.
 local function arg_show(value)
   local shown = value
-  if #shown > ARG_SHOWN_BYTES then
-    shown = string.sub(shown, 1, ARG_SHOWN_BYTES)
+  if #shown > 40 --[[ARG_SHOWN_BYTES]] then
+    shown = string.sub(shown, 1, 40 --[[ARG_SHOWN_BYTES]])
   end
   shown = string.gsub(shown, '[%c"\\\128-\255]', function(c)
     return string.format('\\x%02x', string.byte(c))
   end)
-  if #value > ARG_SHOWN_BYTES then
+  if #value > 40 --[[ARG_SHOWN_BYTES]] then
     return '"' .. shown .. '"...'
   end
   return '"' .. shown .. '"'
@@ -130,24 +127,17 @@ local eventsMaxLen = (ARGV[8] == '' or ARGV[8] == nil) and 10000 or args_integer
 local nodeTimeoutMs = (ARGV[9] == '' or ARGV[9] == nil) and 15000 or args_integer(ARGV[9], 'nodeTimeoutMs', 100, 86400000)
 local keepExisting = (not (ARGV[10] == '' or ARGV[10] == nil)) and args_boolean(ARGV[10], 'keepExisting') or false
 
--- lib/config.lua
--- The meta hash holds the key-schema version, the scheduler's configuration and its counters.
--- A script opens the namespace before anything else: it refuses a namespace that was never
--- initialised or that holds data of another schema version, so old scripts never misread
--- data written by newer ones (or the other way round).
-local SCHEMA_VERSION = '2'
-
 -- scripts-lua/init.lua
 local existing = redis.call('HGET', metaKey, 'schema')
-if existing and existing ~= SCHEMA_VERSION then
+if existing and existing ~= '2' --[[SCHEMA_VERSION]] then
   fail('TM_SCHEMA_MISMATCH', 'namespace holds key-schema version ' .. existing ..
-    ', these scripts understand version ' .. SCHEMA_VERSION .. ': load the matching taskmill version')
+    ', these scripts understand version ' .. '2' --[[SCHEMA_VERSION]] .. ': load the matching taskmill version')
 end
 if existing and keepExisting then
   return 'exists'
 end
 redis.call('HSET', metaKey,
-  'schema', SCHEMA_VERSION,
+  'schema', '2' --[[SCHEMA_VERSION]],
   'strategy', strategy,
   'payloadCap', payloadCap,
   'resultCap', resultCap,

@@ -14,11 +14,6 @@ end
 -- Each is a top-level local function (names prefixed args_ / arg_, so they cannot clash with an
 -- argument's name), so codegen leaves out the ones a script's prelude never calls.
 
--- Values are quoted in messages, cut to this many bytes so an error stays one short line.
-local ARG_SHOWN_BYTES = 40
-local ARG_ID_PATTERN = '^[A-Za-z0-9_.:%-]+$'
-local ARG_ID_TEXT = '1 to 128 characters of A-Z a-z 0-9 _ . : -'
-
 -- Group fields are named like tasks[3].priority. Building that name for every field of every
 -- element would cost more than the checks, so the prelude records the element being checked
 -- and the name is only put together when a check fails.
@@ -35,13 +30,13 @@ end
 -- reply stays one printable line.
 local function arg_show(value)
   local shown = value
-  if #shown > ARG_SHOWN_BYTES then
-    shown = string.sub(shown, 1, ARG_SHOWN_BYTES)
+  if #shown > 40 --[[ARG_SHOWN_BYTES]] then
+    shown = string.sub(shown, 1, 40 --[[ARG_SHOWN_BYTES]])
   end
   shown = string.gsub(shown, '[%c"\\\128-\255]', function(c)
     return string.format('\\x%02x', string.byte(c))
   end)
-  if #value > ARG_SHOWN_BYTES then
+  if #value > 40 --[[ARG_SHOWN_BYTES]] then
     return '"' .. shown .. '"...'
   end
   return '"' .. shown .. '"'
@@ -58,7 +53,7 @@ local function arg_require_value(value, name)
 end
 
 local function arg_is_id(value)
-  return #value >= 1 and #value <= 128 and string.find(value, ARG_ID_PATTERN) ~= nil
+  return #value >= 1 and #value <= 128 and string.find(value, '^[A-Za-z0-9_.:%-]+$' --[[ARG_ID_PATTERN]]) ~= nil
 end
 
 -- A decimal integer of at most 16 digits (so it converts to a double exactly), no sign but an
@@ -90,7 +85,7 @@ end
 local function args_id(value, name)
   arg_require_value(value, name)
   if not arg_is_id(value) then
-    arg_reject(name, ARG_ID_TEXT, value)
+    arg_reject(name, '1 to 128 characters of A-Z a-z 0-9 _ . : -' --[[ARG_ID_TEXT]], value)
   end
   return value
 end
@@ -109,7 +104,7 @@ local function args_idlist(value, name, max)
       fail('TM_BAD_ARGUMENT', arg_label(name) .. ': expected at most ' .. max .. ' comma-separated ids, got more')
     end
     if not arg_is_id(element) then
-      arg_reject(name .. '[' .. count .. ']', ARG_ID_TEXT, element)
+      arg_reject(name .. '[' .. count .. ']', '1 to 128 characters of A-Z a-z 0-9 _ . : -' --[[ARG_ID_TEXT]], element)
     end
     ids[count] = element
   end
@@ -163,12 +158,6 @@ local function read_clock()
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   return now
 end
--- lib/config.lua
--- The meta hash holds the key-schema version, the scheduler's configuration and its counters.
--- A script opens the namespace before anything else: it refuses a namespace that was never
--- initialised or that holds data of another schema version, so old scripts never misread
--- data written by newer ones (or the other way round).
-local SCHEMA_VERSION = '2'
 
 local config = {}
 
@@ -181,9 +170,9 @@ local function check_schema(schema)
   if not schema then
     fail('TM_NOT_INITIALIZED', 'namespace has no scheduler: run the init script first')
   end
-  if schema ~= SCHEMA_VERSION then
+  if schema ~= '2' --[[SCHEMA_VERSION]] then
     fail('TM_SCHEMA_MISMATCH', 'namespace holds key-schema version ' .. tostring(schema) ..
-      ', these scripts understand version ' .. SCHEMA_VERSION .. ': load the matching taskmill version')
+      ', these scripts understand version ' .. '2' --[[SCHEMA_VERSION]] .. ': load the matching taskmill version')
   end
 end
 
@@ -210,8 +199,6 @@ end
 -- member). A set is written out before anything in the call reads it, so reads always see
 -- the call's own writes.
 local zset_writes = {}
--- Members per command: well below Lua's limit on unpack().
-local ZSET_CHUNK = 2000
 
 local function zset_add(key, score, member)
   local writes = zset_writes[key]
@@ -246,11 +233,11 @@ local function zset_flush(key)
       removes[#removes + 1] = member
     end
   end
-  for i = 1, #adds, 2 * ZSET_CHUNK do
-    redis.call('ZADD', key, unpack(adds, i, math.min(i + 2 * ZSET_CHUNK - 1, #adds)))
+  for i = 1, #adds, 2 * 2000 --[[ZSET_CHUNK]] do
+    redis.call('ZADD', key, unpack(adds, i, math.min(i + 2 * 2000 --[[ZSET_CHUNK]] - 1, #adds)))
   end
-  for i = 1, #removes, ZSET_CHUNK do
-    redis.call('ZREM', key, unpack(removes, i, math.min(i + ZSET_CHUNK - 1, #removes)))
+  for i = 1, #removes, 2000 --[[ZSET_CHUNK]] do
+    redis.call('ZREM', key, unpack(removes, i, math.min(i + 2000 --[[ZSET_CHUNK]] - 1, #removes)))
   end
 end
 -- lib/nodes.lua
@@ -356,23 +343,10 @@ local function node_tasks(index_key, node_id, limit)
   return redis.call('ZRANGEBYLEX', index_key, '[' .. node_id .. '>', '[' .. node_id .. '>\255', 'LIMIT', 0, limit)
 end
 
--- lib/record.lua
--- A task is one field of the namespace's `task` hash: its id maps to a MessagePack array in
--- the field order below. One hash entry per task keeps a waiting task small and lets a
--- script reach any task without building a key name. The list of a task's dependencies is
--- kept apart, in the `deps` hash, because a record is rewritten at every transition and a
--- fan-in task's list can be long; R_HAS_DEPENDENTS says whether anything waits on the task,
--- so finishing a task nobody waits for costs no look-up.
-local R_STATE, R_PRIORITY, R_SEQ, R_QUEUE, R_MAX_ATTEMPTS, R_BACKOFF, R_BACKOFF_MS = 1, 2, 3, 4, 5, 6, 7
-local R_BACKOFF_CAP_MS, R_LEASE_MS, R_ON_DEPENDENCY_FAILURE, R_UNMET, R_HAS_DEPENDENTS = 8, 9, 10, 11, 12
-local R_ENQUEUED_AT, R_RUN_AT, R_ATTEMPTS, R_LOST, R_NODE, R_TOKEN, R_ASSIGNED_AT = 13, 14, 15, 16, 17, 18, 19
-local R_STARTED_AT, R_FINISHED_AT, R_CANCEL_REQUESTED, R_PAYLOAD, R_RESULT, R_ERROR = 20, 21, 22, 23, 24, 25
-local R_REASON = 26
-
 -- Ready tasks are ordered by priority (higher first), then by enqueue order. Both fit one
 -- exact double: priorities span 2001 values and sequence numbers stay below 2^40.
 local function ready_score(record)
-  return (1000 - record[R_PRIORITY]) * 1099511627776 + record[R_SEQ]
+  return (1000 - record[2 --[[R_PRIORITY]]]) * 1099511627776 + record[3 --[[R_SEQ]]]
 end
 
 -- Stored records spell their most common words in one letter and leave out what equals its
@@ -392,14 +366,14 @@ local ON_FAILURE_NAMES = { f = 'fail', r = 'run' }
 
 local function decode_task(packed)
   local record = cmsgpack.unpack(packed)
-  record[R_STATE] = STATE_NAMES[record[R_STATE]]
-  record[R_BACKOFF] = BACKOFF_NAMES[record[R_BACKOFF]]
-  record[R_ON_DEPENDENCY_FAILURE] = ON_FAILURE_NAMES[record[R_ON_DEPENDENCY_FAILURE]]
-  if record[R_QUEUE] == '' then
-    record[R_QUEUE] = 'default'
+  record[1 --[[R_STATE]]] = STATE_NAMES[record[1 --[[R_STATE]]]]
+  record[6 --[[R_BACKOFF]]] = BACKOFF_NAMES[record[6 --[[R_BACKOFF]]]]
+  record[10 --[[R_ON_DEPENDENCY_FAILURE]]] = ON_FAILURE_NAMES[record[10 --[[R_ON_DEPENDENCY_FAILURE]]]]
+  if record[4 --[[R_QUEUE]]] == '' then
+    record[4 --[[R_QUEUE]]] = 'default'
   end
-  if record[R_RUN_AT] == 0 then
-    record[R_RUN_AT] = record[R_ENQUEUED_AT]
+  if record[14 --[[R_RUN_AT]]] == 0 then
+    record[14 --[[R_RUN_AT]]] = record[13 --[[R_ENQUEUED_AT]]]
   end
   return record
 end
@@ -407,18 +381,18 @@ end
 -- Packs with the short spellings in place, then puts the full words back.
 local function encode_task(record)
   local state, backoff, on_failure, queue, run_at =
-    record[R_STATE], record[R_BACKOFF], record[R_ON_DEPENDENCY_FAILURE], record[R_QUEUE], record[R_RUN_AT]
-  record[R_STATE] = STATE_CODES[state]
-  record[R_BACKOFF] = CHOICE_CODES[backoff]
-  record[R_ON_DEPENDENCY_FAILURE] = CHOICE_CODES[on_failure]
+    record[1 --[[R_STATE]]], record[6 --[[R_BACKOFF]]], record[10 --[[R_ON_DEPENDENCY_FAILURE]]], record[4 --[[R_QUEUE]]], record[14 --[[R_RUN_AT]]]
+  record[1 --[[R_STATE]]] = STATE_CODES[state]
+  record[6 --[[R_BACKOFF]]] = CHOICE_CODES[backoff]
+  record[10 --[[R_ON_DEPENDENCY_FAILURE]]] = CHOICE_CODES[on_failure]
   if queue == 'default' then
-    record[R_QUEUE] = ''
+    record[4 --[[R_QUEUE]]] = ''
   end
-  if run_at == record[R_ENQUEUED_AT] then
-    record[R_RUN_AT] = 0
+  if run_at == record[13 --[[R_ENQUEUED_AT]]] then
+    record[14 --[[R_RUN_AT]]] = 0
   end
   local packed = cmsgpack.pack(record)
-  record[R_STATE], record[R_BACKOFF], record[R_ON_DEPENDENCY_FAILURE], record[R_QUEUE], record[R_RUN_AT] =
+  record[1 --[[R_STATE]]], record[6 --[[R_BACKOFF]]], record[10 --[[R_ON_DEPENDENCY_FAILURE]]], record[4 --[[R_QUEUE]]], record[14 --[[R_RUN_AT]]] =
     state, backoff, on_failure, queue, run_at
   return packed
 end
@@ -428,8 +402,6 @@ end
 -- call (enqueued, assigned, started) costs one write, and the writes go out as one HSET.
 local task_cache = {}
 local dirty_tasks = {}
--- Field/value pairs per HSET: well below Lua's limit on unpack().
-local HSET_CHUNK = 2000
 
 local function load_task(id)
   local record = task_cache[id]
@@ -459,8 +431,8 @@ local function flush_tasks()
     pairs_list[#pairs_list + 1] = encode_task(task_cache[id])
   end
   dirty_tasks = {}
-  for i = 1, #pairs_list, 2 * HSET_CHUNK do
-    redis.call('HSET', taskKey, unpack(pairs_list, i, math.min(i + 2 * HSET_CHUNK - 1, #pairs_list)))
+  for i = 1, #pairs_list, 2 * 2000 --[[HSET_CHUNK]] do
+    redis.call('HSET', taskKey, unpack(pairs_list, i, math.min(i + 2 * 2000 --[[HSET_CHUNK]] - 1, #pairs_list)))
   end
 end
 -- lib/counts.lua
@@ -469,12 +441,12 @@ end
 local state_deltas = {}
 
 local function set_state(record, state)
-  local from = record[R_STATE]
+  local from = record[1 --[[R_STATE]]]
   if from ~= '' then
     state_deltas[from] = (state_deltas[from] or 0) - 1
   end
   state_deltas[state] = (state_deltas[state] or 0) + 1
-  record[R_STATE] = state
+  record[1 --[[R_STATE]]] = state
 end
 
 local function flush_counts()
@@ -494,28 +466,6 @@ local function emit(kind, task_id, node_id, detail)
       'type', kind, 'task', task_id or '', 'node', node_id or '', 'detail', detail or '')
   end
 end
--- lib/dispatch.lua
--- Dispatch: ready tasks are assigned to worker nodes with free capacity, inside the very
--- script that made a task ready or a slot free, so no dispatcher process exists.
---
--- The strategy (meta `strategy`) picks one node per task among the eligible ones: nodes with
--- a free slot that serve the task's queue (a node with no queue list serves every queue).
---   round-robin   the next eligible node after the last one chosen (meta `rrCursor`), in id order.
---   weighted      smooth weighted round-robin, as nginx does it: every eligible node gains its
---                 weight, the node with the highest running total wins (ties: lowest id) and
---                 pays back the sum of the eligible weights. For a=5, b=1, c=1 that gives
---                 a a b a c a a, so shares follow the weights at every point, not just on
---                 average. The running totals are the nodes' `swrr` fields.
---   least-loaded  the lowest inflight/weight ratio; ties go round-robin from `rrCursor`.
---   random        weighted random among the eligible nodes.
--- An assignment writes the task's node and a fresh fencing token, indexes it in `assigned`
--- (member "<node>><task>", so a node's tasks are one lexicographic range) and `leases`, and
--- rings the node's doorbell: an entry in the `dispatch` stream that blocked workers wake on.
-local DOORBELL_LENGTH = 1000
--- How far down the ready queue one call looks for tasks whose queue some free node serves:
--- past the free slots by a margin, and never more than one full batch.
-local DISPATCH_SCAN_EXTRA = 100
-local DISPATCH_SCAN_MAX = 5100
 
 local doorbells = {}
 local rr_cursor_changed = false
@@ -601,22 +551,22 @@ end
 -- the lease restarts. Returns the row a worker needs to run it.
 local function start_task(id, record, node_id)
   set_state(record, 'running')
-  record[R_ATTEMPTS] = record[R_ATTEMPTS] + 1
-  record[R_STARTED_AT] = now
+  record[15 --[[R_ATTEMPTS]]] = record[15 --[[R_ATTEMPTS]]] + 1
+  record[20 --[[R_STARTED_AT]]] = now
   save_task(id, record)
   zset_add(runningKey, 0, node_id .. '>' .. id)
-  zset_add(leasesKey, now + record[R_LEASE_MS], id)
-  emit('started', id, node_id, tostring(record[R_ATTEMPTS]))
-  return { id, record[R_TOKEN], record[R_ATTEMPTS], record[R_PAYLOAD], record[R_QUEUE] }
+  zset_add(leasesKey, now + record[9 --[[R_LEASE_MS]]], id)
+  emit('started', id, node_id, tostring(record[15 --[[R_ATTEMPTS]]]))
+  return { id, record[18 --[[R_TOKEN]]], record[15 --[[R_ATTEMPTS]]], record[23 --[[R_PAYLOAD]]], record[4 --[[R_QUEUE]]] }
 end
 
 local function assign(id, record, node)
-  record[R_NODE] = node.id
-  record[R_TOKEN] = record[R_TOKEN] + 1
-  record[R_ASSIGNED_AT] = now
+  record[17 --[[R_NODE]]] = node.id
+  record[18 --[[R_TOKEN]]] = record[18 --[[R_TOKEN]]] + 1
+  record[19 --[[R_ASSIGNED_AT]]] = now
   node.inflight = node.inflight + 1
   touch_node(node)
-  emit('assigned', id, node.id, tostring(record[R_TOKEN]))
+  emit('assigned', id, node.id, tostring(record[18 --[[R_TOKEN]]]))
   if direct_start and direct_start.node == node.id and direct_start.budget > 0 then
     direct_start.budget = direct_start.budget - 1
     direct_start.started[#direct_start.started + 1] = start_task(id, record, node.id)
@@ -625,7 +575,7 @@ local function assign(id, record, node)
   set_state(record, 'assigned')
   save_task(id, record)
   zset_add(assignedKey, 0, node.id .. '>' .. id)
-  zset_add(leasesKey, now + record[R_LEASE_MS], id)
+  zset_add(leasesKey, now + record[9 --[[R_LEASE_MS]]], id)
   doorbells[node.id] = true
 end
 
@@ -646,11 +596,11 @@ local function dispatch()
     return 0
   end
   zset_flush(readyKey)
-  local ids = redis.call('ZRANGE', readyKey, 0, math.min(free + DISPATCH_SCAN_EXTRA, DISPATCH_SCAN_MAX) - 1)
+  local ids = redis.call('ZRANGE', readyKey, 0, math.min(free + 100 --[[DISPATCH_SCAN_EXTRA]], 5100 --[[DISPATCH_SCAN_MAX]]) - 1)
   local taken = 0
   for _, id in ipairs(ids) do
     local record = load_task(id)
-    local node = pick_node(record[R_QUEUE])
+    local node = pick_node(record[4 --[[R_QUEUE]]])
     if node then
       zset_remove(readyKey, id)
       assign(id, record, node)
@@ -682,37 +632,18 @@ local function commit()
     rr_cursor_changed = false
   end
   for node_id in pairs(doorbells) do
-    redis.call('XADD', dispatchKey, 'MAXLEN', '~', DOORBELL_LENGTH, '*', 'node', node_id)
+    redis.call('XADD', dispatchKey, 'MAXLEN', '~', 1000 --[[DOORBELL_LENGTH]], '*', 'node', node_id)
   end
   doorbells = {}
 end
--- lib/lifecycle.lua
--- The transitions every script shares, and the dependency state machine.
---
--- A task is `waiting` while some dependency has not completed (`R_UNMET` counts them), then
--- `delayed` until its run-at time or `ready`; dispatch makes it `assigned`, the worker's start
--- makes it `running`; it ends `completed`, `dead` or `canceled` (a failure with attempts
--- left passes through `retrying`, which waits in `delayed` for its backoff).
---
--- Dependencies are edges "<parent>><child>" in the `edges` sorted set (all scores 0), so a
--- parent's children are one lexicographic range that can be read in slices. When a task
--- ends, an entry "<outcome> <id>" goes on the `propagation` list, and propagation works
--- through that list within a budget of edges per call: a parent with 100,000 children is
--- settled over many short calls instead of one that blocks Redis. A child whose parent
--- completed loses one unmet dependency; a child whose parent died or was canceled either dies
--- too ("dependency failed", and so on down the graph) or, with onDependencyFailure=run,
--- counts that parent as settled.
-local PROPAGATION_BUDGET = 1000
--- A task that keeps taking its worker down with it is not retried without end.
-local MAX_LOST = 10
 
-local propagation_budget = PROPAGATION_BUDGET
+local propagation_budget = 1000 --[[PROPAGATION_BUDGET]]
 
 -- Waiting -> delayed or ready, by run-at time.
 local function make_runnable(id, record)
-  if record[R_RUN_AT] > now then
+  if record[14 --[[R_RUN_AT]]] > now then
     set_state(record, 'delayed')
-    zset_add(delayedKey, record[R_RUN_AT], id)
+    zset_add(delayedKey, record[14 --[[R_RUN_AT]]], id)
   else
     set_state(record, 'ready')
     zset_add(readyKey, ready_score(record), id)
@@ -721,21 +652,21 @@ end
 
 -- Drops an assigned or running task's lease and index entry and frees its node's slot.
 local function release_hold(id, record)
-  if record[R_STATE] == 'running' then
-    zset_remove(runningKey, record[R_NODE] .. '>' .. id)
+  if record[1 --[[R_STATE]]] == 'running' then
+    zset_remove(runningKey, record[17 --[[R_NODE]]] .. '>' .. id)
   else
-    zset_remove(assignedKey, record[R_NODE] .. '>' .. id)
+    zset_remove(assignedKey, record[17 --[[R_NODE]]] .. '>' .. id)
   end
   zset_remove(leasesKey, id)
-  return release_slot(record[R_NODE])
+  return release_slot(record[17 --[[R_NODE]]])
 end
 
 -- Ends a task for good: completed, dead or canceled. Dependents are settled by propagation.
 local function finish_task(id, record, state, reason)
   set_state(record, state)
-  record[R_FINISHED_AT] = now
+  record[21 --[[R_FINISHED_AT]]] = now
   if reason then
-    record[R_REASON] = reason
+    record[26 --[[R_REASON]]] = reason
   end
   save_task(id, record)
   if state == 'completed' then
@@ -743,21 +674,21 @@ local function finish_task(id, record, state, reason)
   else
     zset_add(deadKey, now, id)
   end
-  if record[R_HAS_DEPENDENTS] == 1 then
+  if record[12 --[[R_HAS_DEPENDENTS]]] == 1 then
     redis.call('RPUSH', propagationKey, (state == 'completed' and 'c ' or 'f ') .. id)
   end
-  emit(state, id, record[R_NODE], reason)
+  emit(state, id, record[17 --[[R_NODE]]], reason)
 end
 
 local function settle_child(child_id, parent_completed)
   local record = load_task(child_id)
   -- A child that was canceled or swept meanwhile has nothing left to wait for.
-  if not record or record[R_STATE] ~= 'waiting' then
+  if not record or record[1 --[[R_STATE]]] ~= 'waiting' then
     return
   end
-  if parent_completed or record[R_ON_DEPENDENCY_FAILURE] == 'run' then
-    record[R_UNMET] = record[R_UNMET] - 1
-    if record[R_UNMET] <= 0 then
+  if parent_completed or record[10 --[[R_ON_DEPENDENCY_FAILURE]]] == 'run' then
+    record[11 --[[R_UNMET]]] = record[11 --[[R_UNMET]]] - 1
+    if record[11 --[[R_UNMET]]] <= 0 then
       make_runnable(child_id, record)
     end
     save_task(child_id, record)
@@ -797,20 +728,20 @@ end
 -- is counted apart from handler failures, so a crash does not use up a retry.
 local function recover_task(id, record, why)
   release_hold(id, record)
-  if record[R_STATE] == 'running' then
-    record[R_ATTEMPTS] = record[R_ATTEMPTS] - 1
+  if record[1 --[[R_STATE]]] == 'running' then
+    record[15 --[[R_ATTEMPTS]]] = record[15 --[[R_ATTEMPTS]]] - 1
   end
-  record[R_LOST] = record[R_LOST] + 1
-  record[R_ERROR] = why
-  if record[R_CANCEL_REQUESTED] == 1 then
+  record[16 --[[R_LOST]]] = record[16 --[[R_LOST]]] + 1
+  record[25 --[[R_ERROR]]] = why
+  if record[22 --[[R_CANCEL_REQUESTED]]] == 1 then
     finish_task(id, record, 'canceled', 'canceled')
-  elseif record[R_LOST] >= MAX_LOST then
-    finish_task(id, record, 'dead', 'lost ' .. MAX_LOST .. ' times: ' .. why)
+  elseif record[16 --[[R_LOST]]] >= 10 --[[MAX_LOST]] then
+    finish_task(id, record, 'dead', 'lost ' .. 10 --[[MAX_LOST]] .. ' times: ' .. why)
   else
     set_state(record, 'ready')
     zset_add(readyKey, ready_score(record), id)
     save_task(id, record)
-    emit('recovered', id, record[R_NODE], why)
+    emit('recovered', id, record[17 --[[R_NODE]]], why)
   end
 end
 
@@ -826,7 +757,7 @@ local function promote_due(limit)
   local due = redis.call('ZRANGEBYSCORE', delayedKey, '-inf', now, 'LIMIT', 0, limit)
   for _, id in ipairs(due) do
     local record = load_task(id)
-    if record and (record[R_STATE] == 'delayed' or record[R_STATE] == 'retrying') then
+    if record and (record[1 --[[R_STATE]]] == 'delayed' or record[1 --[[R_STATE]]] == 'retrying') then
       set_state(record, 'ready')
       zset_add(readyKey, ready_score(record), id)
       save_task(id, record)
@@ -842,8 +773,8 @@ local function recover_expired(limit)
   local expired = redis.call('ZRANGEBYSCORE', leasesKey, '-inf', now, 'LIMIT', 0, limit)
   for _, id in ipairs(expired) do
     local record = load_task(id)
-    if record and (record[R_STATE] == 'assigned' or record[R_STATE] == 'running') then
-      recover_task(id, record, 'lease expired on node ' .. record[R_NODE])
+    if record and (record[1 --[[R_STATE]]] == 'assigned' or record[1 --[[R_STATE]]] == 'running') then
+      recover_task(id, record, 'lease expired on node ' .. record[17 --[[R_NODE]]])
     else
       zset_remove(leasesKey, id)
     end
@@ -854,7 +785,7 @@ end
 local function recover_member(member, node_id)
   local id = string.sub(member, #node_id + 2)
   local record = load_task(id)
-  if record and record[R_NODE] == node_id and (record[R_STATE] == 'assigned' or record[R_STATE] == 'running') then
+  if record and record[17 --[[R_NODE]]] == node_id and (record[1 --[[R_STATE]]] == 'assigned' or record[1 --[[R_STATE]]] == 'running') then
     recover_task(id, record, 'node ' .. node_id .. ' stopped sending heartbeats')
   else
     -- An index entry that outlived its task's hold: nothing to recover, just drop it.
@@ -914,7 +845,7 @@ local function sweep_index(index_key, keep_ms, keep_count, limit)
   for _, id in ipairs(victims) do
     local record = load_task(id)
     if record then
-      deltas[record[R_STATE]] = (deltas[record[R_STATE]] or 0) - 1
+      deltas[record[1 --[[R_STATE]]]] = (deltas[record[1 --[[R_STATE]]]] or 0) - 1
     end
     forget_task(id)
   end
