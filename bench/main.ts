@@ -101,7 +101,9 @@ async function main(): Promise<void> {
   }
   const systems = parseList(values.systems, SYSTEM_NAMES, 'system')
   const scenarios = parseList(values.scenarios, SCENARIO_ORDER, 'scenario')
-  const sizes: Sizes = { ...(values.quick ? QUICK : FULL) }
+  // `npm run bench --quick` (no `--`) hands the flag to npm, which passes it on as npm_config_quick.
+  const quick = values.quick || process.env.npm_config_quick === 'true'
+  const sizes: Sizes = { ...(quick ? QUICK : FULL) }
   if (values.tasks !== undefined) {
     const tasks = Number(values.tasks)
     if (!Number.isInteger(tasks) || tasks < 1) throw new Error(`--tasks must be a positive integer, got ${values.tasks}`)
@@ -121,7 +123,7 @@ async function main(): Promise<void> {
 
   const loadAtStart = loadavg()[0] ?? 0
   progress.line(
-    `taskmill benchmark${values.quick ? ' (quick)' : ''}: ${sizes.tasks.toLocaleString('en-US')} tasks, systems ${systems.join(', ')}; a fresh redis-server per step`,
+    `taskmill benchmark${quick ? ' (quick)' : ''}: ${sizes.tasks.toLocaleString('en-US')} tasks, systems ${systems.join(', ')}; a fresh redis-server per step`,
   )
   const runs: RunResult[] = []
   const profiles: RunResult[] = []
@@ -159,7 +161,7 @@ async function main(): Promise<void> {
     node: process.versions.node,
     redis: redisVersion(),
     cpus: `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}`,
-    quick: values.quick ?? false,
+    quick,
     load: `${loadAtStart.toFixed(2)} at start, ${(loadavg()[0] ?? 0).toFixed(2)} at end (1-minute load average; other work on the machine makes figures noisier)`,
   }
   const report = buildReport(environment, sizes, runs, profiles)
