@@ -1,25 +1,20 @@
 /**
  * One fresh redis-server per measured scenario, so no scenario pays for another's keys, script
- * cache or fragmentation. Every server is started from the same binary with the same settings
- * (persistence off) on a free loopback port in a temporary directory, and stopped by its pid.
+ * cache or fragmentation. Every server is started by the harness in devtools/ from the same
+ * binary with the same settings (persistence off) on a free loopback port in a temporary
+ * directory, and stopped by its pid.
  *
  * Redis CPU is read from `INFO cpu` (`used_cpu_user + used_cpu_sys`, getrusage of the whole
  * server process); commands from `INFO stats` and `INFO commandstats`; memory from `INFO memory`.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { Redis } from 'ioredis'
+import { spawnRedisServer, type SpawnedRedis } from '../devtools/redis-server.js'
 
 /** `REDIS_SERVER` when set; else `/usr/bin/redis-server` when present; else `redis-server` from PATH. */
 export const REDIS_SERVER_BINARY =
   process.env.REDIS_SERVER ?? (existsSync('/usr/bin/redis-server') ? '/usr/bin/redis-server' : 'redis-server')
 
-/** The settings every server gets, whatever the system under test. */
-export const REDIS_SETTINGS: readonly string[] = ['--save', '', '--appendonly', 'no']
 
 export interface CommandStat {
   calls: number
@@ -55,56 +50,26 @@ export interface InfoDelta {
 }
 
 export class RedisServer {
-  private exited: Promise<void>
-
   private constructor(
-    readonly port: number,
-    private readonly dir: string,
-    private readonly process: ChildProcess,
+    private readonly server: SpawnedRedis,
     readonly admin: Redis,
-  ) {
-    this.exited = new Promise((resolve) => process.once('exit', () => resolve()))
+  ) {}
+
+  get port(): number {
+    return this.server.port
   }
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`
+    return this.server.url
   }
 
-  get pid(): number {
-    return this.process.pid ?? -1
-  }
-
-  /** Starts a server on a free port and waits until it answers PING. */
+  /** Starts a server on a free port (the harness the tests use) and connects an admin client. */
   static async start(): Promise<RedisServer> {
-    const port = await freePort()
-    const dir = await mkdtemp(join(tmpdir(), 'taskmill-bench-'))
-    const child = spawn(
-      REDIS_SERVER_BINARY,
-      ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, ...REDIS_SETTINGS, '--daemonize', 'no', '--loglevel', 'warning'],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    )
-    let stderr = ''
-    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-    const admin = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
-    // Refused connections while the server boots are expected; they are retried below.
+    const server = await spawnRedisServer(REDIS_SERVER_BINARY, ['--loglevel', 'warning'])
+    const admin = new Redis({ host: server.host, port: server.port, maxRetriesPerRequest: 0, retryStrategy: () => null })
     admin.on('error', () => undefined)
-    const deadline = Date.now() + 10_000
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}: ${stderr.trim()}`)
-      try {
-        await admin.connect()
-        await admin.ping()
-        break
-      } catch (error) {
-        admin.disconnect()
-        if (Date.now() > deadline) {
-          child.kill('SIGKILL')
-          throw new Error(`redis-server on port ${port} did not answer within 10 s: ${String(error)}`)
-        }
-        await sleep(20)
-      }
-    }
-    return new RedisServer(port, dir, child, admin)
+    await admin.ping()
+    return new RedisServer(server, admin)
   }
 
   /** Reads CPU, command counters and memory in one INFO call. */
@@ -132,15 +97,7 @@ export class RedisServer {
 
   async stop(): Promise<void> {
     this.admin.disconnect()
-    if (this.process.exitCode === null && this.process.signalCode === null) {
-      process.kill(this.pid, 'SIGTERM')
-      const killer = setTimeout(() => {
-        if (this.process.exitCode === null) process.kill(this.pid, 'SIGKILL')
-      }, 5000)
-      await this.exited
-      clearTimeout(killer)
-    }
-    await rm(this.dir, { recursive: true, force: true })
+    await this.server.stop()
   }
 }
 
@@ -200,19 +157,4 @@ export function diff(before: InfoSnapshot, after: InfoSnapshot): InfoDelta {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.unref()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}
+export { sleep } from '../devtools/redis-server.js'

@@ -9,7 +9,7 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { Scheduler, type TaskInfo, type TaskInput } from '../client/index.js'
-import { findRedis } from './find-redis.js'
+import { startRedis } from '../devtools/redis-server.js'
 
 const NODES = [
   { id: 'node-a', weight: 5 },
@@ -91,7 +91,7 @@ function pad(rows: string[][]): string {
 }
 
 async function main(): Promise<void> {
-  const redis = await findRedis()
+  const redis = await startRedis()
   const namespace = `demo-${randomBytes(3).toString('hex')}`
   console.log(`taskmill demo · Redis ${redis.url} (${redis.source}) · namespace ${namespace}`)
   const children: ChildProcess[] = []

@@ -11,7 +11,7 @@ import { Scheduler } from '../../client/index.js'
 import { createRunner } from '../../client/connection.js'
 import { allScripts, registerNode } from '../../loader/generated/scripts.js'
 import { clusterInfo, clusterSkipReason, openClient, randomNamespace, redisInfo } from '../support/context.js'
-import { findExecutable, spawnRedisServer, type SpawnedRedis } from '../support/redis.js'
+import { findExecutable, spawnRedisServer, type SpawnedRedis } from '../../devtools/redis-server.js'
 import { runCli } from './run-cli.js'
 
 /** The row of `scripts` (or `load`) for one script: its line of the table. */

@@ -15,7 +15,7 @@ import {
 } from '../../loader/errors.js'
 import { Namespace } from '../../loader/keys.js'
 import { ScriptRunner } from '../../loader/runner.js'
-import { freePort } from '../support/redis.js'
+import { freePort } from '../../devtools/redis-server.js'
 import {
   clientAddresses,
   dumpNamespace,

@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
-import { findExecutable } from '../support/redis.js'
+import { findExecutable } from '../../devtools/redis-server.js'
 import { redisInfo, standaloneClient } from '../support/context.js'
 
 const run = promisify(execFile)

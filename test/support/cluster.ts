@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { Redis } from 'ioredis'
-import { findExecutable, sleep, spawnRedisServer, type SpawnedRedis } from './redis.js'
+import { findExecutable, sleep, spawnRedisServer, type SpawnedRedis } from '../../devtools/redis-server.js'
 
 const run = promisify(execFile)
 const READY_TIMEOUT_MS = 20_000

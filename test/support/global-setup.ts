@@ -5,7 +5,7 @@
  */
 import type { TestProject } from 'vitest/node'
 import { clusterUnavailableReason, startCluster, type TestCluster } from './cluster.js'
-import { startRedis, type TestRedis } from './redis.js'
+import { startRedis, type TestRedis } from '../../devtools/redis-server.js'
 
 export interface ProvidedRedis {
   url: string

@@ -6,7 +6,7 @@
 import type { Cluster, Redis } from 'ioredis'
 import { startCluster } from './cluster.js'
 import { openClient, openCluster } from './context.js'
-import { startRedis } from './redis.js'
+import { startRedis } from '../../devtools/redis-server.js'
 
 export interface PrivateRedis {
   servers: { host: string; port: number }[]

@@ -1,12 +1,14 @@
 /**
- * A Redis for tests, found in this order:
+ * A Redis for the tests, the demo and the benchmark, found in this order:
  * 1. `REDIS_URL` from the environment (never stopped or restarted by us);
  * 2. a `redis-server` on PATH, spawned on a free loopback port with no persistence and its own
  *    temporary directory, stopped by pid;
  * 3. a container from `@testcontainers/redis`, only when a Docker engine is configured
- *    (testcontainers is imported lazily: the import alone costs about half a second).
+ *    (testcontainers is imported lazily: the import alone costs about half a second);
+ * 4. on a Debian or Ubuntu machine where we run as root, `redis-server` installed with apt-get,
+ *    then as in 2. Anywhere else the error says what to install.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer, Socket } from 'node:net'
@@ -56,9 +58,24 @@ export async function startRedis(): Promise<TestRedis> {
   const server = findExecutable('redis-server')
   if (server !== undefined) return spawnRedisServer(server, [])
   if (dockerConfigured()) return startContainer()
-  throw new Error(
-    'no Redis for the tests: set REDIS_URL, install redis-server (apt-get install redis-server), or run a Docker engine',
-  )
+  installRedisServer()
+  return spawnRedisServer(findExecutable('redis-server') as string, [])
+}
+
+/** Installs redis-server and redis-tools with apt-get, when we are root on a Debian-like machine. */
+function installRedisServer(): void {
+  if (process.getuid?.() !== 0 || findExecutable('apt-get') === undefined) {
+    throw new Error(
+      'no Redis found: set REDIS_URL=redis://host:port, install redis-server (e.g. `sudo apt-get install redis-server redis-tools`), or run a Docker engine',
+    )
+  }
+  console.error('redis-server is not installed: installing it with apt-get (one time, about a minute)…')
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+  for (const args of [['update', '-q'], ['install', '-y', '-q', 'redis-server', 'redis-tools']]) {
+    const result = spawnSync('apt-get', args, { stdio: ['ignore', 'inherit', 'inherit'], env })
+    if (result.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed: install redis-server yourself or set REDIS_URL`)
+  }
+  if (findExecutable('redis-server') === undefined) throw new Error('apt-get installed redis-server, but it is not on PATH')
 }
 
 /** A free TCP port on loopback (free when asked; the caller binds it soon after). */
