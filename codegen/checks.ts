@@ -194,6 +194,18 @@ function reachableStatements(statements: readonly LuaNode[], originOf: (node: Lu
   return reachable
 }
 
+/** Parses an expanded script with locations, ranges and scopes, as every codegen pass wants it. */
+export function parseExpanded(source: string): LuaNode {
+  // luaparse does not know the shebang; a comment of the same length keeps lines and columns.
+  return luaparse.parse(source.replace(/^#!/, '--'), {
+    luaVersion: '5.1',
+    locations: true,
+    ranges: true,
+    scope: true,
+    encodingMode: 'pseudo-latin1',
+  }) as unknown as LuaNode
+}
+
 /**
  * The expanded script without the lib definitions it can never reach, and without the
  * comments right above them. Every statement left out would only define a function or a
@@ -202,12 +214,7 @@ function reachableStatements(statements: readonly LuaNode[], originOf: (node: Lu
  * reads shorter. Call it on a script that passed the checks.
  */
 export function shakeExpanded(expanded: ExpandedScript): ExpandedScript {
-  const chunk = luaparse.parse(expanded.source.replace(/^#!/, '--'), {
-    luaVersion: '5.1',
-    locations: true,
-    scope: true,
-    encodingMode: 'pseudo-latin1',
-  }) as unknown as LuaNode
+  const chunk = parseExpanded(expanded.source)
   const statements = (chunk.body as LuaNode[]) ?? []
   const originOf = (node: LuaNode): Origin =>
     expanded.origins[(node.loc?.start.line ?? 1) - 1] ?? { kind: 'generated', file: '', line: 1 }
@@ -304,17 +311,9 @@ export function checkExpanded({ contract, expanded, registry, registryFile }: Ch
   }
   const where = (origin: Origin): string => `${origin.file}:${origin.line}`
 
-  // luaparse does not know the shebang; a comment of the same length keeps lines and columns.
-  const parseable = expanded.source.replace(/^#!/, '--')
   let chunk: LuaNode
   try {
-    chunk = luaparse.parse(parseable, {
-      luaVersion: '5.1',
-      locations: true,
-      ranges: true,
-      scope: true,
-      encodingMode: 'pseudo-latin1',
-    }) as unknown as LuaNode
+    chunk = parseExpanded(expanded.source)
   } catch (error) {
     const syntax = error as { line?: number; message?: string }
     const origin = origins[(syntax.line ?? 1) - 1] ?? { kind: 'generated', file: contract.file, line: contract.nameLine }

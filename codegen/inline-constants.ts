@@ -9,8 +9,7 @@
  * UPPER_SNAKE_CASE, bound to a number or string literal, declared nowhere else in the script
  * and never assigned. The declaration itself is dropped.
  */
-import luaparse from 'luaparse'
-import { isReference, walk, type LuaNode } from './checks.js'
+import { isReference, parseExpanded, walk, type LuaNode } from './checks.js'
 import type { ExpandedScript, Origin } from './expand.js'
 
 const CONSTANT_NAME = /^[A-Z][A-Z0-9_]*$/
@@ -22,13 +21,7 @@ interface Range {
 
 export function inlineConstants(expanded: ExpandedScript): ExpandedScript {
   const source = expanded.source
-  const chunk = luaparse.parse(source.replace(/^#!/, '--'), {
-    luaVersion: '5.1',
-    locations: true,
-    ranges: true,
-    scope: true,
-    encodingMode: 'pseudo-latin1',
-  }) as unknown as LuaNode
+  const chunk = parseExpanded(source)
   const statements = (chunk.body as LuaNode[]) ?? []
   const originOfLine = (line: number): Origin | undefined => expanded.origins[line - 1]
 

@@ -106,13 +106,27 @@ local function propagate()
   return redis.call('LLEN', propagationKey)
 end
 
--- A held task whose node vanished or whose lease ran out goes back to ready. The lost attempt
--- is counted apart from handler failures, so a crash does not use up a retry.
-local function recover_task(id, record, why)
+-- Takes a task away from the node holding it; a started attempt that will not finish there is
+-- not counted.
+local function unhold(id, record)
   release_hold(id, record)
   if record[R_STATE] == 'running' then
     record[R_ATTEMPTS] = record[R_ATTEMPTS] - 1
   end
+end
+
+-- Back in the ready queue at its old place: priority first, then enqueue order.
+local function requeue(id, record, event, detail)
+  set_state(record, 'ready')
+  zset_add(readyKey, ready_score(record), id)
+  save_task(id, record)
+  emit(event, id, record[R_NODE], detail)
+end
+
+-- A held task whose node vanished or whose lease ran out goes back to ready. The lost attempt
+-- is counted apart from handler failures, so a crash does not use up a retry.
+local function recover_task(id, record, why)
+  unhold(id, record)
   record[R_LOST] = record[R_LOST] + 1
   record[R_ERROR] = why
   if record[R_CANCEL_REQUESTED] == 1 then
@@ -120,22 +134,13 @@ local function recover_task(id, record, why)
   elseif record[R_LOST] >= MAX_LOST then
     finish_task(id, record, 'dead', 'lost ' .. MAX_LOST .. ' times: ' .. why)
   else
-    set_state(record, 'ready')
-    zset_add(readyKey, ready_score(record), id)
-    save_task(id, record)
-    emit('recovered', id, record[R_NODE], why)
+    requeue(id, record, 'recovered', why)
   end
 end
 
 -- A node gives a task back on graceful shutdown: it runs again elsewhere, and neither an
 -- attempt nor a loss is counted.
 local function hand_back(id, record)
-  release_hold(id, record)
-  if record[R_STATE] == 'running' then
-    record[R_ATTEMPTS] = record[R_ATTEMPTS] - 1
-  end
-  set_state(record, 'ready')
-  zset_add(readyKey, ready_score(record), id)
-  save_task(id, record)
-  emit('released', id, record[R_NODE], nil)
+  unhold(id, record)
+  requeue(id, record, 'released', nil)
 end

@@ -590,17 +590,28 @@ local function release_hold(id, record)
   return release_slot(record[17 --[[R_NODE]]])
 end
 
--- A node gives a task back on graceful shutdown: it runs again elsewhere, and neither an
--- attempt nor a loss is counted.
-local function hand_back(id, record)
+-- Takes a task away from the node holding it; a started attempt that will not finish there is
+-- not counted.
+local function unhold(id, record)
   release_hold(id, record)
   if record[1 --[[R_STATE]]] == 'running' then
     record[15 --[[R_ATTEMPTS]]] = record[15 --[[R_ATTEMPTS]]] - 1
   end
+end
+
+-- Back in the ready queue at its old place: priority first, then enqueue order.
+local function requeue(id, record, event, detail)
   set_state(record, 'ready')
   zset_add(readyKey, ready_score(record), id)
   save_task(id, record)
-  emit('released', id, record[17 --[[R_NODE]]], nil)
+  emit(event, id, record[17 --[[R_NODE]]], detail)
+end
+
+-- A node gives a task back on graceful shutdown: it runs again elsewhere, and neither an
+-- attempt nor a loss is counted.
+local function hand_back(id, record)
+  unhold(id, record)
+  requeue(id, record, 'released', nil)
 end
 -- lib/maintenance.lua
 -- Housekeeping that no process owns: any script that changes state runs a bounded slice of

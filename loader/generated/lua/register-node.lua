@@ -724,13 +724,27 @@ local function propagate()
   return redis.call('LLEN', propagationKey)
 end
 
--- A held task whose node vanished or whose lease ran out goes back to ready. The lost attempt
--- is counted apart from handler failures, so a crash does not use up a retry.
-local function recover_task(id, record, why)
+-- Takes a task away from the node holding it; a started attempt that will not finish there is
+-- not counted.
+local function unhold(id, record)
   release_hold(id, record)
   if record[1 --[[R_STATE]]] == 'running' then
     record[15 --[[R_ATTEMPTS]]] = record[15 --[[R_ATTEMPTS]]] - 1
   end
+end
+
+-- Back in the ready queue at its old place: priority first, then enqueue order.
+local function requeue(id, record, event, detail)
+  set_state(record, 'ready')
+  zset_add(readyKey, ready_score(record), id)
+  save_task(id, record)
+  emit(event, id, record[17 --[[R_NODE]]], detail)
+end
+
+-- A held task whose node vanished or whose lease ran out goes back to ready. The lost attempt
+-- is counted apart from handler failures, so a crash does not use up a retry.
+local function recover_task(id, record, why)
+  unhold(id, record)
   record[16 --[[R_LOST]]] = record[16 --[[R_LOST]]] + 1
   record[25 --[[R_ERROR]]] = why
   if record[22 --[[R_CANCEL_REQUESTED]]] == 1 then
@@ -738,10 +752,7 @@ local function recover_task(id, record, why)
   elseif record[16 --[[R_LOST]]] >= 10 --[[MAX_LOST]] then
     finish_task(id, record, 'dead', 'lost ' .. 10 --[[MAX_LOST]] .. ' times: ' .. why)
   else
-    set_state(record, 'ready')
-    zset_add(readyKey, ready_score(record), id)
-    save_task(id, record)
-    emit('recovered', id, record[17 --[[R_NODE]]], why)
+    requeue(id, record, 'recovered', why)
   end
 end
 
