@@ -31,14 +31,13 @@ local RUNNING = { running = true }
 local records = {}
 local seen = {}
 for i, entry in ipairs(results) do
-  local position = 'results[' .. i .. ']: '
   if seen[entry.id] then
-    fail('TM_BAD_ARGUMENT', position .. 'task "' .. entry.id .. '" is also results[' .. seen[entry.id] .. ']')
+    fail('TM_BAD_ARGUMENT', 'results[' .. i .. ']: task "' .. entry.id .. '" is also results[' .. seen[entry.id] .. ']')
   end
   seen[entry.id] = i
-  records[i] = check_hold(position, nodeId, entry.id, entry.token, RUNNING)
+  records[i] = check_hold(i, nodeId, entry.id, entry.token, RUNNING)
   if #entry.result > config.resultCap then
-    fail('TM_RESULT_TOO_LARGE', position .. #entry.result .. ' bytes, the cap is ' .. config.resultCap .. ' (init resultCap)')
+    fail('TM_RESULT_TOO_LARGE', 'results[' .. i .. ']: ' .. #entry.result .. ' bytes, the cap is ' .. config.resultCap .. ' (init resultCap)')
   end
 end
 

@@ -26,7 +26,7 @@
 --- @include "lib/claim"
 --- @include "lib/maintenance"
 open_namespace()
-local record = check_hold('', nodeId, id, token, { running = true })
+local record = check_hold(nil, nodeId, id, token, { running = true })
 
 local node = release_hold(id, record)
 if node then

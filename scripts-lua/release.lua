@@ -24,7 +24,7 @@
 --- @include "lib/claim"
 --- @include "lib/maintenance"
 open_namespace()
-local record = check_hold('', nodeId, id, token, { running = true, assigned = true })
+local record = check_hold(nil, nodeId, id, token, { running = true, assigned = true })
 hand_back(id, record)
 dispatch()
 commit()

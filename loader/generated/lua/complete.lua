@@ -755,13 +755,14 @@ end
 
 -- Completion, failure and hand-back are accepted only from the node holding the task with
 -- the current token: a worker that stalled past its lease must not undo the task's new life.
-local function check_hold(position, node_id, id, token, allowed)
+-- `index` is the task's place in a batch (named in messages), nil for a single task.
+local function check_hold(index, node_id, id, token, allowed)
   local record = load_task(id)
   if not record then
-    fail('TM_UNKNOWN_TASK', position .. 'no task "' .. id .. '" in this namespace')
+    fail('TM_UNKNOWN_TASK', (index and ('results[' .. index .. ']: ') or '') .. 'no task "' .. id .. '" in this namespace')
   end
   if record[17 --[[R_NODE]]] ~= node_id or record[18 --[[R_TOKEN]]] ~= token or not allowed[record[1 --[[R_STATE]]]] then
-    fail('TM_LEASE_LOST', position .. 'task "' .. id .. '" token ' .. token .. ' on node ' .. node_id ..
+    fail('TM_LEASE_LOST', (index and ('results[' .. index .. ']: ') or '') .. 'task "' .. id .. '" token ' .. token .. ' on node ' .. node_id ..
       ' is not current (task is ' .. record[1 --[[R_STATE]]] .. ', token ' .. record[18 --[[R_TOKEN]]] ..
       (record[17 --[[R_NODE]]] ~= '' and (' on node ' .. record[17 --[[R_NODE]]]) or '') .. '): drop the task, its result is not wanted')
   end
@@ -810,14 +811,13 @@ local RUNNING = { running = true }
 local records = {}
 local seen = {}
 for i, entry in ipairs(results) do
-  local position = 'results[' .. i .. ']: '
   if seen[entry.id] then
-    fail('TM_BAD_ARGUMENT', position .. 'task "' .. entry.id .. '" is also results[' .. seen[entry.id] .. ']')
+    fail('TM_BAD_ARGUMENT', 'results[' .. i .. ']: task "' .. entry.id .. '" is also results[' .. seen[entry.id] .. ']')
   end
   seen[entry.id] = i
-  records[i] = check_hold(position, nodeId, entry.id, entry.token, RUNNING)
+  records[i] = check_hold(i, nodeId, entry.id, entry.token, RUNNING)
   if #entry.result > config.resultCap then
-    fail('TM_RESULT_TOO_LARGE', position .. #entry.result .. ' bytes, the cap is ' .. config.resultCap .. ' (init resultCap)')
+    fail('TM_RESULT_TOO_LARGE', 'results[' .. i .. ']: ' .. #entry.result .. ' bytes, the cap is ' .. config.resultCap .. ' (init resultCap)')
   end
 end
 

@@ -690,13 +690,14 @@ end
 
 -- Completion, failure and hand-back are accepted only from the node holding the task with
 -- the current token: a worker that stalled past its lease must not undo the task's new life.
-local function check_hold(position, node_id, id, token, allowed)
+-- `index` is the task's place in a batch (named in messages), nil for a single task.
+local function check_hold(index, node_id, id, token, allowed)
   local record = load_task(id)
   if not record then
-    fail('TM_UNKNOWN_TASK', position .. 'no task "' .. id .. '" in this namespace')
+    fail('TM_UNKNOWN_TASK', (index and ('results[' .. index .. ']: ') or '') .. 'no task "' .. id .. '" in this namespace')
   end
   if record[17 --[[R_NODE]]] ~= node_id or record[18 --[[R_TOKEN]]] ~= token or not allowed[record[1 --[[R_STATE]]]] then
-    fail('TM_LEASE_LOST', position .. 'task "' .. id .. '" token ' .. token .. ' on node ' .. node_id ..
+    fail('TM_LEASE_LOST', (index and ('results[' .. index .. ']: ') or '') .. 'task "' .. id .. '" token ' .. token .. ' on node ' .. node_id ..
       ' is not current (task is ' .. record[1 --[[R_STATE]]] .. ', token ' .. record[18 --[[R_TOKEN]]] ..
       (record[17 --[[R_NODE]]] ~= '' and (' on node ' .. record[17 --[[R_NODE]]]) or '') .. '): drop the task, its result is not wanted')
   end
@@ -726,7 +727,7 @@ end
 
 -- scripts-lua/fail.lua
 open_namespace()
-local record = check_hold('', nodeId, id, token, { running = true })
+local record = check_hold(nil, nodeId, id, token, { running = true })
 
 local node = release_hold(id, record)
 if node then
