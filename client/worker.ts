@@ -103,6 +103,8 @@ export class Worker {
   private readonly flushes = new Set<Promise<void>>()
   private heartbeatTimer: NodeJS.Timeout | undefined
   private nextDueAt = 0
+  /** Server clock minus this process's clock, from the last heartbeat: due times are server times. */
+  private clockOffset = 0
   private stopping = false
   private stopped = false
   private doorbellLoop: Promise<void> | undefined
@@ -155,7 +157,7 @@ export class Worker {
     const interval = this.options.heartbeatIntervalMs ?? 1000
     let lastId = fromId
     while (!this.stopping) {
-      const untilDue = this.nextDueAt > 0 ? Math.max(1, this.nextDueAt - Date.now()) : interval
+      const untilDue = this.nextDueAt > 0 ? Math.max(1, this.nextDueAt - this.serverNow()) : interval
       let entries
       try {
         entries = await readStream(this.doorbell, key, lastId, Math.min(interval, untilDue))
@@ -172,7 +174,7 @@ export class Worker {
         if (entry.fields.node === this.nodeId) mine = true
         if (entry.fields.node === '*') wakeAll = true
       }
-      if (entries.length === 0 && this.nextDueAt > 0 && Date.now() >= this.nextDueAt) {
+      if (entries.length === 0 && this.nextDueAt > 0 && this.serverNow() >= this.nextDueAt) {
         // A delayed task fell due: the heartbeat promotes and dispatches it.
         await this.beat()
       } else if (wakeAll) {
@@ -180,6 +182,11 @@ export class Worker {
       }
       if (mine) await this.claim()
     }
+  }
+
+  /** The Redis server's clock as this process best knows it, so a skewed local clock cannot make the worker wake too early or too late. */
+  private serverNow(): number {
+    return Date.now() + this.clockOffset
   }
 
   private async claim(): Promise<void> {
@@ -323,6 +330,7 @@ export class Worker {
     try {
       const reply = await heartbeat(runner, namespace, { nodeId: this.nodeId })
       this.nextDueAt = reply.nextDueAt
+      this.clockOffset = reply.now - Date.now()
       const held = new Map(reply.running.map((id, i) => [id, reply.tokens[i]]))
       // Replies on one connection come back in order, so every task in `running` now was
       // started before this heartbeat ran: one missing from the reply, or held under another

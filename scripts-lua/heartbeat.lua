@@ -1,5 +1,5 @@
 --- @script heartbeat
---- @version 2
+--- @version 3
 --- @summary Keeps a node alive and its tasks' leases fresh, runs a slice of housekeeping, and tells the node which tasks it still holds and which were canceled.
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key task hash Task id to its packed record.
@@ -18,7 +18,7 @@
 --- @key events stream Capped event log.
 --- @arg nodeId id The node reporting in.
 --- @arg maintenanceLimit integer[0,10000]=100 Most items each housekeeping step handles in this call.
---- @reply { running: string[], tokens: integer[], cancel: string[], assigned: integer, nextDueAt: integer, more: integer }
+--- @reply { running: string[], tokens: integer[], cancel: string[], assigned: integer, nextDueAt: integer, more: integer, now: integer }
 --- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH TM_UNKNOWN_NODE
 --- @include "lib/maintenance"
 open_namespace()
@@ -51,4 +51,4 @@ local report = maintain(maintenanceLimit)
 dispatch()
 commit()
 return { 'running', running, 'tokens', tokens, 'cancel', cancel, 'assigned', #assigned,
-  'nextDueAt', next_due_at(), 'more', report.more }
+  'nextDueAt', next_due_at(), 'more', report.more, 'now', now }
