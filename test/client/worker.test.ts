@@ -161,6 +161,48 @@ describe.each(connections)('Worker and Scheduler on $name', (target) => {
     expect((await s.waitForResult('handed-back', { timeoutMs: 5000 })).toString()).toBe('done')
   })
 
+  it('a handler past taskTimeoutMs fails its attempt with a timeout, and the retry runs', async () => {
+    const s = await scheduler()
+    const signals: unknown[] = []
+    const w = await Worker.start({
+      connection: url,
+      namespace: s.namespace,
+      heartbeatIntervalMs: 100,
+      taskTimeoutMs: 50,
+      handler: async (task, signal) => {
+        if (task.attempt === 1) {
+          signal.addEventListener('abort', () => signals.push(signal.reason))
+          await new Promise(() => {})
+        }
+        return 'second time lucky'
+      },
+    })
+    open.push({ close: () => w.stop({ timeoutMs: 500 }) })
+    await s.enqueue({ id: 'slow', backoff: { type: 'fixed', delayMs: 10 } })
+    expect((await s.waitForResult('slow', { timeoutMs: 5000 })).toString()).toBe('second time lucky')
+    expect(signals).toEqual(['timeout'])
+    expect((await s.getTask('slow'))?.attempts).toBe(2)
+  })
+
+  it('graceful stop lets running handlers finish and reports them completed', async () => {
+    const s = await scheduler()
+    const w = await Worker.start({
+      connection: url,
+      namespace: s.namespace,
+      heartbeatIntervalMs: 100,
+      handler: async () => {
+        await sleep(200)
+        return 'finished in time'
+      },
+    })
+    await s.enqueue({ id: 'finishing' })
+    while ((await s.getTask('finishing'))?.state !== 'running') await sleep(10)
+    await w.stop({ timeoutMs: 5000 })
+    const task = await s.getTask('finishing')
+    expect([task?.state, task?.result?.toString()]).toEqual(['completed', 'finished in time'])
+    expect((await s.stats()).nodes).toEqual([])
+  })
+
   it('a worker process killed with SIGKILL mid-task loses no task: it completes on another node', async () => {
     const s = await scheduler({ nodeTimeoutMs: 500 })
     const child = fork(fileURLToPath(new URL('./worker-process.ts', import.meta.url)), [url, s.namespace, 'victim'], {

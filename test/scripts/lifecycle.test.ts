@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
-import { LeaseLostError, UnknownNodeError, UnknownTaskError } from '../../loader/generated/errors.js'
+import { LeaseLostError, ResultTooLargeError, UnknownNodeError, UnknownTaskError } from '../../loader/generated/errors.js'
 import * as s from '../../loader/generated/scripts.js'
 import { dumpNamespace, targets } from '../support/context.js'
-import { openBench } from './harness.js'
+import { drainNode, openBench } from './harness.js'
 
 describe.each(targets)('task lifecycle on $name', (target) => {
   describe.skipIf(target.skip !== undefined)('', () => {
@@ -176,6 +176,31 @@ describe.each(targets)('task lifecycle on $name', (target) => {
       expect((await bench.stats()).completed).toBe(3)
       expect(await s.getTask(bench.runner, bench.ns, { id: 'k0' })).toBeNull()
       expect((await bench.task('k5')).state).toBe('completed')
+    })
+
+    it('refuses a result over the cap and writes nothing', async () => {
+      const bench = await openBench(target, { resultCap: 4 })
+      await bench.enqueue({ id: 'r' })
+      await bench.register('n1')
+      const [[, token]] = (await bench.start('n1')) as [s.StartReply[number]]
+      const before = await dumpNamespace(bench.client, bench.ns)
+      await expect(bench.complete('n1', [{ id: 'r', token, result: '12345' }])).rejects.toBeInstanceOf(ResultTooLargeError)
+      expect(await dumpNamespace(bench.client, bench.ns)).toEqual(before)
+      await bench.complete('n1', [{ id: 'r', token, result: '1234' }])
+      expect((await bench.task('r')).result?.toString()).toBe('1234')
+    })
+
+    it('sweeps finished tasks older than the kept time', async () => {
+      const bench = await openBench(target, { keepCompletedMs: 100, keepCompletedCount: 0 })
+      await bench.register('n1')
+      await bench.enqueue({ id: 'old' })
+      await drainNode(bench, 'n1')
+      await bench.maintain()
+      expect((await bench.task('old')).state).toBe('completed')
+      await sleep(150)
+      await bench.maintain()
+      expect(await s.getTask(bench.runner, bench.ns, { id: 'old' })).toBeNull()
+      expect((await bench.stats()).completed).toBe(0)
     })
 
     it('a node that stops sending heartbeats is dropped and its tasks run elsewhere, the loss counted apart', async () => {
