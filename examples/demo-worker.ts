@@ -2,7 +2,7 @@
  * One worker node of the demo, run as its own process by demo.ts. Handlers sleep a little,
  * and a task whose payload asks for it fails its first attempts (or every attempt).
  */
-import { NonRetryableError, Worker } from '../client/index.js'
+import { Worker } from '../client/index.js'
 
 const url = process.env.DEMO_REDIS_URL ?? ''
 const namespace = process.env.DEMO_NAMESPACE ?? ''
@@ -38,7 +38,6 @@ const worker = await Worker.start({
     if ((payload.failAttempts ?? 0) >= task.attempt) {
       throw new Error(`simulated failure of ${task.id}, attempt ${task.attempt}`)
     }
-    if (task.id === 'never-valid') throw new NonRetryableError('bad input')
     return `${task.id} done by ${nodeId}`
   },
 })
