@@ -50,6 +50,8 @@ it('a worker with a clock a minute ahead waits for a delayed task on the server 
       if (Date.now() - began > 5000) throw new Error('the delayed task never ran')
       await sleep(20)
     }
+    // The handler has run; its completion is reported right after, in the worker's next batch.
+    await scheduler.waitForResult('later', { timeoutMs: 5000 })
     expect((await scheduler.getTask('later'))?.state).toBe('completed')
   } finally {
     child.kill('SIGKILL')
