@@ -22,7 +22,8 @@ export const KEY_TYPES = {
   done: 'zset',
   dead: 'zset',
   nodes: 'hash',
-  dispatch: 'stream',
+  free: 'zset',
+  seen: 'zset',
   events: 'stream',
 } as const
 
