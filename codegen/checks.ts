@@ -211,7 +211,9 @@ export function parseExpanded(source: string): LuaNode {
  * comments right above them. Every statement left out would only define a function or a
  * constant that nothing running refers to, so the script behaves the same; it just does not
  * build dozens of closures on every call (a measurable share of a short script's cost) and
- * reads shorter. Call it on a script that passed the checks.
+ * reads shorter. A lib's banner and its module note (the comment block that opens the lib)
+ * stay as long as any of the lib's code does; a lib none of whose code runs goes entirely.
+ * Call it on a script that passed the checks.
  */
 export function shakeExpanded(expanded: ExpandedScript): ExpandedScript {
   const chunk = parseExpanded(expanded.source)
@@ -220,36 +222,44 @@ export function shakeExpanded(expanded: ExpandedScript): ExpandedScript {
     expanded.origins[(node.loc?.start.line ?? 1) - 1] ?? { kind: 'generated', file: '', line: 1 }
   const reachable = reachableStatements(statements, originOf)
   const lines = expanded.source.split('\n')
-  const drop = new Set<number>()
-  statements.forEach((statement, index) => {
-    if (reachable.has(index) || !statement.loc) return
-    for (let line = statement.loc.start.line; line <= statement.loc.end.line; line++) drop.add(line)
-    for (let line = statement.loc.start.line - 1; line > 0 && /^\s*--/.test(lines[line - 1] ?? ''); line--) drop.add(line)
+  const isComment = (line: number): boolean => /^\s*--/.test(lines[line - 1] ?? '')
+
+  // Banners and module notes: a `-- lib/<name>.lua` line, then (past blank lines) the comment
+  // lines that open the lib.
+  const noteLines = new Set<number>()
+  lines.forEach((text, i) => {
+    if (!/^-- lib\/[\w-]+\.lua$/.test(text) || expanded.origins[i]?.kind !== 'generated') return
+    noteLines.add(i + 1)
+    let line = i + 2
+    while (line <= lines.length && (lines[line - 1] ?? '').trim() === '') line++
+    for (; line <= lines.length && isComment(line); line++) noteLines.add(line)
   })
-  const keptSource: string[] = []
-  const keptOrigins: Origin[] = []
+
+  const drop = new Set<number>()
+  const libsWithCode = new Set<string>()
+  statements.forEach((statement, index) => {
+    if (!statement.loc) return
+    if (reachable.has(index)) {
+      if (originOf(statement).kind === 'lib') libsWithCode.add(originOf(statement).file)
+      return
+    }
+    for (let line = statement.loc.start.line; line <= statement.loc.end.line; line++) drop.add(line)
+    for (let line = statement.loc.start.line - 1; line > 0 && isComment(line) && !noteLines.has(line); line--) drop.add(line)
+  })
+  // A lib none of whose code is left: its banner, note and remaining comments go too.
+  const libFiles = new Set(expanded.origins.filter((origin) => origin.kind === 'lib').map((origin) => origin.file))
+  expanded.origins.forEach((origin, i) => {
+    if (libFiles.has(origin.file) && !libsWithCode.has(origin.file)) drop.add(i + 1)
+  })
+
+  const source: string[] = []
+  const origins: Origin[] = []
   lines.forEach((text, i) => {
     if (drop.has(i + 1)) return
     // A blank line left between two dropped definitions would pile up.
-    if (text.trim() === '' && keptSource.length > 0 && (keptSource[keptSource.length - 1] ?? '').trim() === '') return
-    keptSource.push(text)
-    const origin = expanded.origins[i]
-    if (origin) keptOrigins.push(origin)
-  })
-  // A lib whose every definition went leaves its banner line behind.
-  const banner = /^-- (lib\/[\w-]+\.lua|scripts-lua\/)/
-  const isEmptyBanner = (i: number): boolean => {
-    if (!/^-- lib\//.test(keptSource[i] ?? '')) return false
-    let next = i + 1
-    while (next < keptSource.length && (keptSource[next] ?? '').trim() === '') next++
-    return next >= keptSource.length || banner.test(keptSource[next] ?? '')
-  }
-  const source: string[] = []
-  const origins: Origin[] = []
-  keptSource.forEach((text, i) => {
-    if (isEmptyBanner(i)) return
+    if (text.trim() === '' && source.length > 0 && (source[source.length - 1] ?? '').trim() === '') return
     source.push(text)
-    const origin = keptOrigins[i]
+    const origin = expanded.origins[i]
     if (origin) origins.push(origin)
   })
   return { source: source.join('\n'), origins }

@@ -120,7 +120,8 @@ export function generate(options: GenerateOptions): GenerateResult {
     errors.push(...checkVersion(contract, hash, previous.get(contract.name)))
     if (errors.length > before) continue
 
-    const script = shakeExpanded(inlineConstants(expanded))
+    // Shaken first, so a lib whose constants are all that the script uses still counts as used.
+    const script = inlineConstants(shakeExpanded(expanded))
     const sha = createHash('sha1').update(script.source, 'utf8').digest('hex')
     const definition: ScriptDefinition = {
       name: contract.name,

@@ -6,17 +6,31 @@
  * function that reads five record-field constants (R_STATE, R_NODE, …) pays for five walks on
  * every call before doing any work. Replacing the constants with their values removes those
  * captures. Only what cannot change meaning is replaced: a top-level `local` in a lib, named in
- * UPPER_SNAKE_CASE, bound to a number or string literal, declared nowhere else in the script
- * and never assigned. The declaration itself is dropped.
+ * UPPER_SNAKE_CASE, bound to a one-line number or string literal, declared nowhere else in the
+ * script and never assigned.
+ *
+ * Only the declaration goes: it becomes a comment with the values (`-- R_STATE = 1, …`), so the
+ * comments around it (a lib's module note, the note explaining the constant, the lib banner)
+ * still read as they do in the lib, and each use keeps the name beside the value
+ * (`1 --[[R_STATE]]`). Line count and line origins do not change, except that the extra lines
+ * of a declaration written over several lines are dropped.
  */
 import { isReference, parseExpanded, walk, type LuaNode } from './checks.js'
 import type { ExpandedScript, Origin } from './expand.js'
 
 const CONSTANT_NAME = /^[A-Z][A-Z0-9_]*$/
 
-interface Range {
+interface Edit {
   readonly start: number
   readonly end: number
+  readonly text: string
+}
+
+/** The literal's source text when it is a number or a string written on one line. */
+function literalText(node: LuaNode | undefined): string | undefined {
+  if (node === undefined || (node.type !== 'NumericLiteral' && node.type !== 'StringLiteral')) return undefined
+  const raw = node.raw as string
+  return raw.includes('\n') ? undefined : raw
 }
 
 export function inlineConstants(expanded: ExpandedScript): ExpandedScript {
@@ -32,24 +46,22 @@ export function inlineConstants(expanded: ExpandedScript): ExpandedScript {
     if (statement.type !== 'LocalStatement' || originOfLine(statement.loc?.start.line ?? 0)?.kind !== 'lib') continue
     const variables = statement.variables as LuaNode[]
     const inits = statement.init as LuaNode[]
-    const literal = (node: LuaNode | undefined) =>
-      node !== undefined && (node.type === 'NumericLiteral' || node.type === 'StringLiteral') ? (node.raw as string) : undefined
     if (variables.length !== inits.length) continue
-    if (!variables.every((variable, i) => CONSTANT_NAME.test(variable.name as string) && literal(inits[i]) !== undefined)) continue
-    variables.forEach((variable, i) => literalOf.set(variable.name as string, literal(inits[i]) as string))
+    if (!variables.every((variable, i) => CONSTANT_NAME.test(variable.name as string) && literalText(inits[i]) !== undefined)) continue
+    variables.forEach((variable, i) => literalOf.set(variable.name as string, literalText(inits[i]) as string))
     declarations.push(statement)
   }
 
   // Anything that declares or assigns the same name anywhere else disqualifies it.
   const declaredCount = new Map<string, number>()
-  const references: { name: string; range: Range }[] = []
+  const references: { name: string; start: number; end: number }[] = []
   walk(chunk, (node, parent, key) => {
     if (node.type !== 'Identifier') return
     const name = node.name as string
     if (!literalOf.has(name)) return
     if (isReference(parent, key)) {
       const [start, end] = node.range as [number, number]
-      references.push({ name, range: { start, end } })
+      references.push({ name, start, end })
     } else if (parent?.type === 'MemberExpression' || parent?.type === 'TableKeyString') {
       // a field name, not the variable
     } else {
@@ -62,26 +74,35 @@ export function inlineConstants(expanded: ExpandedScript): ExpandedScript {
   )
   const inlined = new Set(inlinedDeclarations.flatMap((statement) => (statement.variables as LuaNode[]).map((v) => v.name as string)))
 
-  // Replace references from the end, so earlier offsets stay valid.
-  let text = source
-  for (const { name, range } of references.filter((r) => inlined.has(r.name)).sort((a, b) => b.range.start - a.range.start)) {
-    // The name stays beside the value, for the person reading the expanded script.
-    text = text.slice(0, range.start) + `${literalOf.get(name) as string} --[[${name}]]` + text.slice(range.end)
+  const edits: Edit[] = []
+  for (const { name, start, end } of references) {
+    if (inlined.has(name)) edits.push({ start, end, text: `${literalOf.get(name) as string} --[[${name}]]` })
   }
-  // Drop the declarations' lines (each stands on lines of its own in a lib).
   const dropped = new Set<number>()
   for (const statement of inlinedDeclarations) {
-    for (let line = statement.loc?.start.line ?? 0; line <= (statement.loc?.end.line ?? -1); line++) dropped.add(line)
+    const [start, end] = statement.range as [number, number]
+    const lineEnd = source.indexOf('\n', end)
+    const after = source.slice(end, lineEnd < 0 ? source.length : lineEnd)
+    // A line comment would swallow code that follows on the same line; then the declaration
+    // just goes.
+    const names = (statement.variables as LuaNode[]).map((v) => `${v.name as string} = ${literalOf.get(v.name as string) as string}`)
+    edits.push({ start, end, text: /^\s*(--.*)?$/.test(after) ? `-- ${names.join(', ')}` : '' })
+    // A declaration over several lines leaves empty lines, dropped at the end (line numbers
+    // and origins must hold while editing).
+    for (let line = (statement.loc?.start.line ?? 0) + 1; line <= (statement.loc?.end.line ?? 0); line++) dropped.add(line)
   }
-  const lines = text.split('\n')
-  // The comment that explained a constant goes with it; the name stays beside each use.
-  for (const statement of inlinedDeclarations) {
-    for (let line = (statement.loc?.start.line ?? 0) - 1; line > 0 && /^\s*--/.test(lines[line - 1] ?? ''); line--) dropped.add(line)
+
+  // Edit from the end, so earlier offsets stay valid.
+  let text = source
+  for (const edit of edits.sort((a, b) => b.start - a.start)) {
+    const removedLines = text.slice(edit.start, edit.end).split('\n').length - 1
+    text = text.slice(0, edit.start) + edit.text + '\n'.repeat(removedLines) + text.slice(edit.end)
   }
+
   const keptLines: string[] = []
   const keptOrigins: Origin[] = []
-  lines.forEach((line, i) => {
-    if (dropped.has(i + 1)) return
+  text.split('\n').forEach((line, i) => {
+    if (dropped.has(i + 1) && line.trim() === '') return
     keptLines.push(line)
     const origin = expanded.origins[i]
     if (origin) keptOrigins.push(origin)
