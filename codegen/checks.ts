@@ -283,10 +283,11 @@ export function checkContract(
         message: `unknown key "${key.name}": keys are spelled in loader/keys.ts (KEY_TYPES); use one of ${Object.keys(keyTypes).sort().join(', ')} or add it there`,
       })
     } else if (expected !== key.redisType) {
+      const says = expected === 'channel' ? 'is a channel prefix' : `holds a ${expected}`
       errors.push({
         file,
         line: key.line,
-        message: `key ${key.name} is declared ${key.redisType} but loader/keys.ts says it holds a ${expected}; write "@key ${key.name} ${expected} ..."`,
+        message: `key ${key.name} is declared ${key.redisType} but loader/keys.ts says it ${says}; write "@key ${key.name} ${expected} ..."`,
       })
     }
   }
@@ -339,7 +340,9 @@ export function checkExpanded({ contract, expanded, registry, registryFile }: Ch
   const argLocals = new Map(contract.args.map((arg, index) => [arg.name, index + 1]))
   const boundNames = new Set<string>([...keyLocals.keys(), ...argLocals.keys()])
   if (contract.group) boundNames.add(contract.group.name)
-  const keyList = [...keyLocals.keys()].join(', ') || 'none: declare keys with @key'
+  // Channel prefixes come in through KEYS too, but name no key: they only go in SPUBLISH/PUBLISH.
+  const channelLocals = new Map([...keyLocals].filter(([, { key }]) => key.redisType === 'channel'))
+  const keyList = [...keyLocals.keys()].filter((local) => !channelLocals.has(local)).join(', ') || 'none: declare keys with @key'
 
   // --- Reachability over top-level statements -------------------------------------------------
   const statements = (chunk.body as LuaNode[]) ?? []
@@ -516,6 +519,11 @@ export function checkExpanded({ contract, expanded, registry, registryFile }: Ch
     if (contract.readOnly && live && (flag('write') || WRITE_LIKE.has(command))) {
       report(call, `${shown} writes, but script ${contract.name} is @readonly (Redis refuses it in a no-writes script); drop @readonly or move the write out`)
     }
+    if (command === 'publish' || command === 'spublish') {
+      // The channel is the one name a script may build, and only on a channel prefix.
+      if (callArgs[1] !== undefined) requireChannel(callArgs[1], shown)
+      return
+    }
     const numkeysAt = NUMKEYS_POSITION[command]
     const rest = callArgs.slice(1)
     if (numkeysAt !== undefined && !/^\d+$/.test(stringValue(rest[numkeysAt]) ?? '')) {
@@ -537,19 +545,63 @@ export function checkExpanded({ contract, expanded, registry, registryFile }: Ch
    */
   function requireKey(arg: LuaNode, ancestors: readonly LuaNode[], what: string): void {
     const bad = badKeyPart(arg, ancestors, false)
-    if (bad !== undefined) {
+    if (bad === undefined) return
+    const channel = channelBase(bad)
+    if (channel !== undefined) {
+      const { local, key } = channel
+      const shown = bad.type === 'Identifier' ? `${local}, the prefix of the ${key.name} channels` : `a channel name built on ${local}`
       report(
         bad,
-        `${what} is ${describe(bad)}; it must be one of the key locals the prelude binds (${keyList}), since every key comes in through KEYS`,
+        `${what} is ${shown} (@key ${key.name} channel), not a key; a channel prefix only goes in SPUBLISH or PUBLISH, as ${local} .. <suffix>`,
       )
+      return
     }
+    report(
+      bad,
+      `${what} is ${describe(bad)}; it must be one of the key locals the prelude binds (${keyList}), since every key comes in through KEYS`,
+    )
+  }
+
+  /** The leftmost operand of a chain of `..`, or the node itself. */
+  function concatBase(node: LuaNode): LuaNode {
+    let base = node
+    while (base.type === 'BinaryExpression' && base.operator === '..') base = base.left as LuaNode
+    return base
+  }
+
+  /** The channel prefix a name is built on: a channel local, alone or at the left of `..`. */
+  function channelBase(node: LuaNode): { local: string; key: ScriptContract['keys'][number] } | undefined {
+    const base = concatBase(node)
+    if (base.type !== 'Identifier' || !base.isLocal) return undefined
+    const channel = channelLocals.get(base.name as string)
+    return channel === undefined ? undefined : { local: base.name as string, key: channel.key }
+  }
+
+  /** The channel of SPUBLISH/PUBLISH is a channel local, or one followed by `..` and a suffix. */
+  function requireChannel(arg: LuaNode, shown: string): void {
+    if (channelBase(arg) !== undefined) return
+    const base = concatBase(arg)
+    // An unbound xxxKey is reported once, as a key the script forgot to declare.
+    if (base.type === 'Identifier' && base.isLocal === false && /Key$/.test(base.name as string)) return
+    const keyOf = base.type === 'Identifier' && base.isLocal ? keyLocals.get(base.name as string)?.key : undefined
+    const what =
+      keyOf !== undefined ? `${base.name as string}, a key (@key ${keyOf.name} ${keyOf.redisType}), not a channel prefix` : describe(base)
+    const locals = [...channelLocals.keys()]
+    const allowed =
+      locals.length === 0
+        ? 'built on a channel prefix; declare one with "--- @key <name> channel <meaning>" and publish on <name>Key .. <suffix>'
+        : locals.map((local) => `${local} or ${local} .. <suffix>`).join(', or ')
+    report(
+      base,
+      `the channel of ${shown} ${base === arg ? 'is' : 'starts with'} ${what}; it must be ${allowed}, so every channel carries the namespace's hash tag`,
+    )
   }
 
   /** The first part of a key expression that is not a key, or undefined when all are. */
   function badKeyPart(node: LuaNode, ancestors: readonly LuaNode[], mayBeFalsy: boolean): LuaNode | undefined {
     if (node.type === 'Identifier') {
       const name = node.name as string
-      if (keyLocals.has(name) && node.isLocal) return undefined
+      if (keyLocals.has(name) && node.isLocal) return channelLocals.has(name) ? node : undefined
       // An unbound xxxKey is reported once, as a key the script forgot to declare.
       if (node.isLocal === false && /Key$/.test(name)) return undefined
       const parameter = parameterOf(name, ancestors)

@@ -4,7 +4,7 @@
  * repo's style: 2-space indent, single quotes, no semicolons.
  */
 import type { ArgSpec, ArgType, ReplyType, ScriptDefinition } from '../loader/contract.js'
-import { camelCase, pascalCase, type ScriptContract } from './header.js'
+import { camelCase, pascalCase, type KeyKind, type ScriptContract } from './header.js'
 import { GENERATED_BY } from './manifest.js'
 
 const LINE_WIDTH = 100
@@ -175,12 +175,21 @@ export function wrapperNameProblem(scriptName: string): string | undefined {
     : undefined
 }
 
-export interface EmittedScript {
-  readonly contract: ScriptContract
-  readonly definition: ScriptDefinition
+/**
+ * A script's ScriptDefinition as codegen knows it. A key's type may be `channel` (a channel
+ * prefix), which the emitted literal carries as it is: `KeySpec['redisType']` in
+ * loader/contract.ts must list `channel` for such a script's wrapper to compile.
+ */
+export type EmittedDefinition = Omit<ScriptDefinition, 'keys'> & {
+  readonly keys: readonly { readonly name: string; readonly redisType: KeyKind; readonly meaning: string }[]
 }
 
-function definitionLiteral(definition: ScriptDefinition): string {
+export interface EmittedScript {
+  readonly contract: ScriptContract
+  readonly definition: EmittedDefinition
+}
+
+function definitionLiteral(definition: EmittedDefinition): string {
   const specFor = (spec: ArgSpec): Record<string, unknown> => ({
     name: spec.name,
     type: spec.type,
@@ -214,6 +223,14 @@ function definitionLiteral(definition: ScriptDefinition): string {
   return tsValue(value, '')
 }
 
+/** `keys: meta, task`, then `; channel prefixes: wake` when the script declares any. */
+function keysText(contract: ScriptContract): string {
+  const keys = contract.keys.filter((key) => key.redisType !== 'channel').map((key) => key.name)
+  const channels = contract.keys.filter((key) => key.redisType === 'channel').map((key) => key.name)
+  const text = `keys: ${keys.join(', ') || 'none'}`
+  return channels.length === 0 ? text : `${text}; channel prefixes: ${channels.join(', ')}`
+}
+
 function scriptSection({ contract, definition }: EmittedScript): string {
   const fn = camelCase(contract.name)
   const type = pascalCase(contract.name)
@@ -241,7 +258,7 @@ function scriptSection({ contract, definition }: EmittedScript): string {
   out += doc([
     contract.summary,
     '',
-    `Script \`${contract.name}\` v${contract.version}${contract.readOnly ? ' (read-only, called with EVALSHA_RO)' : ''}; keys: ${contract.keys.map((key) => key.name).join(', ') || 'none'}.`,
+    `Script \`${contract.name}\` v${contract.version}${contract.readOnly ? ' (read-only, called with EVALSHA_RO)' : ''}; ${keysText(contract)}.`,
     ...(errors.length > 0 ? [`Fails with: ${errors.join(', ')} (classes in \`./errors.ts\`).`] : []),
   ])
   if (hasArgs) {

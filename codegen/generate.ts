@@ -11,7 +11,7 @@ import { KEY_TYPES } from '../loader/keys.js'
 import { checkContract, checkExpanded, shakeExpanded } from './checks.js'
 import { inlineConstants } from './inline-constants.js'
 import { compareText, sortErrors, type CodegenError } from './diagnostics.js'
-import { emitErrorsTs, emitScriptsTs, wrapperNameProblem, type EmittedScript } from './emit-ts.js'
+import { emitErrorsTs, emitScriptsTs, wrapperNameProblem, type EmittedDefinition, type EmittedScript } from './emit-ts.js'
 import { expandScript } from './expand.js'
 import { parseLibHeader, parseScriptHeader } from './header.js'
 import { resolveIncludes, type LibFile, type LibLoader } from './includes.js'
@@ -123,7 +123,7 @@ export function generate(options: GenerateOptions): GenerateResult {
     // Shaken first, so a lib whose constants are all that the script uses still counts as used.
     const script = inlineConstants(shakeExpanded(expanded))
     const sha = createHash('sha1').update(script.source, 'utf8').digest('hex')
-    const definition: ScriptDefinition = {
+    const definition: EmittedDefinition = {
       name: contract.name,
       version: contract.version,
       summary: contract.summary,

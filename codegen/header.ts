@@ -7,8 +7,17 @@ import type { ArgSpec, GroupSpec, KeySpec, ReplyType } from '../loader/contract.
 import type { CodegenError } from './diagnostics.js'
 import { parseArgType, parseReplyType } from './types.js'
 
-export type RedisType = KeySpec['redisType']
-const REDIS_TYPES: readonly RedisType[] = ['hash', 'zset', 'set', 'list', 'stream', 'string']
+/**
+ * What a KEYS entry holds: a Redis data type, or `channel` for a channel prefix, which names no
+ * stored key (see loader/keys.ts).
+ */
+export type KeyKind = KeySpec['redisType'] | 'channel'
+const KEY_KINDS: readonly KeyKind[] = ['hash', 'zset', 'set', 'list', 'stream', 'string', 'channel']
+
+/** A `@key` line. */
+export interface ContractKey extends Omit<KeySpec, 'redisType'>, Located {
+  readonly redisType: KeyKind
+}
 
 /** Where a part of the contract was written, for errors found after parsing. */
 export interface Located {
@@ -35,7 +44,7 @@ export interface ScriptContract {
   readonly versionLine: number
   readonly summary: string
   readonly readOnly: boolean
-  readonly keys: readonly (KeySpec & Located)[]
+  readonly keys: readonly ContractKey[]
   readonly args: readonly ContractArg[]
   readonly group?: ContractGroup
   readonly reply: ReplyType
@@ -121,7 +130,7 @@ export function parseScriptHeader(
   let versionLine = 1
   let summary: string | undefined
   let readOnly = false
-  const keys: (KeySpec & Located)[] = []
+  const keys: ContractKey[] = []
   const args: ContractArg[] = []
   let group: (ContractGroup & { fields: ContractArg[] }) | undefined
   const replyParts: { text: string; line: number }[] = []
@@ -206,13 +215,13 @@ export function parseScriptHeader(
           return error(line, '@key needs a name, a Redis type and a meaning: "--- @key task hash Task id to its record."')
         }
         if (!KEBAB.test(keyName)) return error(line, `key name "${keyName}" must be kebab-case`)
-        if (!REDIS_TYPES.includes(redisType as RedisType)) {
-          return error(line, `@key ${keyName}: unknown Redis type "${redisType}"; use one of ${REDIS_TYPES.join(', ')}`)
+        if (!KEY_KINDS.includes(redisType as KeyKind)) {
+          return error(line, `@key ${keyName}: unknown Redis type "${redisType}"; use one of ${KEY_KINDS.join(', ')}`)
         }
         if (meaning === '') error(line, `@key ${keyName} needs a meaning after its Redis type`)
         if (keys.some((key) => key.name === keyName)) return error(line, `key ${keyName} is declared twice`)
         bind(line, keyLocal(keyName), `@key ${keyName}`)
-        keys.push({ name: keyName, redisType: redisType as RedisType, meaning, line })
+        keys.push({ name: keyName, redisType: redisType as KeyKind, meaning, line })
         return
       }
       case 'arg': {

@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto'
 import type { ArgSpec, ScriptDefinition } from '../loader/contract.js'
-import { keyPattern, type KeyName } from '../loader/keys.js'
+import { keyUnder } from '../loader/keys.js'
 import type { CodegenError } from './diagnostics.js'
 import type { ScriptContract } from './header.js'
 import { formatArgType, formatReplyType } from './types.js'
@@ -38,6 +38,7 @@ export interface ManifestScript {
   summary: string
   /** The expanded source, relative to the manifest. */
   lua: string
+  /** `redisType` is a Redis data type, or `channel` for a channel prefix (its pattern ends in `:`). */
   keys: { index: number; name: string; pattern: string; redisType: string; meaning: string }[]
   args: ManifestArg[]
   group: { name: string; min: number; max: number; meaning: string; fields: ManifestArg[] } | null
@@ -103,7 +104,7 @@ export function manifestScript(contract: ScriptContract, sha: string, hash: stri
     keys: contract.keys.map((key, index) => ({
       index: index + 1,
       name: key.name,
-      pattern: keyPattern(key.name as KeyName),
+      pattern: keyUnder(KEY_PREFIX, key.name, key.redisType),
       redisType: key.redisType,
       meaning: key.meaning,
     })),

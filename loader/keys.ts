@@ -5,6 +5,12 @@
  * puts them all in one Redis Cluster slot and every script runs on a cluster unchanged.
  * The set of keys is fixed per namespace (no key per task): scripts receive all of them in
  * KEYS and never build a key name themselves.
+ *
+ * One kind of KEYS entry names no stored key: a channel prefix (type `channel`), such as
+ * `tm:{<namespace>}:wake:`. A script may only append a suffix to it (a node id) and publish on
+ * the result with SPUBLISH or PUBLISH; codegen refuses any other use. Passing it in KEYS keeps
+ * the rule that scripts build no names from scratch, and the shared hash tag puts every such
+ * shard channel in the namespace's slot, where Redis Cluster lets the script publish.
  */
 
 /** Key names with the Redis type they hold; scripts' `@key` tags must use these names. */
@@ -22,14 +28,21 @@ export const KEY_TYPES = {
   done: 'zset',
   dead: 'zset',
   nodes: 'hash',
-  free: 'zset',
-  seen: 'zset',
+  dispatch: 'stream',
   events: 'stream',
+  /** Prefix of the nodes' wake channels: `tm:{<namespace>}:wake:<nodeId>`. */
+  wake: 'channel',
 } as const
 
 export type KeyName = keyof typeof KEY_TYPES
 
+/** What a KEYS entry holds: a Redis data type, or `channel` for a channel prefix. */
+export type KeyType = (typeof KEY_TYPES)[KeyName]
+
 export const KEY_NAMES = Object.keys(KEY_TYPES).sort() as KeyName[]
+
+/** The names that are stored keys, channel prefixes left out. */
+export const STORED_KEY_NAMES = KEY_NAMES.filter((name) => KEY_TYPES[name] !== 'channel')
 
 /** Namespaces are part of every key and of the hash tag, so braces and spaces are out. */
 const NAMESPACE_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/
@@ -38,9 +51,17 @@ export function isKeyName(name: string): name is KeyName {
   return Object.prototype.hasOwnProperty.call(KEY_TYPES, name)
 }
 
+/**
+ * The KEYS entry for `name` below a prefix: the prefix and the name, and for a channel prefix
+ * a final `:` before which nothing more is added and after which a script appends the suffix.
+ */
+export function keyUnder(prefix: string, name: string, type: string): string {
+  return type === 'channel' ? `${prefix}${name}:` : `${prefix}${name}`
+}
+
 /** The pattern a person reads in docs and in the manifest. */
 export function keyPattern(name: KeyName): string {
-  return `tm:{<namespace>}:${name}`
+  return keyUnder('tm:{<namespace>}:', name, KEY_TYPES[name])
 }
 
 /** One scheduler's key space. */
@@ -58,12 +79,21 @@ export class Namespace {
     this.prefix = `tm:{${name}}:`
   }
 
+  /** What a script receives in KEYS for `name`; for a channel prefix, the prefix itself. */
   key(name: KeyName): string {
-    return this.prefix + name
+    return keyUnder(this.prefix, name, KEY_TYPES[name])
   }
 
-  /** Every key of this namespace, for tests and tools that inspect or delete them all. */
+  /** The shard channel a node listens on for wake-ups (SSUBSCRIBE it on the namespace's shard). */
+  wakeChannel(nodeId: string): string {
+    return this.key('wake') + nodeId
+  }
+
+  /**
+   * Every stored key of this namespace, for tests and tools that inspect or delete them all.
+   * Channel prefixes are left out: a channel holds nothing, so there is nothing to DUMP or DEL.
+   */
   allKeys(): string[] {
-    return KEY_NAMES.map((name) => this.key(name))
+    return STORED_KEY_NAMES.map((name) => this.key(name))
   }
 }

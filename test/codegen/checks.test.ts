@@ -47,6 +47,21 @@ const cases: Record<string, Expected | Expected[]> = {
   'key-variable': { line: 9, message: /^key argument 1 of HEXISTS is the variable k;/ },
   'key-assign': { line: 8, message: /^metaKey is bound by the prelude to KEYS\[1\]; do not assign or redeclare it$/ },
   'key-param-bad': { line: 11, message: /^argument 1 of count\(\), a key \(used as one at .*key-param-bad\/s\.lua:9\), is a string built with \.\./ },
+  // 5b. channel prefixes: only as the channel of SPUBLISH/PUBLISH, and nothing else is a channel
+  'channel-type': [
+    { line: 4, message: /^key meta is declared channel but loader\/keys\.ts says it holds a hash/ },
+    { line: 5, message: /^key wake is declared hash but loader\/keys\.ts says it is a channel prefix; write "@key wake channel \.\.\."/ },
+  ],
+  'channel-as-key': [
+    { line: 9, message: /^key argument 1 of HEXISTS is wakeKey, the prefix of the wake channels \(@key wake channel\), not a key;/ },
+    { line: 10, message: /^key argument 1 of EXISTS is a channel name built on wakeKey \(@key wake channel\), not a key;/ },
+  ],
+  'publish-channel': [
+    { line: 9, message: /^the channel of SPUBLISH starts with the string 'tm:\{x\}:wake:'; it must be wakeKey or wakeKey \.\. <suffix>/ },
+    { line: 10, message: /^the channel of PUBLISH starts with the variable id;/ },
+    { line: 11, message: /^the channel of SPUBLISH starts with metaKey, a key \(@key meta hash\), not a channel prefix;/ },
+    { line: 13, message: /^the channel of SPUBLISH starts with the variable channel;/ },
+  ],
   // 6. error codes
   'error-undeclared': { line: 9, message: /^TM_UNKNOWN_TASK is raised here but not declared; add it to the header's @error line$/ },
   'error-not-registered': { line: 8, message: /^error code TM_NO_SUCH_CODE is not in test\/codegen\/fixtures\/errors\.json/ },

@@ -80,7 +80,7 @@ describe('codegen on the good fixture', () => {
       errors: Record<string, string>
     }
     expect(manifest.keyPrefix).toBe('tm:{<namespace>}:')
-    expect(manifest.scripts.map((script) => script.name)).toEqual(['add', 'peek', 'ping'])
+    expect(manifest.scripts.map((script) => script.name)).toEqual(['add', 'notify', 'peek', 'ping'])
     for (const script of manifest.scripts) {
       const source = result.files.get(script.lua) as string
       expect(script.sha).toBe(createHash('sha1').update(source).digest('hex'))
@@ -106,7 +106,9 @@ describe('codegen on the good fixture', () => {
     expect(scripts).toContain('export function ping(runner: ScriptCaller, namespace: Namespace): Promise<PingReply> {\n')
     expect(scripts).toContain('runner.call(pingScript, namespace, {})')
     expect(scripts).toContain('export type AddReply = [created: number, existing: number]\n')
-    expect(scripts).toContain("export const allScripts: readonly ScriptDefinition[] = [addScript, peekScript, pingScript]\n")
+    expect(scripts).toContain(
+      'export const allScripts: readonly ScriptDefinition[] = [addScript, notifyScript, peekScript, pingScript]\n',
+    )
     const errors = result.files.get('errors.ts') as string
     expect(errors).toContain('export class UnknownTaskError extends TaskmillScriptError {\n')
     expect(errors).toContain("  static readonly code = 'TM_UNKNOWN_TASK' as const\n")

@@ -8,7 +8,7 @@ export const fixturesDir = join(repoRoot, 'test/codegen/fixtures')
 export const realLibDir = join(repoRoot, 'scripts-lua/lib')
 
 /** The fixtures' key registry, so they do not break when loader/keys.ts changes. */
-export const fixtureKeyTypes = { meta: 'hash', task: 'hash', ready: 'zset', events: 'stream' }
+export const fixtureKeyTypes = { meta: 'hash', task: 'hash', ready: 'zset', events: 'stream', wake: 'channel' }
 
 export function runFixture(relativeDir: string, previousManifest?: unknown): GenerateResult {
   const dir = join(fixturesDir, relativeDir)
