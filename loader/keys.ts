@@ -28,7 +28,8 @@ export const KEY_TYPES = {
   done: 'zset',
   dead: 'zset',
   nodes: 'hash',
-  dispatch: 'stream',
+  free: 'zset',
+  seen: 'zset',
   events: 'stream',
   /** Prefix of the nodes' wake channels: `tm:{<namespace>}:wake:<nodeId>`. */
   wake: 'channel',
