@@ -6,7 +6,11 @@
  * would run differently from what was reviewed is refused before any call. Calls go out as
  * EVALSHA (EVALSHA_RO for `@readonly` scripts) and never as EVAL: a script cache flushed by
  * SCRIPT FLUSH, a restart or a failover answers NOSCRIPT, and the runner loads that script again
- * on every primary and retries the call exactly once.
+ * on every primary and re-sends the call. The cache can be flushed again between that load and
+ * the re-send (an operator's loop, a flapping failover), so the runner keeps doing so, with a
+ * short growing pause, until the call gets through or `reloadDeadlineMs` has passed; only then
+ * does the caller hear of it, as a ScriptLoadError. NOSCRIPT means the script did not run, so
+ * re-sending can never run a call twice. Pipelines re-send only their calls that met NOSCRIPT.
  *
  * Routing on a cluster: ioredis finds the slot of a command from the key positions in
  * `@ioredis/commands`, which lists EVALSHA_RO like EVALSHA (keys start after numkeys), so
@@ -35,6 +39,12 @@ import type { ScriptCaller } from './script-caller.js'
 export interface ScriptRunnerOptions {
   /** The generated error class for each `TM_` code; a code not listed becomes a plain {@link TaskmillScriptError}. */
   errorClasses?: Readonly<Record<string, ScriptErrorClass>>
+  /**
+   * How long, in ms from its first NOSCRIPT, a call keeps reloading scripts that Redis keeps
+   * forgetting before it fails with a ScriptLoadError. A call always gets at least one reload
+   * and re-send. Default: 10000.
+   */
+  reloadDeadlineMs?: number
 }
 
 /** The outcome of one call in a pipeline. */
@@ -46,6 +56,15 @@ const SCRIPT_LOCATION_SUFFIX = / script: [0-9a-f]{40}, on @user_script:\d+\.$/
 /** First words of error replies that mean "the server cannot serve now", not "the script failed". */
 const UNAVAILABLE_REPLY_CODES = new Set(['LOADING', 'CLUSTERDOWN', 'MASTERDOWN', 'BUSY'])
 
+const DEFAULT_RELOAD_DEADLINE_MS = 10_000
+
+/**
+ * The longest pause between two reloads of a script Redis keeps forgetting. The pause starts at
+ * 0 (the first NOSCRIPT is usually a single flush or restart) and doubles from 1 ms, so a storm
+ * of flushes milliseconds apart is outlasted within a few rounds without hammering Redis.
+ */
+const MAX_RELOAD_PAUSE_MS = 50
+
 interface PreparedCall {
   readonly definition: ScriptDefinition
   readonly command: 'evalsha' | 'evalsha_ro'
@@ -56,6 +75,7 @@ export class ScriptRunner implements ScriptCaller {
   readonly redis: Redis | Cluster
   readonly scripts: readonly ScriptDefinition[]
   private readonly errorClasses: Readonly<Record<string, ScriptErrorClass>>
+  private readonly reloadDeadlineMs: number
   private loadingAll: Promise<void> | undefined
   private loadedOnce = false
   /** One reload per script at a time, so many calls meeting NOSCRIPT together load it once. */
@@ -65,6 +85,7 @@ export class ScriptRunner implements ScriptCaller {
     this.redis = redis
     this.scripts = scripts
     this.errorClasses = options.errorClasses ?? {}
+    this.reloadDeadlineMs = options.reloadDeadlineMs ?? DEFAULT_RELOAD_DEADLINE_MS
   }
 
   /**
@@ -88,16 +109,16 @@ export class ScriptRunner implements ScriptCaller {
     args: Readonly<Record<string, unknown>>,
   ): Promise<unknown> {
     const prepared = prepare(definition, namespace, args)
+    const since = Date.now()
     let reply: unknown
-    try {
-      reply = await this.send(prepared)
-    } catch (error) {
-      if (!isNoScript(error)) throw this.mapError(definition, error)
-      await this.reload(definition)
+    for (let round = 1; ; round++) {
       try {
         reply = await this.send(prepared)
-      } catch (retryError) {
-        throw this.mapError(definition, retryError)
+        break
+      } catch (error) {
+        if (!isNoScript(error)) throw this.mapError(definition, error)
+        if (!this.mayReloadAgain(round, since)) throw this.gaveUp([definition], round, since)
+        await this.reloadAfterNoScript([definition], round)
       }
     }
     return this.decode(definition, reply)
@@ -108,21 +129,32 @@ export class ScriptRunner implements ScriptCaller {
     return new ScriptPipeline(this)
   }
 
-  /** @internal Runs prepared calls in one ioredis pipeline, reloading and re-running NOSCRIPT ones once. */
+  /**
+   * @internal Runs prepared calls in one ioredis pipeline; the calls that meet NOSCRIPT are
+   * re-sent together, in a pipeline of their own, after each reload (as for a single call).
+   */
   async execPipeline(calls: readonly PreparedCall[]): Promise<PipelineResult[]> {
     if (calls.length === 0) return []
     if (!this.loadedOnce) await this.loadAll()
-    const first = await this.sendPipeline(calls)
-    const failed = first.flatMap((entry, i) => (entry.error !== null && isNoScript(entry.error) ? [i] : []))
-    if (failed.length > 0) {
-      const definitions = new Set(failed.map((i) => calls[i]!.definition))
-      await Promise.all([...definitions].map((definition) => this.reload(definition)))
-      const again = await this.sendPipeline(failed.map((i) => calls[i]!))
-      failed.forEach((callIndex, j) => {
-        first[callIndex] = again[j]!
+    const since = Date.now()
+    const outcomes: { error: Error | null; reply: unknown }[] = await this.sendPipeline(calls)
+    const metNoScript = (i: number): boolean => isNoScript(outcomes[i]!.error)
+    let pending = calls.flatMap((_, i) => (metNoScript(i) ? [i] : []))
+    for (let round = 1; pending.length > 0; round++) {
+      const definitions = [...new Set(pending.map((i) => calls[i]!.definition))]
+      if (!this.mayReloadAgain(round, since)) {
+        const error = this.gaveUp(definitions, round, since)
+        for (const i of pending) outcomes[i] = { error, reply: null }
+        break
+      }
+      await this.reloadAfterNoScript(definitions, round)
+      const again = await this.sendPipeline(pending.map((i) => calls[i]!))
+      pending.forEach((callIndex, j) => {
+        outcomes[callIndex] = again[j]!
       })
+      pending = pending.filter(metNoScript)
     }
-    return first.map((entry, i) => {
+    return outcomes.map((entry, i) => {
       const definition = calls[i]!.definition
       if (entry.error !== null) return { ok: false, error: this.mapError(definition, entry.error) }
       try {
@@ -151,6 +183,27 @@ export class ScriptRunner implements ScriptCaller {
 
   private send(call: PreparedCall): Promise<unknown> {
     return this.redis.callBuffer(call.command, ...call.commandArgs)
+  }
+
+  /** Whether a call that met NOSCRIPT for the `round`th time, first at `since`, may reload and re-send once more. */
+  private mayReloadAgain(round: number, since: number): boolean {
+    return round === 1 || Date.now() - since < this.reloadDeadlineMs
+  }
+
+  /** Waits the round's pause, then loads the scripts again on every primary. */
+  private async reloadAfterNoScript(definitions: readonly ScriptDefinition[], round: number): Promise<void> {
+    if (round > 1) await sleep(Math.min(2 ** (round - 2), MAX_RELOAD_PAUSE_MS))
+    await Promise.all(definitions.map((definition) => this.reload(definition)))
+  }
+
+  private gaveUp(definitions: readonly ScriptDefinition[], round: number, since: number): ScriptLoadError {
+    const names = definitions.map((definition) => definition.name).join(', ')
+    return new ScriptLoadError(
+      names,
+      this.target(),
+      `Redis forgot the script again after each of ${round - 1} reloads in ${Date.now() - since} ms. ` +
+        'Something keeps emptying its script cache (SCRIPT FLUSH, restarts, failovers); stop it, or give the runner a longer reloadDeadlineMs',
+    )
   }
 
   private reload(definition: ScriptDefinition): Promise<void> {
@@ -313,4 +366,8 @@ function firstWord(message: string): string {
 
 function nodeName(node: Redis): string {
   return `${node.options.host ?? 'localhost'}:${node.options.port ?? 6379}`
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
 }
