@@ -16,6 +16,7 @@ import { expandScript } from './expand.js'
 import { parseLibHeader, parseScriptHeader } from './header.js'
 import { resolveIncludes, type LibFile, type LibLoader } from './includes.js'
 import { checkVersion, contractHash, manifestScript, previousVersions, renderManifest, type ManifestScript } from './manifest.js'
+import { setupCost, type SetupCost } from './setup-cost.js'
 
 export type { CodegenError } from './diagnostics.js'
 
@@ -38,6 +39,8 @@ export interface GenerateResult {
   /** Output path relative to `loader/generated/` → content. Empty when there are errors. */
   readonly files: Map<string, string>
   readonly errors: CodegenError[]
+  /** What each script's chunk builds on every call, by script name. Empty when there are errors. */
+  readonly setup: ({ name: string } & SetupCost)[]
 }
 
 /** Files are read as UTF-8 with `\n` line ends, so output is the same on every platform. */
@@ -97,6 +100,7 @@ export function generate(options: GenerateOptions): GenerateResult {
   const emitted: EmittedScript[] = []
   const manifestScripts: ManifestScript[] = []
   const files = new Map<string, string>()
+  const setup: ({ name: string } & SetupCost)[] = []
 
   for (const fileName of scriptFiles) {
     const path = join(options.scriptsDir, fileName)
@@ -146,17 +150,19 @@ export function generate(options: GenerateOptions): GenerateResult {
       reply: contract.reply,
       errors: contract.errors.map((entry) => entry.code).sort(),
     }
+    const cost = setupCost(contract, script.source)
     emitted.push({ contract, definition })
-    manifestScripts.push(manifestScript(contract, sha, hash))
+    manifestScripts.push(manifestScript(contract, sha, hash, cost))
+    setup.push({ name: contract.name, ...cost })
     files.set(`lua/${contract.name}.lua`, script.source)
   }
 
-  if (errors.length > 0) return { files: new Map(), errors: sortErrors(errors) }
+  if (errors.length > 0) return { files: new Map(), errors: sortErrors(errors), setup: [] }
   files.set('scripts.ts', emitScriptsTs(emitted))
   files.set('errors.ts', emitErrorsTs(registry))
   files.set('manifest.json', renderManifest(manifestScripts, registry))
   const sorted = new Map([...files].sort(([a], [b]) => compareText(a, b)))
-  return { files: sorted, errors: [] }
+  return { files: sorted, errors: [], setup }
 }
 
 function stripArg(arg: {

@@ -3,6 +3,10 @@
  * `npm run codegen:check`: regenerates in memory and fails if anything on disk would change
  * (CI runs this, so generated code can never drift from the scripts), or if any check fails.
  *
+ * After writing, `npm run codegen` prints what each script's chunk builds on every call (closures,
+ * upvalue captures, KEYS, ARGV, lines), the figures also kept in the manifest; the check stays
+ * quiet about them.
+ *
  * The version rule compares with the manifest committed at HEAD (falling back to the one on
  * disk outside git): bumping @version once per change between commits is enough.
  */
@@ -12,6 +16,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { formatError } from './diagnostics.js'
 import { generate } from './generate.js'
+import { formatSetupTable } from './setup-cost.js'
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)))
 const outDir = join(root, 'loader', 'generated')
@@ -96,6 +101,8 @@ function main(): number {
       ? `codegen: loader/generated/ already up to date (${result.files.size} files).`
       : `codegen: updated loader/generated/:\n${changed.map((line) => line.split('\n')[0]).join('\n')}`,
   )
+  console.log('\nPer-call setup: what each chunk builds on every EVALSHA before doing work.\n')
+  console.log(formatSetupTable(result.setup).trimEnd())
   return 0
 }
 
