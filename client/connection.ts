@@ -27,6 +27,13 @@ export interface Opened {
 
 const CLUSTER_SCHEME = 'redis-cluster://'
 
+/**
+ * The connection for a Scheduler or Worker. One opened here from a URL is taskmill's, and
+ * `connect`/`connectCluster` give it a listener that drops 'error' events, so ioredis prints no
+ * "Unhandled error event" line per reconnect attempt; the outage still reaches the caller as a
+ * RedisUnavailableError from each call it fails (see `quietErrors` in loader/connect.ts). A
+ * client the caller passes in is theirs: its listeners are left as they are.
+ */
 export function openRedis(connection: Connection): { redis: Redis | Cluster; owned: boolean } {
   if (typeof connection !== 'string') {
     return { redis: connection, owned: false }

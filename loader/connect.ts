@@ -1,7 +1,8 @@
 /**
  * Opening connections the way every taskmill client (runner, CLI, tests) wants them: a call
  * fails fast with a connection error instead of waiting forever in ioredis' offline queue, while
- * a long-lived client still reconnects by itself after Redis comes back.
+ * a long-lived client still reconnects by itself after Redis comes back, without printing a
+ * line for every failed attempt (see {@link quietErrors}).
  */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 
@@ -38,9 +39,27 @@ export const clusterOptions: ClusterOptions = {
   redisOptions: connectionOptions,
 }
 
+/**
+ * Gives a connection taskmill opens an 'error' listener that drops the event, and returns it.
+ *
+ * Without any listener ioredis prints `[ioredis] Unhandled error event` for every failed
+ * reconnect attempt (every 100 ms to 2 s for as long as Redis is away), on connections the user
+ * never sees and so cannot silence. Dropping the events loses nothing: the connection keeps
+ * reconnecting by itself, and every command the outage affects is rejected, which taskmill
+ * turns into a `RedisUnavailableError` for the caller (the Worker hands those to its
+ * `onError`). Routing the events to `onError` as well would report one outage once per
+ * reconnect attempt. A listener of the user's own still receives every event.
+ */
+export function quietErrors<T extends Redis | Cluster>(client: T): T {
+  if (!client.listeners('error').includes(dropConnectionError)) client.on('error', dropConnectionError)
+  return client
+}
+
+function dropConnectionError(): void {}
+
 /** A standalone connection from a `redis://[user:password@]host:port[/db]` (or `rediss://`) URL. */
 export function connect(url: string, overrides: RedisOptions = {}): Redis {
-  return new Redis(url, { ...connectionOptions, ...overrides })
+  return quietErrors(new Redis(url, { ...connectionOptions, ...overrides }))
 }
 
 /**
@@ -57,9 +76,31 @@ export function connectCluster(seeds: string | readonly string[], overrides: Clu
   const auth: RedisOptions = {}
   if (first.username) auth.username = decodeURIComponent(first.username)
   if (first.password) auth.password = decodeURIComponent(first.password)
-  return new Cluster(nodes, {
-    ...clusterOptions,
-    ...overrides,
-    redisOptions: { ...connectionOptions, ...auth, ...overrides.redisOptions },
-  })
+  return quietErrors(
+    new Cluster(nodes, {
+      ...clusterOptions,
+      ...overrides,
+      redisOptions: { ...connectionOptions, ...auth, ...overrides.redisOptions },
+    }),
+  )
+}
+
+/** `host:port` of one connection. */
+export function nodeName(node: Redis): string {
+  return `${node.options.host ?? 'localhost'}:${node.options.port ?? 6379}`
+}
+
+/** Where a connection goes, for messages: `host:port`, or a cluster's known nodes. */
+export function describeTarget(redis: Redis | Cluster): string {
+  if (redis instanceof Cluster) {
+    const known = redis.nodes().map(nodeName)
+    return known.length > 0 ? `Redis Cluster ${known.join(',')}` : 'Redis Cluster (no node reachable)'
+  }
+  return nodeName(redis)
+}
+
+/** The ACL user a connection authenticates as; Redis calls a connection without a user name `default`. */
+export function aclUser(redis: Redis | Cluster): string {
+  const username = redis instanceof Cluster ? redis.options.redisOptions?.username : redis.options.username
+  return username || 'default'
 }

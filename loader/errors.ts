@@ -5,7 +5,8 @@
  * `scripts-lua/errors.json`; codegen emits one subclass of {@link TaskmillScriptError} per code
  * into `loader/generated/errors.ts`. Everything else the runner can meet is one of the classes
  * below, so a caller can tell "the scheduler said no" from "the script broke" from "Redis is not
- * there" by class, never by matching text.
+ * there" from "Redis is full" from "this user may not" by class, never by matching text.
+ * `redis-failures.ts` is the one place that reads Redis' and ioredis' own errors.
  */
 
 /** The root of every error taskmill raises on purpose. */
@@ -87,4 +88,108 @@ export class RedisUnavailableError extends TaskmillError {
     )
     this.target = target
   }
+}
+
+/** A command Redis refused, as taskmill sent it, for the errors below. */
+export interface RefusedCommand {
+  /** The command as sent, in capitals: `EVALSHA`, `EVALSHA_RO`, `SCRIPT LOAD`, `XREAD`. */
+  command: string
+  /** The script the command ran or loaded, if any. */
+  script?: ScriptErrorContext
+  /** The namespace whose keys the command touched, if any. */
+  namespace?: string
+  /** `host:port` of the server, or the cluster's nodes. */
+  target: string
+  /** The ACL user the connection authenticates as (`default` when it sends no user name). */
+  user: string
+}
+
+/** `EVALSHA of script init v1`, or just the command when no script is involved. */
+function describeRefused(refused: RefusedCommand): string {
+  if (refused.script === undefined) return refused.command
+  return `${refused.command} of script ${refused.script.script} v${refused.script.version}`
+}
+
+/**
+ * Redis is out of memory: its used memory is above `maxmemory` and `maxmemory-policy
+ * noeviction` makes it refuse writes (the policy taskmill needs: an evicting policy would
+ * delete taskmill's keys instead). Retry once memory has been freed.
+ */
+export class RedisOutOfMemoryError extends TaskmillError {
+  /** The command refused, e.g. `EVALSHA`. */
+  readonly command: string
+  /** The script it would have run. */
+  readonly script: ScriptErrorContext | undefined
+  /** `host:port` of the server that refused. */
+  readonly target: string
+  /** The text Redis replied with. */
+  readonly redisMessage: string
+
+  constructor(refused: RefusedCommand, redisMessage: string, options?: { cause?: unknown }) {
+    super(
+      `Redis at ${refused.target} is out of memory and refused ${describeRefused(refused)}: ${redisMessage} ` +
+        // Scripts with a `#!lua` line that may write are refused before they start; all of
+        // taskmill's are written so, so a refused call changed nothing and can be retried as is.
+        'A script that declares it writes (every taskmill script does) is refused before it runs, so nothing was written. ' +
+        'Free memory (let workers drain the backlog, keep fewer finished tasks, remove other data) or raise maxmemory, then retry.',
+      options,
+    )
+    this.command = refused.command
+    this.script = refused.script
+    this.target = refused.target
+    this.redisMessage = redisMessage
+  }
+}
+
+/**
+ * The connection's ACL user lacks a permission the call needs: the command itself (`EVALSHA`,
+ * `EVALSHA_RO`, `SCRIPT LOAD`), a command the script runs, or the namespace's keys.
+ */
+export class RedisPermissionError extends TaskmillError {
+  /** The command refused, or the script call in which a command was refused, e.g. `EVALSHA`. */
+  readonly command: string
+  readonly script: ScriptErrorContext | undefined
+  /** The ACL user that lacks the permission. */
+  readonly user: string
+  /** True when Redis accepted the script call and refused a command the script ran. */
+  readonly insideScript: boolean
+  /** `host:port` of the server that refused. */
+  readonly target: string
+  /** The text Redis replied with. */
+  readonly redisMessage: string
+
+  constructor(
+    refused: RefusedCommand,
+    redisMessage: string,
+    options: { insideScript?: boolean; cause?: unknown } = {},
+  ) {
+    const insideScript = options.insideScript ?? false
+    super(
+      `Redis at ${refused.target} refused ${describeRefused(refused)} to ACL user "${refused.user}": ${redisMessage.replace(/\.$/, '')}. ` +
+        permissionAdvice(refused, redisMessage, insideScript),
+      { cause: options.cause },
+    )
+    this.command = refused.command
+    this.script = refused.script
+    this.user = refused.user
+    this.insideScript = insideScript
+    this.target = refused.target
+    this.redisMessage = redisMessage
+  }
+}
+
+function permissionAdvice(refused: RefusedCommand, redisMessage: string, insideScript: boolean): string {
+  const keys = refused.namespace === undefined ? undefined : `~tm:{${refused.namespace}}:*`
+  const setUser = `ACL SETUSER ${refused.user}`
+  if (/\bkeys?\b/i.test(redisMessage) && keys !== undefined) {
+    return `Let the user access the namespace's keys (${setUser} ${keys}) or connect as a user that may.`
+  }
+  if (insideScript) {
+    return (
+      `The user may send ${refused.command}, but not a command the script runs inside: give it the commands ` +
+      `taskmill's scripts run${keys === undefined ? '' : ` on ${keys}`}, or connect as a user that has them.`
+    )
+  }
+  const command = refused.command.toLowerCase().replace(' ', '|')
+  return `Grant it (${setUser} +${command}${keys === undefined ? '' : ` ${keys}`}) or connect as a user that has it.`
 }

@@ -18,22 +18,28 @@
  * loader tests assert this on the wire with MONITOR on every node.
  *
  * Replies are read with `callBuffer` so `bytes` values stay binary-safe, then decoded by the
- * declared reply type (`decode.ts`). Error replies are classified by their first word.
+ * declared reply type (`decode.ts`). Error replies are classified by their first word: a `TM_`
+ * code becomes its generated class; Redis being away, out of memory or refusing an ACL
+ * permission becomes the matching class from `errors.ts` (read in `redis-failures.ts`);
+ * anything else is an UnexpectedScriptError.
  */
 import { Cluster, type Redis } from 'ioredis'
 import type { ScriptDefinition } from './contract.js'
 import { decodeReply } from './decode.js'
 import { encodeArgs, type EncodedArg } from './encode.js'
+import { aclUser, describeTarget, nodeName } from './connect.js'
 import {
   RedisUnavailableError,
   ScriptLoadError,
   TaskmillError,
   TaskmillScriptError,
   UnexpectedScriptError,
+  type RefusedCommand,
   type ScriptErrorClass,
   type ScriptErrorContext,
 } from './errors.js'
 import type { KeyName, Namespace } from './keys.js'
+import { classifyRedisFailure, isReplyError, replyCode, withoutScriptLocation } from './redis-failures.js'
 import type { ScriptCaller } from './script-caller.js'
 
 export interface ScriptRunnerOptions {
@@ -50,12 +56,6 @@ export interface ScriptRunnerOptions {
 /** The outcome of one call in a pipeline. */
 export type PipelineResult = { ok: true; value: unknown } | { ok: false; error: Error }
 
-/** Redis appends this to errors raised with `error({err = ...})` from a script. */
-const SCRIPT_LOCATION_SUFFIX = / script: [0-9a-f]{40}, on @user_script:\d+\.$/
-
-/** First words of error replies that mean "the server cannot serve now", not "the script failed". */
-const UNAVAILABLE_REPLY_CODES = new Set(['LOADING', 'CLUSTERDOWN', 'MASTERDOWN', 'BUSY'])
-
 const DEFAULT_RELOAD_DEADLINE_MS = 10_000
 
 /**
@@ -67,6 +67,7 @@ const MAX_RELOAD_PAUSE_MS = 50
 
 interface PreparedCall {
   readonly definition: ScriptDefinition
+  readonly namespace: string
   readonly command: 'evalsha' | 'evalsha_ro'
   readonly commandArgs: EncodedArg[]
 }
@@ -116,7 +117,7 @@ export class ScriptRunner implements ScriptCaller {
         reply = await this.send(prepared)
         break
       } catch (error) {
-        if (!isNoScript(error)) throw this.mapError(definition, error)
+        if (!isNoScript(error)) throw this.mapError(prepared, error)
         if (!this.mayReloadAgain(round, since)) throw this.gaveUp([definition], round, since)
         await this.reloadAfterNoScript([definition], round)
       }
@@ -155,8 +156,9 @@ export class ScriptRunner implements ScriptCaller {
       pending = pending.filter(metNoScript)
     }
     return outcomes.map((entry, i) => {
-      const definition = calls[i]!.definition
-      if (entry.error !== null) return { ok: false, error: this.mapError(definition, entry.error) }
+      const call = calls[i]!
+      const definition = call.definition
+      if (entry.error !== null) return { ok: false, error: this.mapError(call, entry.error) }
       try {
         return { ok: true, value: this.decode(definition, entry.reply) }
       } catch (error) {
@@ -228,10 +230,16 @@ export class ScriptRunner implements ScriptCaller {
     try {
       sha = await node.call('script', 'load', definition.source)
     } catch (error) {
-      if (isReplyError(error) && !UNAVAILABLE_REPLY_CODES.has(firstWord(error.message))) {
-        throw new ScriptLoadError(definition.name, where, error.message, { cause: error })
+      const refused: RefusedCommand = {
+        command: 'SCRIPT LOAD',
+        script: contextOf(definition),
+        target: where,
+        user: aclUser(this.redis),
       }
-      throw this.unavailable(error, where)
+      throw (
+        classifyRedisFailure(error, refused) ??
+        new ScriptLoadError(definition.name, where, (error as Error).message, { cause: error })
+      )
     }
     if (sha !== definition.sha) {
       throw new ScriptLoadError(
@@ -267,18 +275,23 @@ export class ScriptRunner implements ScriptCaller {
     }
   }
 
-  private mapError(definition: ScriptDefinition, error: unknown): Error {
-    if (error instanceof TaskmillError) return error
-    if (!isReplyError(error)) return this.unavailable(error)
-    const message = error.message
-    const code = firstWord(message)
-    if (UNAVAILABLE_REPLY_CODES.has(code)) return this.unavailable(error)
-    const context = contextOf(definition)
+  private mapError(call: PreparedCall, error: unknown): Error {
+    const context = contextOf(call.definition)
+    const refused: RefusedCommand = {
+      command: call.command.toUpperCase(),
+      script: context,
+      namespace: call.namespace,
+      target: this.target(),
+      user: aclUser(this.redis),
+    }
+    const failure = classifyRedisFailure(error, refused)
+    if (failure !== undefined) return failure
+    const message = (error as Error).message
+    const code = replyCode(message)
     if (code.startsWith('TM_')) {
-      const detail = message.slice(code.length).replace(SCRIPT_LOCATION_SUFFIX, '').trim()
+      const detail = withoutScriptLocation(message.slice(code.length))
       const ErrorClass = this.errorClasses[code]
-      const mapped = ErrorClass ? new ErrorClass(detail, context) : new TaskmillScriptError(code, detail, context)
-      return mapped
+      return ErrorClass ? new ErrorClass(detail, context) : new TaskmillScriptError(code, detail, context)
     }
     return new UnexpectedScriptError(context, message, { cause: error })
   }
@@ -290,11 +303,7 @@ export class ScriptRunner implements ScriptCaller {
   }
 
   private target(): string {
-    if (this.redis instanceof Cluster) {
-      const known = this.redis.nodes().map(nodeName)
-      return known.length > 0 ? `Redis Cluster ${known.join(',')}` : 'Redis Cluster (no node reachable)'
-    }
-    return nodeName(this.redis)
+    return describeTarget(this.redis)
   }
 }
 
@@ -341,6 +350,7 @@ function prepare(
   const keys = definition.keys.map((key) => namespace.key(key.name as KeyName))
   return {
     definition,
+    namespace: namespace.name,
     command: definition.readOnly ? 'evalsha_ro' : 'evalsha',
     commandArgs: [definition.sha, String(keys.length), ...keys, ...encodeArgs(definition, args)],
   }
@@ -350,22 +360,8 @@ function contextOf(definition: ScriptDefinition): ScriptErrorContext {
   return { script: definition.name, version: definition.version, sha: definition.sha }
 }
 
-/** ioredis rejects with a `ReplyError` (from redis-errors) for error replies; connection failures are other errors. */
-function isReplyError(error: unknown): error is Error {
-  return error instanceof Error && error.name === 'ReplyError'
-}
-
 function isNoScript(error: unknown): boolean {
-  return isReplyError(error) && firstWord(error.message) === 'NOSCRIPT'
-}
-
-function firstWord(message: string): string {
-  const space = message.indexOf(' ')
-  return space === -1 ? message : message.slice(0, space)
-}
-
-function nodeName(node: Redis): string {
-  return `${node.options.host ?? 'localhost'}:${node.options.port ?? 6379}`
+  return isReplyError(error) && replyCode(error.message) === 'NOSCRIPT'
 }
 
 function sleep(ms: number): Promise<void> {
