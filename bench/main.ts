@@ -1,28 +1,41 @@
 /**
  * `npm run bench [-- options]`: measures taskmill side by side with BullMQ 6.7.0, Bee-Queue 2.0.0
- * and a raw-ioredis floor, each scenario on its own fresh redis-server, and writes the report
- * to stdout, bench/results/latest.md and bench/results/latest.json. Progress goes to stderr.
+ * and a raw-ioredis floor, each scenario on its own fresh redis-server; then Redis CPU per call
+ * of every taskmill script, and taskmill's cost with 1 to 1,000 registered nodes. Writes the
+ * report to stdout, bench/results/latest.md and bench/results/latest.json, and regenerates the
+ * README's performance tables from it. Progress goes to stderr.
  *
- *   --quick                 2,000 tasks, one fan-in and one chain: under a minute
- *   --systems=a,b           only these systems (taskmill, bullmq, beequeue, floor)
- *   --scenarios=a,b         only these scenarios (enqueue, drain, e2e, latency, fanin, chain, weighted)
+ *   --quick                 smaller sizes everywhere: a few minutes
+ *   --systems=a,b           only these systems (taskmill, taskmill-tuned, bullmq, beequeue, floor)
+ *   --scenarios=a,b         only these parts: enqueue, drain, e2e, latency, fanin, chain, weighted
+ *                           (side by side), calls (Redis CPU per call of every script),
+ *                           nodes (node scaling)
  *   --tasks=N               override the task count of enqueue/drain/e2e/weighted
+ *   --nodes=1,10,100        override the node counts of the node-scaling part
  *   --no-profile            skip the per-script profile of taskmill (runs with every command logged)
  *   --out=DIR               where to write latest.md and latest.json (default: bench/results)
+ *   --no-readme             leave README.md alone (it is only rewritten when --out is the default)
  */
 import { execFileSync } from 'node:child_process'
-import { mkdir, writeFile } from 'node:fs/promises'
-import { cpus, loadavg } from 'node:os'
-import { join } from 'node:path'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { cpus, loadavg, release, totalmem, type as osType, arch } from 'node:os'
+import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { NODE_SCALING_FULL, NODE_SCALING_QUICK, measureNodeScaling, type NodeScalingTable } from './node-scaling.js'
+import { README_PATH, updateReadme } from './readme.js'
 import { REDIS_SERVER_BINARY } from './redis-server.js'
 import { buildReport, toMarkdown, type Environment } from './report.js'
 import { FULL, QUICK, runScenario, type RunResult, type Sizes } from './scenarios.js'
+import { SCRIPT_COSTS_FULL, SCRIPT_COSTS_QUICK, measureScriptCosts, type ScriptCostTable } from './script-costs.js'
 import { loadSystem, SYSTEM_NAMES } from './systems/index.js'
 import type { ScenarioName, SystemModule, SystemName } from './systems/types.js'
 
 const SCENARIO_ORDER: readonly ScenarioName[] = ['enqueue', 'drain', 'e2e', 'latency', 'fanin', 'chain', 'weighted']
+/** Parts of the run that are not side-by-side scenarios: table (a) and table (b). */
+const TABLES = ['calls', 'nodes'] as const
+type TableName = (typeof TABLES)[number]
+const DEFAULT_OUT = fileURLToPath(new URL('./results', import.meta.url))
 /** Which scenarios of taskmill get a per-script profile. */
 const PROFILED: readonly ScenarioName[] = ['e2e', 'fanin', 'chain']
 
@@ -89,7 +102,9 @@ async function main(): Promise<void> {
       systems: { type: 'string' },
       scenarios: { type: 'string' },
       tasks: { type: 'string' },
+      nodes: { type: 'string' },
       'no-profile': { type: 'boolean', default: false },
+      'no-readme': { type: 'boolean', default: false },
       out: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -100,7 +115,8 @@ async function main(): Promise<void> {
     return
   }
   const systems = parseList(values.systems, SYSTEM_NAMES, 'system')
-  const scenarios = parseList(values.scenarios, SCENARIO_ORDER, 'scenario')
+  const parts = parseList<ScenarioName | TableName>(values.scenarios, [...SCENARIO_ORDER, ...TABLES], 'scenario')
+  const scenarios = SCENARIO_ORDER.filter((scenario) => parts.includes(scenario))
   // `npm run bench --quick` (no `--`) hands the flag to npm, which passes it on as npm_config_quick.
   const quick = values.quick || process.env.npm_config_quick === 'true'
   const sizes: Sizes = { ...(quick ? QUICK : FULL) }
@@ -109,7 +125,13 @@ async function main(): Promise<void> {
     if (!Number.isInteger(tasks) || tasks < 1) throw new Error(`--tasks must be a positive integer, got ${values.tasks}`)
     sizes.tasks = tasks
   }
-  const outDir = values.out ?? join(fileURLToPath(new URL('.', import.meta.url)), 'results')
+  const outDir = resolve(values.out ?? DEFAULT_OUT)
+  const scriptCostSizes = quick ? SCRIPT_COSTS_QUICK : SCRIPT_COSTS_FULL
+  const nodeSizes = { ...(quick ? NODE_SCALING_QUICK : NODE_SCALING_FULL) }
+  if (values.nodes !== undefined) {
+    nodeSizes.nodeCounts = values.nodes.split(',').map((item) => Number(item.trim()))
+    if (nodeSizes.nodeCounts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--nodes must list positive integers, got ${values.nodes}`)
+  }
 
   const progress = new Progress()
   const plan: { system: SystemName; scenario: ScenarioName; profile: boolean }[] = []
@@ -156,21 +178,48 @@ async function main(): Promise<void> {
     progress.line(`   ${summary(result)}`)
   }
 
+  let scriptCosts: ScriptCostTable | undefined
+  if (parts.includes('calls')) {
+    progress.line('Redis CPU per call of every script (one fresh redis-server) …')
+    scriptCosts = await measureScriptCosts(scriptCostSizes, (line) => progress.line(`   ${line}`))
+  }
+  let nodeScaling: NodeScalingTable | undefined
+  if (parts.includes('nodes')) {
+    progress.line(`node scaling: ${nodeSizes.nodeCounts.map((n) => n.toLocaleString('en-US')).join(', ')} registered nodes (fresh redis-servers) …`)
+    const taskmill = await loadSystem('taskmill')
+    nodeScaling = await measureNodeScaling(nodeSizes, {
+      log: (line) => progress.line(line),
+      counter: (prefix, done, total) => progress.counter(prefix, done, total),
+      openProducer: (url) => taskmill.openProducer(url),
+    })
+  }
+
   const environment: Environment = {
     date: new Date().toISOString(),
     node: process.versions.node,
     redis: redisVersion(),
     cpus: `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}`,
+    memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    os: `${osType()} ${release()} (${arch()})`,
     quick,
     load: `${loadAtStart.toFixed(2)} at start, ${(loadavg()[0] ?? 0).toFixed(2)} at end (1-minute load average; other work on the machine makes figures noisier)`,
+    durationSeconds: Math.round((performance.now() - started) / 1000),
   }
-  const report = buildReport(environment, sizes, runs, profiles)
+  const report = buildReport(environment, sizes, runs, profiles, scriptCosts, nodeScaling)
   const markdown = toMarkdown(report)
   await mkdir(outDir, { recursive: true })
   await writeFile(join(outDir, 'latest.md'), markdown)
   await writeFile(join(outDir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`)
   process.stdout.write(markdown)
   progress.line(`done; written to ${join(outDir, 'latest.md')} and latest.json`)
+  if (outDir === resolve(DEFAULT_OUT) && !values['no-readme']) {
+    const readme = await readFile(README_PATH, 'utf8')
+    const updated = updateReadme(readme, report)
+    if (updated !== readme) {
+      await writeFile(README_PATH, updated)
+      progress.line('README.md: performance tables regenerated from latest.json')
+    }
+  }
 }
 
 main().catch((error: unknown) => {

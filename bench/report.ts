@@ -1,27 +1,37 @@
 /**
  * Turns the runs into the report: one markdown table per scenario with every figure also as a
  * ratio to BullMQ's (and Bee-Queue's where it ran) from the same run, the whole-life sum, the
- * weighted shares, the targets with pass/miss, and where taskmill's Redis time goes.
+ * weighted shares, Redis CPU per call of every script, node scaling, the targets with their
+ * measured ratios (met or missed), and where taskmill's Redis time goes.
  */
+import type { NodeScalingRow, NodeScalingTable } from './node-scaling.js'
 import type { CommandCost, Measurement, RunResult, Sizes } from './scenarios.js'
+import type { ScriptCostTable } from './script-costs.js'
 import type { ScenarioName } from './systems/types.js'
 
 export interface Environment {
   date: string
   node: string
   redis: string
+  /** Count and model, e.g. "2 × AMD EPYC 7B13". */
   cpus: string
+  /** Total memory, e.g. "7.8 GiB". */
+  memory: string
+  /** Operating system and kernel, e.g. "Linux 6.1.0-18-cloud-amd64 (x64)". */
+  os: string
   quick: boolean
   load: string
+  /** Wall time of the whole benchmark run, in seconds. */
+  durationSeconds: number
 }
 
 export interface Target {
   target: string
-  /** The measured ratio (or value), null when a run it needs failed or did not run. */
+  /** The measured ratio, null when a run it needs failed or did not run. */
   ratio: number | null
+  /** Met when ratio ≤ limit. */
   limit: number
-  /** 'max': passes when ratio ≤ limit; 'min': when ratio ≥ limit; 'below': when ratio < limit. */
-  kind: 'max' | 'min' | 'below'
+  /** The figures the ratio comes from. */
   detail: string
   pass: boolean | null
 }
@@ -33,11 +43,18 @@ export interface Report {
   /** Runs with every command logged, for the per-script profile; their figures are not comparable. */
   profiles: RunResult[]
   wholeLife: { system: string; enqueueUs: number; drainUs: number; totalUs: number; ratioBullmq: number | null; ratioBee: number | null }[]
+  /** Table (a): Redis CPU per call of every script; absent when that part was not run. */
+  scriptCosts?: ScriptCostTable
+  /** Table (b): per-call and end-to-end cost by number of registered nodes; absent when not run. */
+  nodeScaling?: NodeScalingTable
   targets: Target[]
 }
 
-const LABELS: Record<string, string> = {
+export const SYSTEM_ORDER = ['taskmill', 'taskmill-tuned', 'bullmq', 'beequeue', 'floor'] as const
+
+export const LABELS: Record<string, string> = {
   taskmill: 'taskmill',
+  'taskmill-tuned': 'taskmill, events off (tuned)',
   bullmq: 'BullMQ 6.7.0',
   beequeue: 'Bee-Queue 2.0.0',
   floor: 'raw ioredis floor',
@@ -53,7 +70,7 @@ const SCENARIO_TITLES: Record<ScenarioName, string> = {
   weighted: 'Weighted dispatch to three nodes, weights 5/3/1 (taskmill only; small batches offered below saturation)',
 }
 
-function find(runs: readonly RunResult[], system: string, scenario: ScenarioName): Measurement | undefined {
+export function find(runs: readonly RunResult[], system: string, scenario: ScenarioName): Measurement | undefined {
   return runs.find((run) => run.system === system && run.scenario === scenario && run.ok)?.measurement
 }
 
@@ -62,14 +79,21 @@ function ratio(value: number | undefined, base: number | undefined): number | nu
   return value / base
 }
 
-export function buildReport(environment: Environment, sizes: Sizes, runs: RunResult[], profiles: RunResult[]): Report {
+export function buildReport(
+  environment: Environment,
+  sizes: Sizes,
+  runs: RunResult[],
+  profiles: RunResult[],
+  scriptCosts?: ScriptCostTable,
+  nodeScaling?: NodeScalingTable,
+): Report {
   const wholeLife: Report['wholeLife'] = []
   const lifeOf = (system: string): number | undefined => {
     const enqueue = find(runs, system, 'enqueue')
     const drain = find(runs, system, 'drain')
     return enqueue && drain ? enqueue.cpuUsPerTask + drain.cpuUsPerTask : undefined
   }
-  for (const system of ['taskmill', 'bullmq', 'beequeue', 'floor']) {
+  for (const system of SYSTEM_ORDER) {
     const enqueue = find(runs, system, 'enqueue')
     const drain = find(runs, system, 'drain')
     if (!enqueue || !drain) continue
@@ -83,51 +107,108 @@ export function buildReport(environment: Environment, sizes: Sizes, runs: RunRes
       ratioBee: ratio(totalUs, lifeOf('beequeue')),
     })
   }
-
-  const metric = (scenario: ScenarioName, pick: (m: Measurement) => number | undefined, base = 'bullmq') =>
-    ratio(pickOf(find(runs, 'taskmill', scenario), pick), pickOf(find(runs, base, scenario), pick))
-  const target = (text: string, value: number | null, kind: Target['kind'], limit: number, detail: string): Target => ({
-    target: text,
-    ratio: value,
-    limit,
-    kind,
-    detail,
-    pass: value === null ? null : kind === 'max' ? value <= limit : kind === 'min' ? value >= limit : value < limit,
-  })
-  const taskmillP99 = find(runs, 'taskmill', 'latency')?.latency?.p99Ms
-  const beeP99 = find(runs, 'beequeue', 'latency')?.latency?.p99Ms
-  const targets: Target[] = [
-    target('whole-life Redis CPU per task (enqueue + drain, weighted dispatch on) ≤ 0.2× BullMQ', ratio(lifeOf('taskmill'), lifeOf('bullmq')), 'max', 0.2,
-      'taskmill runs with strategy "weighted" in every scenario'),
-    target('drain throughput ≥ 2× BullMQ', metric('drain', (m) => m.tasksPerSec), 'min', 2, 'tasks/s'),
-    target('e2e throughput ≥ 2× BullMQ', metric('e2e', (m) => m.tasksPerSec), 'min', 2, 'tasks/s'),
-    target('memory per waiting task ≤ 0.5× BullMQ', metric('enqueue', (m) => m.memoryBytesPerTask), 'max', 0.5, 'bytes per waiting task'),
-    target('fan-in Redis CPU per task ≤ 0.2× BullMQ', metric('fanin', (m) => m.cpuUsPerTask), 'max', 0.2, 'µs per job of the graph'),
-    target('chain Redis CPU per step ≤ 0.2× BullMQ', metric('chain', (m) => m.cpuUsPerTask), 'max', 0.2, 'µs per step'),
-    target(`e2e p99 at ${sizes.rate.toLocaleString('en-US')} tasks/s under Bee-Queue's`, ratio(taskmillP99, beeP99), 'below', 1,
-      taskmillP99 !== undefined && beeP99 !== undefined ? `taskmill ${fixed(taskmillP99, 2)} ms vs Bee-Queue ${fixed(beeP99, 2)} ms` : 'p99 ratio'),
-  ]
-  return { environment, sizes, runs, profiles, wholeLife, targets }
+  const report: Report = { environment, sizes, runs, profiles, wholeLife, targets: [] }
+  if (scriptCosts) report.scriptCosts = scriptCosts
+  if (nodeScaling) report.nodeScaling = nodeScaling
+  report.targets = buildTargets(report, lifeOf)
+  return report
 }
 
-function pickOf(m: Measurement | undefined, pick: (m: Measurement) => number | undefined): number | undefined {
-  return m ? pick(m) : undefined
+/** A target met when `value / base` ≤ `limit`; `unit` and the names go into the detail. */
+function target(
+  text: string,
+  limit: number,
+  value: number | undefined | null,
+  base: number | undefined | null,
+  detail: (v: string, b: string) => string,
+  digits = 1,
+  missing = 'a run it needs failed or did not run',
+): Target {
+  const measured = ratio(value ?? undefined, base ?? undefined)
+  return {
+    target: text,
+    ratio: measured,
+    limit,
+    detail: measured === null ? `no figure: ${missing}` : detail(fixed(value, digits), fixed(base, digits)),
+    pass: measured === null ? null : measured <= limit,
+  }
+}
+
+/** The rows of the smallest and the largest node count that have figures. */
+function scalingEnds(table: NodeScalingTable | undefined): { small?: NodeScalingRow; large?: NodeScalingRow } {
+  if (!table || table.rows.length < 2) return {}
+  const sorted = [...table.rows].sort((a, b) => a.nodes - b.nodes)
+  return { small: sorted[0], large: sorted[sorted.length - 1] }
+}
+
+function buildTargets(report: Report, lifeOf: (system: string) => number | undefined): Target[] {
+  const { runs, scriptCosts, nodeScaling } = report
+  const targets: Target[] = []
+  const returnOne = scriptCosts?.returnOne.usecPerCall
+  const costOf = (script: string, items: number): number | undefined =>
+    scriptCosts?.rows.find((row) => row.script === script && row.items === items)?.usecPerCall ?? undefined
+  targets.push(
+    target('`heartbeat` of a node with no tasks ≤ 8× EVALSHA of `return 1`', 8, costOf('heartbeat', 0), returnOne, (v, b) => `${v} µs vs ${b} µs`, 2),
+    target('`stats` on an empty namespace ≤ 8× EVALSHA of `return 1`', 8, costOf('stats', 0), returnOne, (v, b) => `${v} µs vs ${b} µs`, 2),
+  )
+  const { small, large } = scalingEnds(nodeScaling)
+  const many = large ? large.nodes.toLocaleString('en-US') : '1,000'
+  const few = small ? small.nodes.toLocaleString('en-US') : '1'
+  const nodesText = (n: string): string => `${n} node${n === '1' ? '' : 's'}`
+  for (const [name, pick] of [
+    ['`heartbeat`', (row: NodeScalingRow) => row.heartbeatUs],
+    ['`enqueue` of one task', (row: NodeScalingRow) => row.enqueueUs],
+    ['`complete` of one task', (row: NodeScalingRow) => row.completeUs],
+  ] as const) {
+    targets.push(
+      target(`${name} with ${nodesText(many)} ≤ 1.5× with ${nodesText(few)}`, 1.5, large && pick(large), small && pick(small), (v, b) => `${v} µs vs ${b} µs per call`),
+    )
+  }
+  const rate = nodeScaling?.sizes.rate ?? 200
+  const e2eFailure = [large, small].flatMap((row) => row?.failures.filter((f) => f.startsWith('end to end')).map((f) => `${nodesText(row.nodes.toLocaleString('en-US'))}, ${oneLine(f)}`) ?? [])[0]
+  targets.push(
+    target(`end to end at ${rate} tasks/s with ${nodesText(many)} ≤ 2× with ${nodesText(few)}`, 2, large?.e2e?.cpuUsPerTask, small?.e2e?.cpuUsPerTask,
+      (v, b) => `${v} µs vs ${b} µs Redis CPU per task`, 1, e2eFailure),
+    target('whole life in batches (enqueue + drain), events on ≤ 0.5× Bee-Queue', 0.5, lifeOf('taskmill'), lifeOf('beequeue'), (v, b) => `${v} µs vs ${b} µs per task`),
+  )
+  const latency = (system: string): Measurement | undefined => find(runs, system, 'latency')
+  const latencyRate = report.sizes.rate.toLocaleString('en-US')
+  targets.push(
+    target(`end to end at ${latencyRate} tasks/s, single enqueues ≤ 0.5× Bee-Queue`, 0.5, latency('taskmill')?.cpuUsPerTask, latency('beequeue')?.cpuUsPerTask,
+      (v, b) => `${v} µs vs ${b} µs per task`),
+    target(`p99 enqueue → handler start at ${latencyRate} tasks/s ≤ Bee-Queue's`, 1, latency('taskmill')?.latency?.p99Ms, latency('beequeue')?.latency?.p99Ms,
+      (v, b) => `${v} ms vs ${b} ms`, 2),
+    target('chain, Redis CPU per step ≤ 0.3× BullMQ', 0.3, find(runs, 'taskmill', 'chain')?.cpuUsPerTask, find(runs, 'bullmq', 'chain')?.cpuUsPerTask,
+      (v, b) => `${v} µs vs ${b} µs`),
+    target('fan-in, Redis CPU per task ≤ 0.2× BullMQ', 0.2, find(runs, 'taskmill', 'fanin')?.cpuUsPerTask, find(runs, 'bullmq', 'fanin')?.cpuUsPerTask,
+      (v, b) => `${v} µs vs ${b} µs`),
+    target('memory per waiting task, events on ≤ Bee-Queue', 1, find(runs, 'taskmill', 'enqueue')?.memoryBytesPerTask, find(runs, 'beequeue', 'enqueue')?.memoryBytesPerTask,
+      (v, b) => `${v} B vs ${b} B`, 0),
+  )
+  return targets
 }
 
 // ---- markdown ----
 
-function fixed(value: number | undefined | null, digits: number): string {
+export function fixed(value: number | undefined | null, digits: number): string {
   if (value === undefined || value === null || !Number.isFinite(value)) return '–'
   return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
 }
 
-function times(value: number | null): string {
-  if (value === null) return '–'
-  return `${value < 0.095 ? value.toFixed(3) : value < 10 ? value.toFixed(2) : value.toFixed(1)}×`
+/** A failure as one short line: the first line of the message, without Redis's script location. */
+export function oneLine(text: string): string {
+  const first = (text.split('\n')[0] ?? '').replace(/ script: [0-9a-f]{40}, on @user_script:\d+\.$/, '').trim()
+  return first.length > 240 ? `${first.slice(0, 239)}…` : first
 }
 
-function table(header: string[], rows: string[][]): string {
-  const align = header.map((_, i) => (i === 0 ? '---' : '---:'))
+export function times(value: number | null): string {
+  if (value === null) return '–'
+  return `${value < 0.095 ? value.toFixed(3) : value < 10 ? value.toFixed(2) : value < 100 ? value.toFixed(1) : fixed(value, 0)}×`
+}
+
+/** A markdown table; columns are right-aligned except the first, or as `left` says. */
+export function table(header: string[], rows: string[][], left: readonly number[] = [0]): string {
+  const align = header.map((_, i) => (left.includes(i) ? '---' : '---:'))
   return [header, align, ...rows].map((row) => `| ${row.join(' | ')} |`).join('\n')
 }
 
@@ -152,7 +233,7 @@ function scenarioTable(runs: readonly RunResult[], scenario: ScenarioName, colum
   for (const run of inScenario) {
     const m = run.ok ? run.measurement : undefined
     if (!m) {
-      failures.push(`- **${LABELS[run.system] ?? run.system}: FAILED** — ${run.failure ?? 'no figures'}`)
+      failures.push(`- **${LABELS[run.system] ?? run.system}: FAILED** — ${oneLine(run.failure ?? 'no figures')}`)
       continue
     }
     const row = [LABELS[run.system] ?? run.system]
@@ -189,11 +270,13 @@ export function toMarkdown(report: Report): string {
   const out: string[] = []
   out.push(`# taskmill benchmark${env.quick ? ' (quick)' : ''}`)
   out.push(
-    `${env.date} · Node ${env.node} · redis-server ${env.redis} (\`--save '' --appendonly no\`, a fresh server per system and scenario) · ${env.cpus} · load ${env.load}\n\n` +
+    `${env.date} · ${machine(env)} · Node ${env.node} · redis-server ${env.redis} (\`--save '' --appendonly no\`, a fresh server per system and scenario) · ` +
+      `load ${env.load} · the whole run took ${duration(env.durationSeconds)}\n\n` +
       `${sizes.tasks.toLocaleString('en-US')} tasks for enqueue/drain/e2e/weighted, batches of ${sizes.batch.toLocaleString('en-US')}; ` +
       `latency: ${sizes.latencyTasks.toLocaleString('en-US')} tasks at ${sizes.rate.toLocaleString('en-US')}/s; ` +
       `fan-in: ${sizes.fanIns} × (1 waiting on ${sizes.fanInWidth.toLocaleString('en-US')}); chain: ${sizes.chains} × ${sizes.chainLength}; ` +
       `one worker process, concurrency ${sizes.concurrency}; no-op handlers, ~100 B payloads. ` +
+      `taskmill runs with the library's defaults (events on), completed tasks kept; "taskmill, events off (tuned)" is the same with the event stream off. ` +
       `Ratios are to the same run's BullMQ (×BullMQ) and Bee-Queue (×Bee) figures. ` +
       `Redis CPU is used_cpu_user + used_cpu_sys; cmds/task counts INFO commandstats, which in Redis 7 includes commands run inside scripts.`,
   )
@@ -229,18 +312,16 @@ export function toMarkdown(report: Report): string {
       ),
     )
   }
-  out.push('## Targets (reported, not asserted)')
-  out.push(
-    table(
-      ['target', 'measured', 'limit', 'result'],
-      report.targets.map((t) => [
-        `${t.target} (${t.detail})`,
-        t.ratio === null ? 'no figure' : times(t.ratio),
-        `${t.kind === 'max' ? '≤' : t.kind === 'min' ? '≥' : '<'} ${t.limit}×`,
-        t.pass === null ? 'n/a' : t.pass ? 'pass' : '**miss**',
-      ]),
-    ),
-  )
+  if (report.scriptCosts) {
+    out.push('## Redis CPU per call of every script')
+    out.push(scriptCostMarkdown(report.scriptCosts))
+  }
+  if (report.nodeScaling) {
+    out.push('## Node scaling')
+    out.push(nodeScalingMarkdown(report.nodeScaling))
+  }
+  out.push('## Targets')
+  out.push(targetsMarkdown(report.targets))
   const taskmillE2e = runs.find((run) => run.system === 'taskmill' && run.scenario === 'e2e' && run.ok)?.measurement
   if (taskmillE2e) {
     out.push("## Where taskmill's Redis time goes (INFO commandstats, e2e run)")
@@ -249,7 +330,7 @@ export function toMarkdown(report: Report): string {
   }
   for (const run of report.profiles) {
     if (!run.ok) {
-      out.push(`Per-script profile of taskmill ${run.scenario} failed: ${run.failure ?? 'unknown'}`)
+      out.push(`Per-script profile of taskmill ${run.scenario} failed: ${oneLine(run.failure ?? 'unknown')}`)
       continue
     }
     if (!run.profile) continue
@@ -270,4 +351,68 @@ export function toMarkdown(report: Report): string {
     )
   }
   return `${out.join('\n\n')}\n`
+}
+
+export function machine(env: Environment): string {
+  return `${env.cpus}, ${env.memory}, ${env.os}`
+}
+
+export function duration(seconds: number): string {
+  return seconds < 120 ? `${Math.round(seconds)} s` : `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`
+}
+
+/** Table (a), with its footnotes. */
+export function scriptCostMarkdown(costs: ScriptCostTable): string {
+  const rows: string[][] = [['EVALSHA of `return 1`', 'no keys, no arguments', fixed(costs.returnOne.usecPerCall, 2), '1.0×', '']]
+  const failures: string[] = []
+  for (const row of costs.rows) {
+    const perItem = row.items > 1 && row.usecPerCall !== null ? fixed(row.usecPerCall / row.items, 1) : ''
+    rows.push([`\`${row.script}\``, row.call, row.failure ? 'failed' : fixed(row.usecPerCall, 1), times(row.ratio), perItem])
+    if (row.failure) failures.push(`- \`${row.script}\`, ${row.call}: ${oneLine(row.failure)}`)
+  }
+  const notes = costs.notes.map((note) => `- ${note}`)
+  return [
+    table(['script', 'one call', 'Redis µs per call', '× `return 1`', 'µs per item'], rows, [0, 1]),
+    [...notes, ...failures].join('\n'),
+  ]
+    .filter(Boolean)
+    .join('\n\n')
+}
+
+/** Table (b), with its footnotes. */
+export function nodeScalingMarkdown(scaling: NodeScalingTable): string {
+  const first = [...scaling.rows].sort((a, b) => a.nodes - b.nodes)[0]
+  const relative = (value: number | null | undefined, base: number | null | undefined): string =>
+    value === null || value === undefined || base === null || base === undefined ? '' : ` (${times(value / base)})`
+  const rows = scaling.rows.map((row) => [
+    row.nodes.toLocaleString('en-US'),
+    `${fixed(row.heartbeatUs, 1)}${relative(row.heartbeatUs, first?.heartbeatUs)}`,
+    `${fixed(row.enqueueUs, 1)}${relative(row.enqueueUs, first?.enqueueUs)}`,
+    `${fixed(row.completeUs, 1)}${relative(row.completeUs, first?.completeUs)}`,
+    `${fixed(row.e2e?.cpuUsPerTask, 1)}${relative(row.e2e?.cpuUsPerTask, first?.e2e?.cpuUsPerTask)}`,
+    fixed(row.e2e?.p99Ms, 2),
+  ])
+  const failures = scaling.rows.flatMap((row) => row.failures.map((failure) => `- ${row.nodes.toLocaleString('en-US')} node${row.nodes === 1 ? '' : 's'}, ${oneLine(failure)}`))
+  return [
+    table(
+      [
+        'registered nodes',
+        '`heartbeat` µs per call',
+        '`enqueue` µs per call',
+        '`complete` µs per call',
+        `end to end at ${scaling.sizes.rate}/s, µs per task`,
+        'p99 enqueue → start, ms',
+      ],
+      rows,
+    ),
+    [...scaling.notes.map((note) => `- ${note}`), ...failures].join('\n'),
+  ].join('\n\n')
+}
+
+export function targetsMarkdown(targets: readonly Target[]): string {
+  return table(
+    ['target', 'measured', 'figures', 'result'],
+    targets.map((t) => [t.target, t.ratio === null ? '–' : times(t.ratio), t.detail, t.pass === null ? 'no figure' : t.pass ? 'met' : '**missed**']),
+    [0, 2, 3],
+  )
 }

@@ -436,7 +436,7 @@ async function enqueueInBatches(producer: Producer, tasks: readonly BenchTask[],
  * from the start; every timer tick sends whatever is due, so a late tick catches up rather than
  * lowering the rate. Each payload carries the time its enqueue call was made.
  */
-async function enqueueAtRate(producer: Producer, count: number, rate: number): Promise<string[]> {
+export async function enqueueAtRate(producer: Producer, count: number, rate: number): Promise<string[]> {
   const ids: string[] = []
   const pending = new Set<Promise<void>>()
   let failure: unknown
@@ -459,7 +459,7 @@ async function enqueueAtRate(producer: Producer, count: number, rate: number): P
   return ids
 }
 
-function percentile(sorted: readonly number[], p: number): number {
+export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN
   return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!
 }

@@ -4,12 +4,14 @@
  */
 import type { SystemModule, SystemName } from './types.js'
 
-export const SYSTEM_NAMES: readonly SystemName[] = ['taskmill', 'bullmq', 'beequeue', 'floor']
+export const SYSTEM_NAMES: readonly SystemName[] = ['taskmill', 'taskmill-tuned', 'bullmq', 'beequeue', 'floor']
 
 export async function loadSystem(name: SystemName): Promise<SystemModule> {
   switch (name) {
     case 'taskmill':
       return (await import('./taskmill.js')).taskmill
+    case 'taskmill-tuned':
+      return (await import('./taskmill.js')).taskmillTuned
     case 'bullmq':
       return (await import('./bullmq.js')).bullmq
     case 'beequeue':

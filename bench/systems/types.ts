@@ -7,7 +7,7 @@
  */
 import type { BenchTask, TaskData } from '../payload.js'
 
-export type SystemName = 'taskmill' | 'bullmq' | 'beequeue' | 'floor'
+export type SystemName = 'taskmill' | 'taskmill-tuned' | 'bullmq' | 'beequeue' | 'floor'
 
 export type ScenarioName = 'enqueue' | 'drain' | 'e2e' | 'latency' | 'fanin' | 'chain' | 'weighted'
 
