@@ -1,17 +1,18 @@
 /**
- * A worker node: registers with a weight and a capacity, sleeps in Redis until dispatch rings
- * its doorbell, starts what it was assigned, runs the handler, and reports back. Completions
+ * A worker node: registers with a weight and a capacity, waits on its own wake channel until
+ * dispatch assigns it work, starts what it was assigned, runs the handler, and reports back. Completions
  * that finish close together go out as one batch, and the same call starts the node's next
  * tasks, so a busy node needs about one round trip per batch.
  *
  * Its heartbeat keeps its leases alive and tells it which tasks it no longer holds (lease lost:
  * the handler's signal aborts and its result is dropped) or that were canceled (the signal
- * aborts and the task ends canceled). Each heartbeat also runs a bounded slice of the
- * namespace's housekeeping; when the script says more is pending, the worker keeps going.
+ * aborts and the task ends canceled). A heartbeat also runs the namespace's housekeeping when
+ * something is due; when the script says more is pending, the worker keeps going. One node
+ * of the namespace holds its timer: the heartbeat tells that node alone when housekeeping
+ * falls due next, and it wakes then.
  */
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
-import type { Cluster, Redis } from 'ioredis'
 import {
   complete,
   dependencyResults,
@@ -26,7 +27,7 @@ import {
 } from '../loader/generated/scripts.js'
 import { LeaseLostError, UnknownNodeError } from '../loader/generated/errors.js'
 import { open, type Connection, type Opened } from './connection.js'
-import { duplicateConnection, lastStreamId, readStream } from './streams.js'
+import { subscribeToWakeups, type Wakeups } from './wakeups.js'
 
 export interface TaskContext {
   readonly id: string
@@ -98,18 +99,21 @@ export class Worker {
   private readonly options: WorkerOptions
   private readonly capacity: number
   private connection!: Opened
-  private doorbell!: Redis | Cluster
+  private wakeups!: Wakeups
   private readonly running = new Map<string, RunningTask>()
   private pendingResults: PendingResult[] = []
   /** Completion calls in flight; stop() waits for them. */
   private readonly flushes = new Set<Promise<void>>()
   private heartbeatTimer: NodeJS.Timeout | undefined
-  private nextDueAt = 0
+  /** Set while this node holds the namespace's timer and something falls due. */
+  private dueTimer: NodeJS.Timeout | undefined
   /** Server clock minus this process's clock, from the last heartbeat: due times are server times. */
   private clockOffset = 0
   private stopping = false
   private stopped = false
-  private doorbellLoop: Promise<void> | undefined
+  /** A claim is running; `claimAgain` asks it to run once more when it ends. */
+  private claiming: Promise<void> | undefined
+  private claimAgain = false
 
   private constructor(options: WorkerOptions) {
     this.options = options
@@ -131,13 +135,15 @@ export class Worker {
 
   private async begin(): Promise<void> {
     this.connection = await open(this.options.connection, this.options.namespace)
-    this.doorbell = duplicateConnection(this.connection.redis)
-    // Read the doorbell position before registering, so a ring caused by registration is seen.
-    const lastId = await lastStreamId(this.doorbell, this.connection.namespace.key('dispatch'))
+    // Subscribe before registering, so a wake-up caused by registration is not missed.
+    this.wakeups = await subscribeToWakeups(this.connection.redis, this.connection.namespace, this.nodeId, {
+      onWork: () => void this.claim(),
+      onDue: () => void this.beat(),
+    })
     await this.register()
-    this.doorbellLoop = this.listen(lastId)
     this.heartbeatTimer = setInterval(() => void this.beat(), this.options.heartbeatIntervalMs ?? 1000)
     await this.claim()
+    await this.beat()
   }
 
   private async register(): Promise<void> {
@@ -153,45 +159,29 @@ export class Worker {
     ;(this.options.onError ?? ((e: unknown) => console.error(`taskmill worker ${this.nodeId}:`, e)))(error)
   }
 
-  /** Sleeps on the doorbell stream until dispatch assigns work, or the earliest delayed task falls due. */
-  private async listen(fromId: string): Promise<void> {
-    const key = this.connection.namespace.key('dispatch')
-    const interval = this.options.heartbeatIntervalMs ?? 1000
-    let lastId = fromId
-    while (!this.stopping) {
-      const untilDue = this.nextDueAt > 0 ? Math.max(1, this.nextDueAt - this.serverNow()) : interval
-      let entries
-      try {
-        entries = await readStream(this.doorbell, key, lastId, Math.min(interval, untilDue))
-      } catch (error) {
-        if (this.stopping) return
-        this.report(error)
-        await sleep(200)
-        continue
-      }
-      let mine = false
-      let wakeAll = false
-      for (const entry of entries) {
-        lastId = entry.id
-        if (entry.fields.node === this.nodeId) mine = true
-        if (entry.fields.node === '*') wakeAll = true
-      }
-      if (entries.length === 0 && this.nextDueAt > 0 && this.serverNow() >= this.nextDueAt) {
-        // A delayed task fell due: the heartbeat promotes and dispatches it.
-        await this.beat()
-      } else if (wakeAll) {
-        await this.beat()
-      }
-      if (mine) await this.claim()
-    }
-  }
-
   /** The Redis server's clock as this process best knows it, so a skewed local clock cannot make the worker wake too early or too late. */
   private serverNow(): number {
     return Date.now() + this.clockOffset
   }
 
-  private async claim(): Promise<void> {
+  /** Starts what dispatch assigned to this node; wake-ups that arrive meanwhile run it once more. */
+  private claim(): Promise<void> {
+    if (this.claiming) {
+      this.claimAgain = true
+      return this.claiming
+    }
+    this.claiming = (async () => {
+      do {
+        this.claimAgain = false
+        await this.claimOnce()
+      } while (this.claimAgain && !this.stopping)
+    })().finally(() => {
+      this.claiming = undefined
+    })
+    return this.claiming
+  }
+
+  private async claimOnce(): Promise<void> {
     if (this.stopping) return
     try {
       const started = await start(this.connection.runner, this.connection.namespace, {
@@ -337,8 +327,8 @@ export class Worker {
     const { runner, namespace } = this.connection
     try {
       const reply = await heartbeat(runner, namespace, { nodeId: this.nodeId })
-      this.nextDueAt = reply.nextDueAt
       this.clockOffset = reply.now - Date.now()
+      this.setDueTimer(reply.nextDueAt)
       const held = new Map(reply.running.map((id, i) => [id, reply.tokens[i]]))
       // Replies on one connection come back in order, so every task in `running` now was
       // started before this heartbeat ran: one missing from the reply, or held under another
@@ -361,6 +351,18 @@ export class Worker {
     }
   }
 
+  /** The timer node sleeps until the next due time (a server time) and then reports in. */
+  private setDueTimer(dueAt: number): void {
+    clearTimeout(this.dueTimer)
+    this.dueTimer = undefined
+    if (dueAt <= 0 || this.stopping) return
+    const interval = this.options.heartbeatIntervalMs ?? 1000
+    const wait = dueAt - this.serverNow()
+    // The regular heartbeat comes sooner: it will run the housekeeping then.
+    if (wait >= interval) return
+    this.dueTimer = setTimeout(() => void this.beat(), Math.max(1, wait))
+  }
+
   private async reRegister(): Promise<void> {
     // Dropped for silence (e.g. a long pause): whatever it held went back to ready, so every
     // task it still runs has lost its lease.
@@ -377,8 +379,8 @@ export class Worker {
     if (this.stopping) return
     this.stopping = true
     clearInterval(this.heartbeatTimer)
-    this.doorbell.disconnect()
-    await this.doorbellLoop?.catch(() => undefined)
+    clearTimeout(this.dueTimer)
+    await this.wakeups.close()
     const deadline = Date.now() + (options.timeoutMs ?? 30_000)
     while (this.running.size > 0 && Date.now() < deadline) {
       await Promise.race([Promise.all([...this.running.values()].map((t) => t.done)), sleep(50)])

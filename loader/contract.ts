@@ -29,7 +29,7 @@ export interface ArgSpec {
 export interface KeySpec {
   /** kebab-case name, one of `loader/keys.ts`. */
   readonly name: string
-  readonly redisType: 'hash' | 'zset' | 'set' | 'list' | 'stream' | 'string'
+  readonly redisType: 'hash' | 'zset' | 'set' | 'list' | 'stream' | 'string' | 'channel'
   readonly meaning: string
 }
 

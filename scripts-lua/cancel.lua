@@ -1,5 +1,5 @@
 --- @script cancel
---- @version 2
+--- @version 3
 --- @summary Cancels a task: at once when it has not started, at its node's next heartbeat when it runs; dependents follow their failure rule.
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key task hash Task id to its packed record.
@@ -14,7 +14,9 @@
 --- @key done zset Completed tasks, by finish time.
 --- @key dead zset Dead and canceled tasks, by finish time.
 --- @key nodes hash Worker node id to its packed record.
---- @key dispatch stream Doorbell entries that wake worker nodes.
+--- @key free zset Nodes with a free slot, in dispatch order.
+--- @key seen zset Nodes by the server time of their last heartbeat.
+--- @key wake channel Prefix of the nodes' wake channels.
 --- @key events stream Capped event log.
 --- @arg id id The task to cancel.
 --- @reply "canceled" | "cancel-requested" | "finished"
@@ -46,7 +48,8 @@ elseif state == 'assigned' then
   release_hold(id, record)
 end
 finish_task(id, record, 'canceled', 'canceled')
-propagate()
+settle_dependents()
+maintain_if_due(100)
 dispatch()
 commit()
 return 'canceled'

@@ -1,5 +1,5 @@
 --- @script complete
---- @version 2
+--- @version 3
 --- @summary Completes running tasks of one node with their results, releases their dependents, frees the slots, dispatches, and optionally starts the node's next tasks in the same call.
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key task hash Task id to its packed record.
@@ -14,7 +14,9 @@
 --- @key done zset Completed tasks, by finish time.
 --- @key dead zset Dead and canceled tasks, by finish time.
 --- @key nodes hash Worker node id to its packed record.
---- @key dispatch stream Doorbell entries that wake worker nodes.
+--- @key free zset Nodes with a free slot, in dispatch order.
+--- @key seen zset Nodes by the server time of their last heartbeat.
+--- @key wake channel Prefix of the nodes' wake channels.
 --- @key events stream Capped event log.
 --- @arg nodeId id The node that ran the tasks.
 --- @arg claim integer[0,100000]=0 Start up to this many tasks newly assigned to the node and return them, saving a round trip.
@@ -51,11 +53,9 @@ for i, entry in ipairs(results) do
 end
 if node then
   node.completed = node.completed + #results
-  node.lastSeenAt = now
 end
-propagate()
-promote_due(100)
-recover_expired(20)
+settle_dependents()
+maintain_if_due(100)
 -- Tasks assigned to this node earlier start first; then dispatch may start more right here.
 local started = {}
 if claim > 0 and node then

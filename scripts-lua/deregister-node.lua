@@ -1,5 +1,5 @@
 --- @script deregister-node
---- @version 2
+--- @version 3
 --- @summary Removes a node on graceful shutdown; tasks it still holds go back to ready without using an attempt.
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key task hash Task id to its packed record.
@@ -14,7 +14,9 @@
 --- @key done zset Completed tasks, by finish time.
 --- @key dead zset Dead and canceled tasks, by finish time.
 --- @key nodes hash Worker node id to its packed record.
---- @key dispatch stream Doorbell entries that wake worker nodes.
+--- @key free zset Nodes with a free slot, in dispatch order.
+--- @key seen zset Nodes by the server time of their last heartbeat.
+--- @key wake channel Prefix of the nodes' wake channels.
 --- @key events stream Capped event log.
 --- @arg nodeId id The node leaving.
 --- @reply integer
@@ -37,6 +39,7 @@ for _, member in ipairs(held) do
 end
 remove_node(node)
 emit('node-left', nil, nodeId, handed_back .. ' tasks handed back')
+maintain_if_due(100)
 dispatch()
 commit()
 return handed_back

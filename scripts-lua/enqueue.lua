@@ -1,5 +1,5 @@
 --- @script enqueue
---- @version 2
+--- @version 3
 --- @summary Adds one task or a whole dependency graph atomically; an id that exists already is left alone and reported as such.
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key task hash Task id to its packed record.
@@ -14,7 +14,9 @@
 --- @key done zset Completed tasks, by finish time.
 --- @key dead zset Dead and canceled tasks, by finish time.
 --- @key nodes hash Worker node id to its packed record.
---- @key dispatch stream Doorbell entries that wake worker nodes.
+--- @key free zset Nodes with a free slot, in dispatch order.
+--- @key seen zset Nodes by the server time of their last heartbeat.
+--- @key wake channel Prefix of the nodes' wake channels.
 --- @key events stream Capped event log.
 --- @group tasks 1..5000 The tasks to add; each task is the fields below, repeated to the end of ARGV.
 --- @field id id The task id; enqueuing an id that exists changes nothing.
@@ -152,8 +154,6 @@ if #order < created_count then
 end
 
 -- Writes start here.
-local delayed_head = next_due_at()
-local wake_all = false
 local born_dead = {}
 for _, id in ipairs(order) do
   local task = created[id]
@@ -199,23 +199,14 @@ for _, id in ipairs(order) do
       set_state(record, 'waiting')
     else
       make_runnable(id, record)
-      if record[R_STATE] == 'delayed' and (delayed_head == 0 or run_at < delayed_head) then
-        wake_all = true
-      end
     end
     save_task(id, record)
   end
 end
 redis.call('HSET', metaKey, 'seq', config.seq)
 
-promote_due(100)
-recover_expired(20)
-propagate()
+settle_dependents()
+maintain_if_due(100)
 dispatch()
 commit()
--- A worker blocked on the doorbell sleeps until the earliest delayed task it knows of; a new
--- earlier one wakes every node so they shorten their sleep.
-if wake_all then
-  redis.call('XADD', dispatchKey, 'MAXLEN', '~', DOORBELL_LENGTH, '*', 'node', '*')
-end
 return reply

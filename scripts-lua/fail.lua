@@ -1,5 +1,5 @@
 --- @script fail
---- @version 2
+--- @version 3
 --- @summary Records a handler failure: the task retries after its backoff, or dies when attempts are used up or the error is not retryable; a task whose cancel was requested ends canceled.
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key task hash Task id to its packed record.
@@ -14,7 +14,9 @@
 --- @key done zset Completed tasks, by finish time.
 --- @key dead zset Dead and canceled tasks, by finish time.
 --- @key nodes hash Worker node id to its packed record.
---- @key dispatch stream Doorbell entries that wake worker nodes.
+--- @key free zset Nodes with a free slot, in dispatch order.
+--- @key seen zset Nodes by the server time of their last heartbeat.
+--- @key wake channel Prefix of the nodes' wake channels.
 --- @key events stream Capped event log.
 --- @arg nodeId id The node that ran the task.
 --- @arg id id The failed task.
@@ -31,7 +33,6 @@ local record = check_hold(nil, nodeId, id, token, { running = true })
 local node = release_hold(id, record)
 if node then
   node.failed = node.failed + 1
-  node.lastSeenAt = now
 end
 record[R_ERROR] = message
 emit('failed', id, nodeId, message)
@@ -53,10 +54,11 @@ else
   set_state(record, 'retrying')
   save_task(id, record)
   zset_add(delayedKey, retry_at, id)
+  lower_due(retry_at)
   emit('retried', id, nodeId, 'retry at ' .. retry_at)
 end
-propagate()
-promote_due(100)
+settle_dependents()
+maintain_if_due(100)
 dispatch()
 commit()
 return { outcome, retry_at }

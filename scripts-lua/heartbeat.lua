@@ -1,5 +1,5 @@
 --- @script heartbeat
---- @version 3
+--- @version 4
 --- @summary Keeps a node alive and its tasks' leases fresh, runs a slice of housekeeping, and tells the node which tasks it still holds and which were canceled.
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key task hash Task id to its packed record.
@@ -14,7 +14,9 @@
 --- @key done zset Completed tasks, by finish time.
 --- @key dead zset Dead and canceled tasks, by finish time.
 --- @key nodes hash Worker node id to its packed record.
---- @key dispatch stream Doorbell entries that wake worker nodes.
+--- @key free zset Nodes with a free slot, in dispatch order.
+--- @key seen zset Nodes by the server time of their last heartbeat.
+--- @key wake channel Prefix of the nodes' wake channels.
 --- @key events stream Capped event log.
 --- @arg nodeId id The node reporting in.
 --- @arg maintenanceLimit integer[0,10000]=100 Most items each housekeeping step handles in this call.
@@ -23,8 +25,7 @@
 --- @include "lib/maintenance"
 open_namespace()
 local node = require_node(nodeId)
-node.lastSeenAt = now
-touch_node(node)
+mark_seen(nodeId)
 local running, tokens, cancel = {}, {}, {}
 local limit = node.capacity + 1000
 for _, member in ipairs(node_tasks(runningKey, nodeId, limit)) do
@@ -47,8 +48,22 @@ for _, member in ipairs(assigned) do
     zset_add(leasesKey, now + record[R_LEASE_MS], id)
   end
 end
-local report = maintain(maintenanceLimit)
+-- One live node keeps the namespace's timer: it alone is told when housekeeping falls due and
+-- wakes then, so a due time costs one call, not one per node. A timer node that has not been
+-- seen for a third of the node timeout is replaced by the next node that reports in.
+if config.timerNode ~= nodeId then
+  local seen_at = config.timerNode ~= '' and redis.call('ZSCORE', seenKey, config.timerNode)
+  if not seen_at or tonumber(seen_at) < now - config.nodeTimeoutMs / 3 then
+    config.timerNode = nodeId
+    timer_changed = true
+  end
+end
+maintain_if_due(maintenanceLimit)
 dispatch()
 commit()
+local next_due = 0
+if config.timerNode == nodeId and config.dueAt < NEVER then
+  next_due = config.dueAt
+end
 return { 'running', running, 'tokens', tokens, 'cancel', cancel, 'assigned', #assigned,
-  'nextDueAt', next_due_at(), 'more', report.more, 'now', now }
+  'nextDueAt', next_due, 'more', housekeeping_due() and 1 or 0, 'now', now }

@@ -1,7 +1,9 @@
 --- @script init
---- @version 1
+--- @version 2
 --- @summary Creates the scheduler of a namespace, or updates its configuration (the last init wins).
 --- @key meta hash Key-schema version, configuration and counters.
+--- @key nodes hash Worker node id to its packed record.
+--- @key free zset Nodes with a free slot, in dispatch order.
 --- @arg strategy enum(round-robin|weighted|least-loaded|random)=weighted How ready tasks are spread over worker nodes.
 --- @arg payloadCap integer[0,536870912]=1048576 Largest payload accepted, in bytes.
 --- @arg resultCap integer[0,536870912]=1048576 Largest result accepted, in bytes.
@@ -22,6 +24,21 @@ if existing and existing ~= SCHEMA_VERSION then
 end
 if existing and keepExisting then
   return 'exists'
+end
+-- Each strategy scores the `free` set its own way, so a change of strategy re-scores every
+-- node once (O(nodes), in this rare call only) and restarts the virtual clock.
+local previous_strategy = existing and redis.call('HGET', metaKey, 'strategy')
+if existing and previous_strategy ~= strategy then
+  local flat = redis.call('HGETALL', nodesKey)
+  for i = 1, #flat, 2 do
+    local r = cmsgpack.unpack(flat[i + 1])
+    r[4] = 0
+    redis.call('HSET', nodesKey, flat[i], cmsgpack.pack(r))
+    if r[3] < r[2] then
+      redis.call('ZADD', freeKey, strategy == 'least-loaded' and r[3] / r[1] or 0, flat[i])
+    end
+  end
+  redis.call('HSET', metaKey, 'vtime', 0)
 end
 redis.call('HSET', metaKey,
   'schema', SCHEMA_VERSION,

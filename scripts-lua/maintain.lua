@@ -1,5 +1,5 @@
 --- @script maintain
---- @version 2
+--- @version 3
 --- @summary Runs one bounded round of housekeeping: promotes due tasks, recovers expired leases and silent nodes, settles dependents, sweeps old finished tasks, dispatches.
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key task hash Task id to its packed record.
@@ -14,7 +14,9 @@
 --- @key done zset Completed tasks, by finish time.
 --- @key dead zset Dead and canceled tasks, by finish time.
 --- @key nodes hash Worker node id to its packed record.
---- @key dispatch stream Doorbell entries that wake worker nodes.
+--- @key free zset Nodes with a free slot, in dispatch order.
+--- @key seen zset Nodes by the server time of their last heartbeat.
+--- @key wake channel Prefix of the nodes' wake channels.
 --- @key events stream Capped event log.
 --- @arg limit integer[1,10000]=1000 Most items each step handles in this call.
 --- @reply { promoted: integer, recovered: integer, nodesLost: integer, swept: integer, pendingPropagation: integer, more: integer, nextDueAt: integer }
@@ -26,4 +28,4 @@ dispatch()
 commit()
 return { 'promoted', report.promoted, 'recovered', report.recovered, 'nodesLost', report.nodesLost,
   'swept', report.swept, 'pendingPropagation', report.pendingPropagation, 'more', report.more,
-  'nextDueAt', next_due_at() }
+  'nextDueAt', config.dueAt < NEVER and config.dueAt or 0 }

@@ -1,5 +1,5 @@
 --- @script register-node
---- @version 2
+--- @version 3
 --- @summary Adds a worker node to the dispatch rotation, or updates its weight, capacity and queues, then dispatches.
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key task hash Task id to its packed record.
@@ -14,7 +14,9 @@
 --- @key done zset Completed tasks, by finish time.
 --- @key dead zset Dead and canceled tasks, by finish time.
 --- @key nodes hash Worker node id to its packed record.
---- @key dispatch stream Doorbell entries that wake worker nodes.
+--- @key free zset Nodes with a free slot, in dispatch order.
+--- @key seen zset Nodes by the server time of their last heartbeat.
+--- @key wake channel Prefix of the nodes' wake channels.
 --- @key events stream Capped event log.
 --- @arg nodeId id The node id, unique among the namespace's live nodes.
 --- @arg weight integer[1,1000000]=1 The node's share of tasks relative to the other nodes.
@@ -28,17 +30,22 @@ local node = find_node(nodeId)
 local outcome = 'updated'
 if not node then
   outcome = 'joined'
-  node = { id = nodeId, inflight = 0, swrr = 0, completed = 0, failed = 0, joinedAt = now }
+  node = { id = nodeId, inflight = 0, pass = 0, completed = 0, failed = 0, joinedAt = now }
 end
-node.weight = weight
+if outcome == 'joined' or node.weight ~= weight then
+  node.weight = weight
+  -- Half a stride after the present virtual time: a new node takes its turn among the others
+  -- instead of catching up on assignments it was never there for.
+  node.pass = config.vtime + math.floor(stride(node) / 2)
+end
 node.capacity = capacity
 node.queues = table.concat(queues, ',')
-node.lastSeenAt = now
+node.queueSet = nil
 add_node(node)
 if outcome == 'joined' then
   emit('node-joined', nil, nodeId, 'weight ' .. weight .. ', capacity ' .. capacity)
 end
-maintain(100)
+maintain_if_due(100)
 dispatch()
 commit()
 return outcome

@@ -1,5 +1,5 @@
 --- @script release
---- @version 2
+--- @version 3
 --- @summary Hands a task back from its node (graceful shutdown): it goes back to ready without using an attempt.
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key task hash Task id to its packed record.
@@ -14,7 +14,9 @@
 --- @key done zset Completed tasks, by finish time.
 --- @key dead zset Dead and canceled tasks, by finish time.
 --- @key nodes hash Worker node id to its packed record.
---- @key dispatch stream Doorbell entries that wake worker nodes.
+--- @key free zset Nodes with a free slot, in dispatch order.
+--- @key seen zset Nodes by the server time of their last heartbeat.
+--- @key wake channel Prefix of the nodes' wake channels.
 --- @key events stream Capped event log.
 --- @arg nodeId id The node giving the task back.
 --- @arg id id The task.
@@ -26,6 +28,7 @@
 open_namespace()
 local record = check_hold(nil, nodeId, id, token, { running = true, assigned = true })
 hand_back(id, record)
+maintain_if_due(100)
 dispatch()
 commit()
 return 'released'

@@ -1,5 +1,5 @@
 --- @script start
---- @version 2
+--- @version 3
 --- @summary Starts the tasks dispatch assigned to a node: each becomes running, its attempt counted and its lease restarted.
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key task hash Task id to its packed record.
@@ -14,7 +14,9 @@
 --- @key done zset Completed tasks, by finish time.
 --- @key dead zset Dead and canceled tasks, by finish time.
 --- @key nodes hash Worker node id to its packed record.
---- @key dispatch stream Doorbell entries that wake worker nodes.
+--- @key free zset Nodes with a free slot, in dispatch order.
+--- @key seen zset Nodes by the server time of their last heartbeat.
+--- @key wake channel Prefix of the nodes' wake channels.
 --- @key events stream Capped event log.
 --- @arg nodeId id The node starting its tasks.
 --- @arg max integer[1,100000]=1000 Most tasks to start in this call.
@@ -24,8 +26,7 @@
 --- @include "lib/maintenance"
 open_namespace()
 local node = require_node(nodeId)
-node.lastSeenAt = now
-touch_node(node)
+mark_seen(nodeId)
 local started = claim_assigned(node, max)
 commit()
 return started

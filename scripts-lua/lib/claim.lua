@@ -14,9 +14,9 @@ local function claim_assigned(node, max)
       started[#started + 1] = start_task(id, record, node.id)
     end
   end
-  -- Work the node just took needs no doorbell.
+  -- Work the node just took needs no wake-up.
   if #members < max then
-    doorbells[node.id] = nil
+    wakes[node.id] = nil
   end
   return started
 end

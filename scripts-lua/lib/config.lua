@@ -3,14 +3,17 @@
 -- The meta hash holds the key-schema version, the scheduler's configuration and its counters.
 -- A script opens the namespace before anything else: it refuses a namespace that was never
 -- initialised or that holds data of another schema version, so old scripts never misread
--- data written by newer ones (or the other way round).
-local SCHEMA_VERSION = '2'
+-- data written by newer ones (or the other way round). One HMGET reads everything a call
+-- needs to decide what it has to do, including `dueAt`, the time the next housekeeping item
+-- falls due: a call that finds it in the future does no housekeeping at all.
+local SCHEMA_VERSION = '3'
 
 local config = {}
 
 local CONFIG_FIELDS = {
   'schema', 'strategy', 'payloadCap', 'resultCap', 'keepCompletedMs', 'keepCompletedCount',
-  'keepDeadMs', 'keepDeadCount', 'eventsMaxLen', 'nodeTimeoutMs', 'seq', 'rrCursor',
+  'keepDeadMs', 'keepDeadCount', 'eventsMaxLen', 'nodeTimeoutMs', 'seq', 'vtime', 'dueAt', 'timerNode',
+  'count:completed', 'count:dead', 'count:canceled',
 }
 
 local function check_schema(schema)
@@ -41,6 +44,27 @@ local function open_namespace()
   config.eventsMaxLen = tonumber(values[9])
   config.nodeTimeoutMs = tonumber(values[10])
   config.seq = tonumber(values[11] or '0')
-  config.rrCursor = values[12] or ''
+  config.vtime = tonumber(values[12] or '0')
+  config.dueAt = tonumber(values[13] or '0')
+  config.timerNode = values[14] or ''
+  config.completedCount = tonumber(values[15] or '0')
+  config.deadCount = tonumber(values[16] or '0') + tonumber(values[17] or '0')
   read_clock()
+end
+
+-- Housekeeping runs only when something is due. `dueAt` is never later than the earliest due
+-- item (a delayed task, a lease, a silent node, a retention deadline, pending propagation):
+-- a write that adds an earlier item lowers it, and a round of housekeeping sets it afresh.
+-- A stale, early `dueAt` costs one round that finds little to do; a late one would strand work.
+local due_changed, due_lowered, timer_changed = false, false, false
+
+local function lower_due(at)
+  if at < config.dueAt then
+    config.dueAt = at
+    due_changed, due_lowered = true, true
+  end
+end
+
+local function housekeeping_due()
+  return now >= config.dueAt
 end

@@ -6,103 +6,147 @@
 -- Dispatch: ready tasks are assigned to worker nodes with free capacity, inside the very
 -- script that made a task ready or a slot free, so no dispatcher process exists.
 --
--- The strategy (meta `strategy`) picks one node per task among the eligible ones: nodes with
--- a free slot that serve the task's queue (a node with no queue list serves every queue).
---   round-robin   the next eligible node after the last one chosen (meta `rrCursor`), in id order.
---   weighted      smooth weighted round-robin, as nginx does it: every eligible node gains its
---                 weight, the node with the highest running total wins (ties: lowest id) and
---                 pays back the sum of the eligible weights. For a=5, b=1, c=1 that gives
---                 a a b a c a a, so shares follow the weights at every point, not just on
---                 average. The running totals are the nodes' `swrr` fields.
---   least-loaded  the lowest inflight/weight ratio; ties go round-robin from `rrCursor`.
---   random        weighted random among the eligible nodes.
+-- Every strategy is the same mechanism: the nodes with a free slot sit in the `free` sorted
+-- set, scored so that the head is the next node to get a task (ties: lowest id), and a task
+-- goes to the first node of that order that serves its queue (a node with no queue list
+-- serves every queue). Choosing a node costs O(log n) whatever the number of nodes.
+--   weighted      stride scheduling: a node's score is its virtual time (`pass`), and each
+--                 task it gets moves it on by 720720 / weight, so a node of weight 5 is chosen
+--                 five times as often as one of weight 1. A node joins half a stride after the
+--                 namespace's virtual time (meta `vtime`, the time of the last choice), and a
+--                 full node rejoins no earlier than that time. Weights 5, 1, 1 (a, b, c) give
+--                 a a a b c a a, repeated; 5, 3, 1 give a b a a b c a b a. Counts never stray
+--                 more than about one task from the weights' shares at any point.
+--   round-robin   the same with a stride of one: nodes in turn, in id order.
+--   least-loaded  the score is inflight / weight: the least loaded node first.
+--   random        weighted random: the stride is an exponential draw divided by the weight,
+--                 so each node is a Poisson clock as fast as its weight and the next task goes
+--                 to the first to tick; the chance of each node is weight / total weight.
 -- An assignment writes the task's node and a fresh fencing token, indexes it in `assigned`
 -- (member "<node>><task>", so a node's tasks are one lexicographic range) and `leases`, and
--- rings the node's doorbell: an entry in the `dispatch` stream that blocked workers wake on.
-local DOORBELL_LENGTH = 1000
--- How far down the ready queue one call looks for tasks whose queue some free node serves:
--- past the free slots by a margin, and never more than one full batch.
-local DISPATCH_SCAN_EXTRA = 100
-local DISPATCH_SCAN_MAX = 5100
+-- wakes that node alone: a message on its shard channel `tm:{<namespace>}:wake:<node>`.
+--
+-- A call keeps the head of `free` in Lua (a window of WINDOW nodes and the score of the first
+-- node past it) and chooses among those until the best of them would fall behind the node
+-- past the window; only then does it write the window back and read the next one. A batch of
+-- tasks therefore costs a few reads of `free` and one write per node that got work.
+local WINDOW = 16
+-- Free nodes looked at past the window for a task whose queue no node in the window serves.
+local NODE_SCAN_MAX = 256
+-- Ready tasks read per ZRANGE, and how many a call may pass over (no free node serves their
+-- queue) before it stops looking.
+local READY_CHUNK = 64
+local READY_SKIP_MAX = 100
 
-local doorbells = {}
-local rr_cursor_changed = false
+local wakes = {}
+local vtime_changed = false
 -- Set by a node's own call (complete with a claim): tasks dispatch gives that node start at
 -- once instead of waiting in `assigned` for a start call, which saves a record write, two
 -- index updates and a round trip per task. { node = id, budget = n, started = reply rows }.
 local direct_start = nil
+local window = nil
 
 local function serves(node, queue)
-  return node.inflight < node.capacity and (node.queueSet == nil or node.queueSet[queue] == true)
+  if node.queues == '' then
+    return true
+  end
+  local set = node.queueSet
+  if not set then
+    set = {}
+    for name in string.gmatch(node.queues, '[^,]+') do
+      set[name] = true
+    end
+    node.queueSet = set
+  end
+  return set[queue] == true
 end
 
-local function next_in_turn(candidates)
-  -- candidates are in id order; the first one after the cursor wins, wrapping around.
-  for _, node in ipairs(candidates) do
-    if node.id > config.rrCursor then
-      return node
+local function ahead(score_a, id_a, score_b, id_b)
+  return score_a < score_b or (score_a == score_b and id_a < id_b)
+end
+
+local function open_window()
+  zset_flush(freeKey)
+  local flat = redis.call('ZRANGE', freeKey, 0, WINDOW, 'WITHSCORES')
+  window = { nodes = {}, fresh = true }
+  for i = 1, math.min(#flat / 2, WINDOW) do
+    local node = find_node(flat[2 * i - 1])
+    if node then
+      window.nodes[#window.nodes + 1] = node
     end
   end
-  return candidates[1]
+  if #flat > 2 * WINDOW then
+    window.nextId = flat[2 * WINDOW + 1]
+    window.nextScore = tonumber(flat[2 * WINDOW + 2])
+  end
 end
 
+-- Writes back the places of the window's nodes that got work.
+local function close_window()
+  for _, node in ipairs(window.nodes) do
+    if node.moved then
+      node.moved = nil
+      place_node(node)
+    end
+  end
+  window = nil
+end
+
+-- A task whose queue no node of the window serves: the first free node past the window that
+-- serves it, looking at no more than NODE_SCAN_MAX of them.
+local function scan_past_window(queue)
+  local offset = WINDOW
+  while offset < WINDOW + NODE_SCAN_MAX do
+    local ids = redis.call('ZRANGE', freeKey, offset, offset + WINDOW - 1)
+    for _, id in ipairs(ids) do
+      local node = find_node(id)
+      if node and serves(node, queue) then
+        -- Kept with the window so that it is written back with it.
+        window.nodes[#window.nodes + 1] = node
+        return node
+      end
+    end
+    if #ids < WINDOW then
+      return nil
+    end
+    offset = offset + WINDOW
+  end
+  return nil
+end
+
+-- The node the strategy gives the next task of `queue`, or nil; `full` when no node has a
+-- free slot at all.
 local function pick_node(queue)
-  local eligible = {}
-  for _, node in ipairs(nodes) do
-    if serves(node, queue) then
-      eligible[#eligible + 1] = node
-    end
+  if not window then
+    open_window()
   end
-  if #eligible == 0 then
-    return nil
-  end
-  local strategy = config.strategy
-  local chosen
-  if strategy == 'round-robin' then
-    chosen = next_in_turn(eligible)
-  elseif strategy == 'weighted' then
-    local total = 0
-    for _, node in ipairs(eligible) do
-      node.swrr = node.swrr + node.weight
-      total = total + node.weight
-      if chosen == nil or node.swrr > chosen.swrr then
-        chosen = node
-      end
-      touch_node(node)
-    end
-    chosen.swrr = chosen.swrr - total
-  elseif strategy == 'least-loaded' then
-    local best = nil
-    local tied = {}
-    for _, node in ipairs(eligible) do
-      local load = node.inflight / node.weight
-      if best == nil or load < best then
-        best = load
-        tied = { node }
-      elseif load == best then
-        tied[#tied + 1] = node
+  for _ = 1, 2 do
+    local best, best_score, any_free = nil, nil, false
+    for _, node in ipairs(window.nodes) do
+      if node.inflight < node.capacity then
+        any_free = true
+        if serves(node, queue) then
+          local score = node_score(node)
+          if best == nil or ahead(score, node.id, best_score, best.id) then
+            best, best_score = node, score
+          end
+        end
       end
     end
-    chosen = next_in_turn(tied)
-  else
-    local total = 0
-    for _, node in ipairs(eligible) do
-      total = total + node.weight
+    if window.nextId == nil then
+      return best, not any_free
     end
-    local ticket = math.random() * total
-    for _, node in ipairs(eligible) do
-      ticket = ticket - node.weight
-      chosen = node
-      if ticket < 0 then
-        break
-      end
+    if best and ahead(best_score, best.id, window.nextScore, window.nextId) then
+      return best, false
     end
+    if best == nil and window.fresh then
+      return scan_past_window(queue), false
+    end
+    -- The window is used up: write it back and read the head of `free` again.
+    close_window()
+    open_window()
   end
-  if config.rrCursor ~= chosen.id then
-    config.rrCursor = chosen.id
-    rr_cursor_changed = true
-  end
-  return chosen
+  return nil, false
 end
 
 -- Assigned -> running on the node that holds the task: the attempt counts from here, and
@@ -114,6 +158,7 @@ local function start_task(id, record, node_id)
   save_task(id, record)
   zset_add(runningKey, 0, node_id .. '>' .. id)
   zset_add(leasesKey, now + record[R_LEASE_MS], id)
+  lower_due(now + record[R_LEASE_MS])
   emit('started', id, node_id, tostring(record[R_ATTEMPTS]))
   return { id, record[R_TOKEN], record[R_ATTEMPTS], record[R_PAYLOAD], record[R_QUEUE] }
 end
@@ -122,8 +167,17 @@ local function assign(id, record, node)
   record[R_NODE] = node.id
   record[R_TOKEN] = record[R_TOKEN] + 1
   record[R_ASSIGNED_AT] = now
+  if config.strategy ~= 'least-loaded' then
+    if node.pass > config.vtime then
+      config.vtime = node.pass
+      vtime_changed = true
+    end
+    node.pass = node.pass + stride(node)
+  end
   node.inflight = node.inflight + 1
   touch_node(node)
+  node.moved = true
+  window.fresh = false
   emit('assigned', id, node.id, tostring(record[R_TOKEN]))
   if direct_start and direct_start.node == node.id and direct_start.budget > 0 then
     direct_start.budget = direct_start.budget - 1
@@ -134,47 +188,56 @@ local function assign(id, record, node)
   save_task(id, record)
   zset_add(assignedKey, 0, node.id .. '>' .. id)
   zset_add(leasesKey, now + record[R_LEASE_MS], id)
-  doorbells[node.id] = true
+  lower_due(now + record[R_LEASE_MS])
+  wakes[node.id] = true
 end
 
-local function free_slots()
-  local free = 0
-  for _, node in ipairs(load_nodes()) do
-    if node.capacity > node.inflight then
-      free = free + node.capacity - node.inflight
-    end
-  end
-  return free
-end
-
--- Assigns ready tasks, highest priority first, until no node has a free slot.
+-- Assigns ready tasks, highest priority first, until no node has a free slot. The ready set
+-- is read in chunks; removals are buffered, so offsets stay valid while it is walked.
 local function dispatch()
-  local free = free_slots()
-  if free == 0 then
-    return 0
-  end
   zset_flush(readyKey)
-  local ids = redis.call('ZRANGE', readyKey, 0, math.min(free + DISPATCH_SCAN_EXTRA, DISPATCH_SCAN_MAX) - 1)
-  local taken = 0
-  for _, id in ipairs(ids) do
-    local record = load_task(id)
-    local node = pick_node(record[R_QUEUE])
-    if node then
-      zset_remove(readyKey, id)
-      assign(id, record, node)
-      taken = taken + 1
-      free = free - 1
-      if free == 0 then
+  local taken, skipped, offset = 0, 0, 0
+  local unserved = {}
+  while skipped < READY_SKIP_MAX do
+    local ids = redis.call('ZRANGE', readyKey, offset, offset + READY_CHUNK - 1)
+    for _, id in ipairs(ids) do
+      local record = load_task(id)
+      if not record then
+        zset_remove(readyKey, id)
+      elseif unserved[record[R_QUEUE]] then
+        skipped = skipped + 1
+      else
+        local node, full = pick_node(record[R_QUEUE])
+        if full then
+          return taken
+        end
+        if node then
+          zset_remove(readyKey, id)
+          assign(id, record, node)
+          taken = taken + 1
+        else
+          unserved[record[R_QUEUE]] = true
+          skipped = skipped + 1
+        end
+      end
+      if skipped >= READY_SKIP_MAX then
         break
       end
     end
+    if #ids < READY_CHUNK then
+      break
+    end
+    offset = offset + READY_CHUNK
   end
   return taken
 end
 
 -- Ends a state-changing call: writes back what was gathered in Lua (task records, index
--- changes, nodes, counts) and wakes the nodes that got work.
+-- changes, nodes, counts, the namespace's clocks) and wakes the nodes that got work.
 local function commit()
+  if window then
+    close_window()
+  end
   flush_tasks()
   zset_flush(readyKey)
   zset_flush(delayedKey)
@@ -183,14 +246,34 @@ local function commit()
   zset_flush(runningKey)
   zset_flush(doneKey)
   zset_flush(deadKey)
+  zset_flush(freeKey)
   flush_counts()
   save_nodes()
-  if rr_cursor_changed then
-    redis.call('HSET', metaKey, 'rrCursor', config.rrCursor)
-    rr_cursor_changed = false
+  local meta = {}
+  if vtime_changed then
+    meta[#meta + 1] = 'vtime'
+    meta[#meta + 1] = config.vtime
+    vtime_changed = false
   end
-  for node_id in pairs(doorbells) do
-    redis.call('XADD', dispatchKey, 'MAXLEN', '~', DOORBELL_LENGTH, '*', 'node', node_id)
+  if due_changed then
+    meta[#meta + 1] = 'dueAt'
+    meta[#meta + 1] = config.dueAt
   end
-  doorbells = {}
+  if timer_changed then
+    meta[#meta + 1] = 'timerNode'
+    meta[#meta + 1] = config.timerNode
+    timer_changed = false
+  end
+  if #meta > 0 then
+    redis.call('HSET', metaKey, unpack(meta))
+  end
+  for node_id in pairs(wakes) do
+    redis.call('SPUBLISH', wakeKey .. node_id, 'work')
+  end
+  wakes = {}
+  -- The timer node sleeps until the due time it was last told; an earlier one must wake it.
+  if due_lowered and config.timerNode ~= '' and config.dueAt > now then
+    redis.call('SPUBLISH', wakeKey .. config.timerNode, 'due')
+  end
+  due_changed, due_lowered = false, false
 end

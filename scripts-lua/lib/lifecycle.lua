@@ -20,12 +20,14 @@ local PROPAGATION_BUDGET = 1000
 local MAX_LOST = 10
 
 local propagation_budget = PROPAGATION_BUDGET
+local propagation_pushed = false
 
 -- Waiting -> delayed or ready, by run-at time.
 local function make_runnable(id, record)
   if record[R_RUN_AT] > now then
     set_state(record, 'delayed')
     zset_add(delayedKey, record[R_RUN_AT], id)
+    lower_due(record[R_RUN_AT])
   else
     set_state(record, 'ready')
     zset_add(readyKey, ready_score(record), id)
@@ -43,6 +45,18 @@ local function release_hold(id, record)
   return release_slot(record[R_NODE])
 end
 
+-- A finished task is swept after keep_ms, or once more than keep_count are kept. The count
+-- may overshoot by a hundredth before a sweep is due, so that a namespace at its cap sweeps
+-- in slices instead of one task per completion.
+local function retention_due(keep_ms, keep_count, count)
+  if keep_ms > 0 then
+    lower_due(now + keep_ms)
+  end
+  if keep_count > 0 and count > keep_count + math.floor(keep_count / 100) then
+    lower_due(now)
+  end
+end
+
 -- Ends a task for good: completed, dead or canceled. Dependents are settled by propagation.
 local function finish_task(id, record, state, reason)
   set_state(record, state)
@@ -53,11 +67,16 @@ local function finish_task(id, record, state, reason)
   save_task(id, record)
   if state == 'completed' then
     zset_add(doneKey, now, id)
+    config.completedCount = config.completedCount + 1
+    retention_due(config.keepCompletedMs, config.keepCompletedCount, config.completedCount)
   else
     zset_add(deadKey, now, id)
+    config.deadCount = config.deadCount + 1
+    retention_due(config.keepDeadMs, config.keepDeadCount, config.deadCount)
   end
   if record[R_HAS_DEPENDENTS] == 1 then
     redis.call('RPUSH', propagationKey, (state == 'completed' and 'c ' or 'f ') .. id)
+    propagation_pushed = true
   end
   emit(state, id, record[R_NODE], reason)
 end
@@ -104,6 +123,17 @@ local function propagate()
     end
   end
   return redis.call('LLEN', propagationKey)
+end
+
+-- Settles the dependents of the tasks this call finished; what the budget leaves over is
+-- housekeeping, due at once.
+local function settle_dependents()
+  if propagation_pushed then
+    propagation_pushed = false
+    if propagate() > 0 then
+      lower_due(now)
+    end
+  end
 end
 
 -- Takes a task away from the node holding it; a started attempt that will not finish there is

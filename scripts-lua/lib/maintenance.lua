@@ -49,29 +49,30 @@ local function recover_member(member, node_id)
 end
 
 -- Nodes that missed their heartbeats leave the dispatch rotation; what they held goes back.
+-- `seen` orders nodes by their last heartbeat, so the silent ones are its head.
 local function drop_silent_nodes(limit)
-  local dropped = 0
-  local deadline = now - config.nodeTimeoutMs
-  -- Collect first: removing while iterating would skip entries.
-  local silent = {}
-  for _, node in ipairs(load_nodes()) do
-    if node.lastSeenAt < deadline then
-      silent[#silent + 1] = node
+  local silent = redis.call('ZRANGEBYSCORE', seenKey, '-inf', '(' .. (now - config.nodeTimeoutMs), 'WITHSCORES', 'LIMIT', 0, limit)
+  for i = 1, #silent, 2 do
+    local node_id = silent[i]
+    local node = find_node(node_id)
+    if node then
+      for _, member in ipairs(node_tasks(assignedKey, node_id, node.capacity + 1000)) do
+        recover_member(member, node_id)
+      end
+      for _, member in ipairs(node_tasks(runningKey, node_id, node.capacity + 1000)) do
+        recover_member(member, node_id)
+      end
+      remove_node(node)
+      emit('node-lost', nil, node_id, 'no heartbeat for ' .. (now - tonumber(silent[i + 1])) .. ' ms')
+    else
+      redis.call('ZREM', seenKey, node_id)
     end
   end
-  for _, node in ipairs(silent) do
-    for _, member in ipairs(node_tasks(assignedKey, node.id, limit)) do
-      recover_member(member, node.id)
-    end
-    for _, member in ipairs(node_tasks(runningKey, node.id, limit)) do
-      recover_member(member, node.id)
-    end
-    remove_node(node)
-    emit('node-lost', nil, node.id, 'no heartbeat for ' .. (now - node.lastSeenAt) .. ' ms')
-    dropped = dropped + 1
-  end
-  return dropped
+  return #silent / 2
 end
+
+-- Members per ZREM and HDEL: well below Lua 5.1's limit on unpack().
+local DELETE_CHUNK = 1000
 
 -- Finished tasks are kept for a time and up to a count, then removed, oldest first.
 local function expired_entries(index_key, keep_ms, keep_count, limit)
@@ -103,11 +104,20 @@ local function sweep_index(index_key, keep_ms, keep_count, limit)
     end
     forget_task(id)
   end
-  redis.call('ZREM', index_key, unpack(victims))
-  redis.call('HDEL', taskKey, unpack(victims))
-  redis.call('HDEL', depsKey, unpack(victims))
+  -- unpack() of more than about 8,000 values fails in Lua 5.1, so the deletes go in chunks.
+  for i = 1, #victims, DELETE_CHUNK do
+    local last = math.min(i + DELETE_CHUNK - 1, #victims)
+    redis.call('ZREM', index_key, unpack(victims, i, last))
+    redis.call('HDEL', taskKey, unpack(victims, i, last))
+    redis.call('HDEL', depsKey, unpack(victims, i, last))
+  end
   for state, delta in pairs(deltas) do
     redis.call('HINCRBY', metaKey, 'count:' .. state, delta)
+    if state == 'completed' then
+      config.completedCount = config.completedCount + delta
+    else
+      config.deadCount = config.deadCount + delta
+    end
   end
   return #victims
 end
@@ -117,26 +127,51 @@ local function sweep(limit)
     + sweep_index(deadKey, config.keepDeadMs, config.keepDeadCount, limit)
 end
 
-local function next_due_at()
-  zset_flush(delayedKey)
-  local head = redis.call('ZRANGE', delayedKey, 0, 0, 'WITHSCORES')
-  if head[2] then
-    return tonumber(head[2])
-  end
-  return 0
+local NEVER = 9007199254740991
+
+local function head_score(key)
+  zset_flush(key)
+  local head = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  return head[2] and tonumber(head[2]) or NEVER
 end
 
--- One bounded round of everything above. Returns the work still pending (propagation
--- entries plus a hint whether more was due than one round took).
+-- The earliest time any housekeeping item falls due, read from the heads of the sets that
+-- hold them: a handful of O(log n) reads, paid only by a call that did housekeeping.
+local function next_due_at()
+  local due = math.min(head_score(delayedKey), head_score(leasesKey), head_score(seenKey) + config.nodeTimeoutMs)
+  if config.keepCompletedMs > 0 then
+    due = math.min(due, head_score(doneKey) + config.keepCompletedMs)
+  end
+  if config.keepDeadMs > 0 then
+    due = math.min(due, head_score(deadKey) + config.keepDeadMs)
+  end
+  return due
+end
+
+-- One bounded round of everything above, then `dueAt` set afresh: now, when a step had more
+-- than `limit` to do or propagation is still pending, else the next item's due time.
 local function maintain(limit)
-  local report = {
-    promoted = promote_due(limit),
-    recovered = recover_expired(limit),
-    nodesLost = drop_silent_nodes(limit),
-    swept = sweep(limit),
-  }
-  report.pendingPropagation = propagate()
-  report.more = (report.promoted == limit or report.recovered == limit or report.swept >= limit
-    or report.pendingPropagation > 0) and 1 or 0
+  local report = { promoted = 0, recovered = 0, nodesLost = 0, swept = 0, pendingPropagation = 0, more = 0 }
+  if limit > 0 then
+    report.promoted = promote_due(limit)
+    report.recovered = recover_expired(limit)
+    report.nodesLost = drop_silent_nodes(limit)
+    report.swept = sweep(limit)
+    report.pendingPropagation = propagate()
+    propagation_pushed = false
+    local more = report.promoted == limit or report.recovered == limit or report.nodesLost == limit
+      or report.swept >= limit or report.pendingPropagation > 0
+    config.dueAt = more and now or next_due_at()
+    due_changed = true
+  end
+  report.more = housekeeping_due() and 1 or 0
   return report
+end
+
+-- Housekeeping for a call that is not only about housekeeping: a round when something is due,
+-- else nothing at all.
+local function maintain_if_due(limit)
+  if housekeeping_due() then
+    maintain(limit)
+  end
 end

@@ -2,75 +2,99 @@
 --- @include "lib/config"
 --- @include "lib/buffer"
 -- Worker nodes are fields of the `nodes` hash: id -> MessagePack array
--- [weight, capacity, inflight, swrr, completed, failed, queues, joinedAt, lastSeenAt].
--- A call loads them all once (there are few nodes and dispatch needs every one of them),
--- changes them in Lua and writes back only the ones it changed.
-local nodes = nil
-local node_by_id = {}
+-- [weight, capacity, inflight, pass, completed, failed, queues, joinedAt].
+-- Two sorted sets index them, so that no call reads every node:
+--   free   the nodes with a free slot, in dispatch order (see lib/dispatch): choosing a node
+--          for a task reads the head of this set, O(log n).
+--   seen   every node by the server time of its last heartbeat: the silent ones are the head.
+-- A call decodes only the nodes it touches and writes back only those it changed.
+local node_cache = {}
 local changed_nodes = {}
 
-local function parse_queues(list)
-  if list == '' then
-    return nil
-  end
-  local set = {}
-  for name in string.gmatch(list, '[^,]+') do
-    set[name] = true
-  end
-  return set
-end
-
-local function load_nodes()
-  if nodes then
-    return nodes
-  end
-  nodes = {}
-  local flat = redis.call('HGETALL', nodesKey)
-  for i = 1, #flat, 2 do
-    local r = cmsgpack.unpack(flat[i + 1])
-    local node = {
-      id = flat[i], weight = r[1], capacity = r[2], inflight = r[3], swrr = r[4],
-      completed = r[5], failed = r[6], queues = r[7], joinedAt = r[8], lastSeenAt = r[9],
-    }
-    node.queueSet = parse_queues(node.queues)
-    nodes[#nodes + 1] = node
-    node_by_id[node.id] = node
-  end
-  -- Sorted by id so that round-robin order and weighted tie-breaks are reproducible.
-  table.sort(nodes, function(a, b) return a.id < b.id end)
-  return nodes
-end
+-- Integer strides keep weighted sequences exact: 720720 is divisible by every weight from 1 to
+-- 16 (and by many more), so equal virtual times tie exactly and ties go to the lowest id.
+local STRIDE_SCALE = 720720
 
 local function find_node(id)
-  load_nodes()
-  return node_by_id[id]
+  local node = node_cache[id]
+  if node == nil then
+    local packed = redis.call('HGET', nodesKey, id)
+    if packed then
+      local r = cmsgpack.unpack(packed)
+      node = {
+        id = id, weight = r[1], capacity = r[2], inflight = r[3], pass = r[4], completed = r[5],
+        failed = r[6], queues = r[7], joinedAt = r[8],
+      }
+    else
+      node = false
+    end
+    node_cache[id] = node
+  end
+  return node or nil
 end
 
 local function touch_node(node)
   changed_nodes[node.id] = node
 end
 
-local function add_node(node)
-  load_nodes()
-  node.queueSet = parse_queues(node.queues)
-  if not node_by_id[node.id] then
-    nodes[#nodes + 1] = node
-    table.sort(nodes, function(a, b) return a.id < b.id end)
+-- How far one assignment moves a node along the virtual clock: the inverse of its weight for
+-- weighted dispatch, one step for round-robin, an exponential draw for weighted random (the
+-- next node is the first "arrival" of independent Poisson clocks, each as fast as its weight).
+local function stride(node)
+  local strategy = config.strategy
+  if strategy == 'weighted' then
+    return math.max(1, math.floor(STRIDE_SCALE / node.weight))
+  elseif strategy == 'random' then
+    return -math.log(1 - math.random()) * STRIDE_SCALE / node.weight
   end
-  node_by_id[node.id] = node
+  return 1
+end
+
+-- A node's dispatch score: its virtual time, or its load for least-loaded.
+local function node_score(node)
+  if config.strategy == 'least-loaded' then
+    return node.inflight / node.weight
+  end
+  return node.pass
+end
+
+-- The node's place in `free`: there while it has a free slot, at its dispatch score.
+local function place_node(node)
+  if node.removed or node.inflight >= node.capacity then
+    zset_remove(freeKey, node.id)
+  else
+    zset_add(freeKey, node_score(node), node.id)
+  end
+end
+
+local function mark_seen(node_id)
+  redis.call('ZADD', seenKey, now, node_id)
+end
+
+-- A node that had no free slot rejoins `free` no earlier than the present virtual time, so
+-- the time it spent full does not turn into a burst of catch-up assignments.
+local function rejoin(node)
+  if node.pass < config.vtime then
+    node.pass = config.vtime
+  end
+end
+
+local function add_node(node)
+  node_cache[node.id] = node
   touch_node(node)
+  place_node(node)
+  mark_seen(node.id)
 end
 
 local function remove_node(node)
   node.removed = true
-  node_by_id[node.id] = nil
-  for i, n in ipairs(nodes) do
-    if n.id == node.id then
-      table.remove(nodes, i)
-      break
-    end
-  end
   touch_node(node)
+  place_node(node)
+  redis.call('ZREM', seenKey, node.id)
+  if config.timerNode == node.id then
+    config.timerNode = ''
+    timer_changed = true
+  end
 end
 
 local function save_nodes()
@@ -79,8 +103,8 @@ local function save_nodes()
       redis.call('HDEL', nodesKey, id)
     else
       redis.call('HSET', nodesKey, id, cmsgpack.pack({
-        node.weight, node.capacity, node.inflight, node.swrr, node.completed, node.failed,
-        node.queues, node.joinedAt, node.lastSeenAt,
+        node.weight, node.capacity, node.inflight, node.pass, node.completed, node.failed,
+        node.queues, node.joinedAt,
       }))
     end
   end
@@ -91,8 +115,12 @@ end
 local function release_slot(node_id)
   local node = find_node(node_id)
   if node and node.inflight > 0 then
+    if node.inflight >= node.capacity then
+      rejoin(node)
+    end
     node.inflight = node.inflight - 1
     touch_node(node)
+    place_node(node)
   end
   return node
 end

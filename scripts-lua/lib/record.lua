@@ -28,9 +28,11 @@ local STATE_NAMES = {}
 for name, code in pairs(STATE_CODES) do
   STATE_NAMES[code] = name
 end
-local CHOICE_CODES = { exponential = 'e', fixed = 'f', fail = 'f', run = 'r' }
-local BACKOFF_NAMES = { e = 'exponential', f = 'fixed' }
-local ON_FAILURE_NAMES = { f = 'fail', r = 'run' }
+-- Every code stands for one word only (states lower case, choices upper case), so a stored
+-- record reads unambiguously by itself.
+local CHOICE_CODES = { exponential = 'E', fixed = 'F', fail = 'D', run = 'R' }
+local BACKOFF_NAMES = { E = 'exponential', F = 'fixed' }
+local ON_FAILURE_NAMES = { D = 'fail', R = 'run' }
 
 local function decode_task(packed)
   local record = cmsgpack.unpack(packed)

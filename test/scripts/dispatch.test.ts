@@ -13,13 +13,13 @@ function shares(order: string[]): Record<string, number> {
 
 describe.each(targets)('dispatch on $name', (target) => {
   describe.skipIf(target.skip !== undefined)('', () => {
-    it('weighted: a=5, b=1, c=1 gives a a b a c a a, and repeats', async () => {
+    it('weighted: a=5, b=1, c=1 gives a a a b c a a, and repeats', async () => {
       const bench = await openBench(target, { strategy: 'weighted' })
       await bench.register('a', 5, 100)
       await bench.register('b', 1, 100)
       await bench.register('c', 1, 100)
       await bench.enqueue(...tasks(14))
-      expect(await assignmentOrder(bench)).toEqual('aabacaa'.repeat(2).split(''))
+      expect(await assignmentOrder(bench)).toEqual('aaabcaa'.repeat(2).split(''))
     })
 
     it('weighted: the sequence continues across calls, one task per call', async () => {
@@ -28,7 +28,7 @@ describe.each(targets)('dispatch on $name', (target) => {
       await bench.register('b', 1, 100)
       await bench.register('c', 1, 100)
       for (let i = 0; i < 7; i++) await bench.enqueue({ id: `one-${i}` })
-      expect(await assignmentOrder(bench)).toEqual('aabacaa'.split(''))
+      expect(await assignmentOrder(bench)).toEqual('aaabcaa'.split(''))
     })
 
     it('round-robin: nodes with free capacity in turn, skipping full ones', async () => {
@@ -40,13 +40,42 @@ describe.each(targets)('dispatch on $name', (target) => {
       expect(await assignmentOrder(bench)).toEqual(['a', 'b', 'c', 'a', 'b', 'c', 'a', 'c'])
     })
 
-    it('least-loaded: lowest inflight/weight first, ties in turn', async () => {
+    it('weighted: a=5, b=3, c=1 gives a b a a b c a b a, and repeats', async () => {
+      const bench = await openBench(target, { strategy: 'weighted' })
+      await bench.register('a', 5, 100)
+      await bench.register('b', 3, 100)
+      await bench.register('c', 1, 100)
+      await bench.enqueue(...tasks(18))
+      expect(await assignmentOrder(bench)).toEqual('abaabcaba'.repeat(2).split(''))
+    })
+
+    it('weighted: at every prefix of 1,000 assignments each count is within 2% of 1,000 of its weighted share', async () => {
+      const bench = await openBench(target, { strategy: 'weighted' })
+      const weights = { a: 5, b: 3, c: 1, d: 7, e: 2 }
+      const total = Object.values(weights).reduce((sum, w) => sum + w, 0)
+      for (const [id, weight] of Object.entries(weights)) await bench.register(id, weight, 10_000)
+      await bench.enqueue(...tasks(1000))
+      const order = await assignmentOrder(bench)
+      expect(order).toHaveLength(1000)
+      const counts: Record<string, number> = {}
+      let worst = 0
+      order.forEach((node, i) => {
+        counts[node] = (counts[node] ?? 0) + 1
+        for (const [id, weight] of Object.entries(weights)) {
+          worst = Math.max(worst, Math.abs((counts[id] ?? 0) - ((i + 1) * weight) / total))
+        }
+      })
+      // ±2% of 1,000 is 20 tasks; stride scheduling keeps within about one.
+      expect(worst).toBeLessThan(2)
+    })
+
+    it('least-loaded: lowest inflight/weight first, ties to the lowest id', async () => {
       const bench = await openBench(target, { strategy: 'least-loaded' })
       await bench.register('a', 2, 100)
       await bench.register('b', 1, 100)
       await bench.enqueue(...tasks(6))
-      // loads (a/2, b/1): 0,0 -> a; .5,0 -> b; .5,1 -> a; 1,1 -> tie, b after a; 1,2 -> a; 1.5,2 -> a
-      expect(await assignmentOrder(bench)).toEqual(['a', 'b', 'a', 'b', 'a', 'a'])
+      // loads (a/2, b/1): 0,0 -> a; .5,0 -> b; .5,1 -> a; 1,1 -> tie, a; 1.5,1 -> b; 1.5,2 -> a
+      expect(await assignmentOrder(bench)).toEqual(['a', 'b', 'a', 'a', 'b', 'a'])
     })
 
     it('weighted shares over 10,000 tasks are within 2% of the weights', async () => {

@@ -14,6 +14,11 @@ end
 -- Each is a top-level local function (names prefixed args_ / arg_, so they cannot clash with an
 -- argument's name), so codegen leaves out the ones a script's prelude never calls.
 
+-- Values are quoted in messages, cut to this many bytes so an error stays one short line.
+-- ARG_SHOWN_BYTES = 40
+-- ARG_ID_PATTERN = '^[A-Za-z0-9_.:%-]+$'
+-- ARG_ID_TEXT = '1 to 128 characters of A-Z a-z 0-9 _ . : -'
+
 -- Group fields are named like tasks[3].priority. Building that name for every field of every
 -- element would cost more than the checks, so the prelude records the element being checked
 -- and the name is only put together when a check fails.
@@ -85,14 +90,22 @@ local taskKey = KEYS[2]
 local depsKey = KEYS[3]
 args_count(#ARGV, 1)
 local id = args_id(ARGV[1], 'id')
+-- lib/config.lua
+-- The meta hash holds the key-schema version, the scheduler's configuration and its counters.
+-- A script opens the namespace before anything else: it refuses a namespace that was never
+-- initialised or that holds data of another schema version, so old scripts never misread
+-- data written by newer ones (or the other way round). One HMGET reads everything a call
+-- needs to decide what it has to do, including `dueAt`, the time the next housekeeping item
+-- falls due: a call that finds it in the future does no housekeeping at all.
+-- SCHEMA_VERSION = '3'
 
 local function check_schema(schema)
   if not schema then
     fail('TM_NOT_INITIALIZED', 'namespace has no scheduler: run the init script first')
   end
-  if schema ~= '2' --[[SCHEMA_VERSION]] then
+  if schema ~= '3' --[[SCHEMA_VERSION]] then
     fail('TM_SCHEMA_MISMATCH', 'namespace holds key-schema version ' .. tostring(schema) ..
-      ', these scripts understand version ' .. '2' --[[SCHEMA_VERSION]] .. ': load the matching taskmill version')
+      ', these scripts understand version ' .. '3' --[[SCHEMA_VERSION]] .. ': load the matching taskmill version')
   end
 end
 
@@ -100,6 +113,19 @@ end
 local function open_namespace_for_reading()
   check_schema(redis.call('HGET', metaKey, 'schema'))
 end
+
+-- lib/record.lua
+-- A task is one field of the namespace's `task` hash: its id maps to a MessagePack array in
+-- the field order below. One hash entry per task keeps a waiting task small and lets a
+-- script reach any task without building a key name. The list of a task's dependencies is
+-- kept apart, in the `deps` hash, because a record is rewritten at every transition and a
+-- fan-in task's list can be long; R_HAS_DEPENDENTS says whether anything waits on the task,
+-- so finishing a task nobody waits for costs no look-up.
+-- R_STATE = 1, R_PRIORITY = 2, R_SEQ = 3, R_QUEUE = 4, R_MAX_ATTEMPTS = 5, R_BACKOFF = 6, R_BACKOFF_MS = 7
+-- R_BACKOFF_CAP_MS = 8, R_LEASE_MS = 9, R_ON_DEPENDENCY_FAILURE = 10, R_UNMET = 11, R_HAS_DEPENDENTS = 12
+-- R_ENQUEUED_AT = 13, R_RUN_AT = 14, R_ATTEMPTS = 15, R_LOST = 16, R_NODE = 17, R_TOKEN = 18, R_ASSIGNED_AT = 19
+-- R_STARTED_AT = 20, R_FINISHED_AT = 21, R_CANCEL_REQUESTED = 22, R_PAYLOAD = 23, R_RESULT = 24, R_ERROR = 25
+-- R_REASON = 26
 
 -- Stored records spell their most common words in one letter and leave out what equals its
 -- default (queue "default", a run-at time equal to the enqueue time), which keeps a waiting
@@ -112,8 +138,8 @@ local STATE_NAMES = {}
 for name, code in pairs(STATE_CODES) do
   STATE_NAMES[code] = name
 end
-local BACKOFF_NAMES = { e = 'exponential', f = 'fixed' }
-local ON_FAILURE_NAMES = { f = 'fail', r = 'run' }
+local BACKOFF_NAMES = { E = 'exponential', F = 'fixed' }
+local ON_FAILURE_NAMES = { D = 'fail', R = 'run' }
 
 local function decode_task(packed)
   local record = cmsgpack.unpack(packed)

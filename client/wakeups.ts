@@ -1,0 +1,51 @@
+/**
+ * A worker node's wake-ups. Dispatch publishes on the node's own shard channel,
+ * `tm:{<namespace>}:wake:<node>`, so a task assigned to one node wakes that node alone, and
+ * Redis sends nothing to the others. Messages: `work` (tasks were assigned: start them) and
+ * `due` (this node holds the namespace's timer and housekeeping falls due earlier than it was
+ * told: report in). A channel keeps nothing for a subscriber that is away; the heartbeat
+ * covers that gap, since its reply says how many tasks wait assigned to the node.
+ */
+import { Cluster, type Redis } from 'ioredis'
+import { quietErrors } from '../loader/connect.js'
+import type { Namespace } from '../loader/keys.js'
+
+export interface WakeupHandlers {
+  onWork(): void
+  onDue(): void
+}
+
+export interface Wakeups {
+  close(): Promise<void>
+}
+
+/** The shard channel of one node; it carries the namespace's hash tag, like every key. */
+export function wakeChannel(namespace: Namespace, nodeId: string): string {
+  return `${namespace.prefix}wake:${nodeId}`
+}
+
+export async function subscribeToWakeups(
+  redis: Redis | Cluster,
+  namespace: Namespace,
+  nodeId: string,
+  handlers: WakeupHandlers,
+): Promise<Wakeups> {
+  // A subscribed connection can do nothing else, so it is a connection of its own. On a
+  // cluster, sharded subscribers follow the slot's primary through failovers.
+  const subscriber = redis instanceof Cluster ? redis.duplicate([], { shardedSubscribers: true }) : redis.duplicate()
+  const channel = wakeChannel(namespace, nodeId)
+  // The subscriber reconnects and subscribes again by itself; an outage reaches the worker
+  // through its calls, which fail with RedisUnavailableError, so its events are not repeated.
+  quietErrors(subscriber)
+  subscriber.on('smessage', (from: string, message: string) => {
+    if (from !== channel) return
+    if (message === 'work') handlers.onWork()
+    else if (message === 'due') handlers.onDue()
+  })
+  await subscriber.ssubscribe(channel)
+  return {
+    async close() {
+      subscriber.disconnect()
+    },
+  }
+}
