@@ -157,7 +157,10 @@ function reachableStatements(statements: readonly LuaNode[], originOf: (node: Lu
   statements.forEach((statement, index) => {
     const used = new Set<string>()
     walk(statement, (node, parent, key) => {
-      if (node.type === 'Identifier' && isReference(parent, key)) used.add(node.name as string)
+      // Assigning a lib local needs its declaration as much as reading it does: without the
+      // declaration the assignment would write a global, which Redis refuses.
+      const assigned = parent?.type === 'AssignmentStatement' && key === 'variables'
+      if (node.type === 'Identifier' && (isReference(parent, key) || assigned)) used.add(node.name as string)
     })
     namesUsed.push(used)
     const define = (name: string | undefined): void => {
