@@ -185,7 +185,7 @@ async function main(): Promise<void> {
   }
   let nodeScaling: NodeScalingTable | undefined
   if (parts.includes('nodes')) {
-    progress.line(`node scaling: ${nodeSizes.nodeCounts.map((n) => n.toLocaleString('en-US')).join(', ')} registered nodes (fresh redis-servers) …`)
+    progress.line(`node scaling: ${nodeSizes.nodeCounts.map((n) => n.toLocaleString('en-US')).join(', ')} registered nodes …`)
     const taskmill = await loadSystem('taskmill')
     nodeScaling = await measureNodeScaling(nodeSizes, {
       log: (line) => progress.line(line),

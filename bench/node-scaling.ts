@@ -1,8 +1,9 @@
 /**
  * Table (b) of the report: what taskmill costs Redis as the number of registered worker nodes
- * grows (1, 10, 100, 1,000 by default). For each size, on fresh redis-servers:
+ * grows (1, 10, 100, 1,000 by default). For each size:
  *
- *   per call   the nodes are registered with the register-node script directly (no Worker
+ *   per call   on one redis-server, one namespace per size, rounds taken in turn across sizes so
+ *              that noise from the machine falls on every size alike; the nodes are registered with the register-node script directly (no Worker
  *              objects), then Redis CPU per call (INFO commandstats, best round) of `heartbeat`
  *              of a node with no tasks (cycling through every node), `enqueue` of one task
  *              (dispatched to a node with a free slot) and `complete` of one task (enqueued,
@@ -11,7 +12,7 @@
  *              process), library defaults (events on, heartbeat every second); the producer
  *              enqueues single tasks at a fixed rate (200/s by default) and the figure is the
  *              server's whole CPU (used_cpu_user + used_cpu_sys) over the window divided by
- *              the tasks, so idle nodes' heartbeats count too.
+ *              the tasks, so idle nodes' heartbeats count too; a fresh redis-server per size.
  *
  * Both parts are bounded: the per-call rounds stop early when a size has used its time budget;
  * the end-to-end part is skipped when the size's per-call figures already show that Redis would
@@ -51,8 +52,8 @@ export interface NodeScalingSizes {
 
 export const NODE_SCALING_QUICK: NodeScalingSizes = {
   nodeCounts: [1, 10, 100, 1000],
-  calls: 300,
-  rounds: 3,
+  calls: 500,
+  rounds: 5,
   roundBudgetMs: 10_000,
   e2eTasks: 400,
   rate: 200,
@@ -107,8 +108,10 @@ export interface NodeScalingHooks {
   openProducer(url: string): Promise<Producer>
 }
 
-/** Namespace of the per-call part. The end-to-end part uses the taskmill adapter's namespace. */
+/** Namespace prefix of the per-call part (one per size). The end-to-end part uses the taskmill adapter's namespace. */
 const NAMESPACE = 'scale'
+/** Calls per kind in the unmeasured warm-up round of each size. */
+const WARM_UP_CALLS = 100
 /**
  * In the per-call part nodes only heartbeat when measured, so they are kept from being dropped
  * as silent: dropping them is not what the rows measure.
@@ -163,60 +166,127 @@ async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Pr
   }
 }
 
-interface PerCall {
+/** One size's namespace in the per-call part, and what its rounds measured. */
+interface PerCallSize {
+  row: NodeScalingRow
+  ns: Namespace
+  ids: string[]
+  capacity: number
   heartbeat: ScriptCounters[]
   enqueue: ScriptCounters[]
   complete: ScriptCounters[]
+  /** Wall time its rounds took so far. */
+  spentMs: number
+  done: boolean
 }
 
-async function perCallRounds(runner: ScriptRunner, admin: Redis, nodes: number, sizes: NodeScalingSizes, log: (line: string) => void): Promise<PerCall> {
-  const ns = new Namespace(NAMESPACE)
+async function preparePerCall(runner: ScriptRunner, row: NodeScalingRow, sizes: NodeScalingSizes): Promise<PerCallSize> {
+  const ns = new Namespace(`${NAMESPACE}-${row.nodes}`)
   await init(runner, ns, { nodeTimeoutMs: PER_CALL_NODE_TIMEOUT_MS })
   // Every task of a round finds a free slot, so each measured enqueue dispatches.
-  const capacity = Math.max(4, Math.ceil(sizes.calls / nodes) + 1)
-  const ids = Array.from({ length: nodes }, (_, i) => nodeId(i, nodes))
-  await pipelined(runner, nodes, (c, i) => registerNode(c, ns, { nodeId: ids[i]!, capacity }))
-  const out: PerCall = { heartbeat: [], enqueue: [], complete: [] }
-  const began = performance.now()
-  for (let round = 0; round < sizes.rounds; round++) {
-    if (round > 0 && performance.now() - began > sizes.roundBudgetMs) {
-      log(`   ${plural(nodes, 'node')}: time budget used after ${round} rounds`)
-      break
+  const capacity = Math.max(4, Math.ceil(sizes.calls / row.nodes) + 1)
+  const ids = Array.from({ length: row.nodes }, (_, i) => nodeId(i, row.nodes))
+  await pipelined(runner, row.nodes, (c, i) => registerNode(c, ns, { nodeId: ids[i]!, capacity }))
+  return { row, ns, ids, capacity, heartbeat: [], enqueue: [], complete: [], spentMs: 0, done: false }
+}
+
+/** One round of one size: heartbeats, single enqueues, then (after unmeasured starts) single completes. */
+async function perCallRound(runner: ScriptRunner, admin: Redis, size: PerCallSize, round: number, calls: number): Promise<void> {
+  const { ns, ids, capacity } = size
+  const nodes = ids.length
+  // Cycling through every node keeps each one alive, as its own Worker would.
+  size.heartbeat.push(await measureWindow(admin, () => pipelined(runner, calls, (c, i) => heartbeat(c, ns, { nodeId: ids[i % nodes]! }))))
+
+  const tasks: EnqueueArgs['tasks'] = Array.from({ length: calls }, (_, i) => {
+    const task = makeTask(`r${round}-${i}`)
+    return { id: task.id, payload: task.payload }
+  })
+  size.enqueue.push(
+    await measureWindow(admin, () =>
+      pipelined(runner, calls, async (c, i) => {
+        const [status] = await enqueue(c, ns, { tasks: [tasks[i]!] })
+        if (status !== 'created') throw new Error(`enqueue of ${tasks[i]!.id} replied ${status}`)
+      }),
+    ),
+  )
+
+  // Unmeasured: every node starts what it was assigned.
+  const startedBy = await pipelined(runner, nodes, (c, i) => start(c, ns, { nodeId: ids[i]!, max: capacity }))
+  const running = new Map<string, { node: string; token: number }>()
+  startedBy.forEach((rows, i) => {
+    for (const [id, token] of rows) running.set(id, { node: ids[i]!, token })
+  })
+  if (running.size !== calls) throw new Error(`${running.size} of ${calls} enqueued tasks were assigned and started`)
+  size.complete.push(
+    await measureWindow(admin, () =>
+      pipelined(runner, calls, (c, i) => {
+        const id = tasks[i]!.id
+        const held = running.get(id)!
+        return complete(c, ns, { nodeId: held.node, claim: 0, results: [{ id, token: held.token, result: '' }] })
+      }),
+    ),
+  )
+}
+
+/**
+ * The per-call part for every size on one server, one namespace per size, the rounds taken in
+ * turn across sizes: whatever else the machine is doing then falls on every size alike, and the
+ * best round of each is compared. A warm-up round per size comes first, unmeasured.
+ */
+async function perCall(rows: NodeScalingRow[], sizes: NodeScalingSizes, log: (line: string) => void): Promise<void> {
+  const server = await RedisServer.start()
+  const { runner, admin, close } = await openRunner(server.url)
+  try {
+    const prepared: PerCallSize[] = []
+    for (const row of rows) {
+      try {
+        const size = await preparePerCall(runner, row, sizes)
+        await perCallRound(runner, admin, size, -1, Math.min(sizes.calls, WARM_UP_CALLS))
+        size.heartbeat = []
+        size.enqueue = []
+        size.complete = []
+        prepared.push(size)
+      } catch (error) {
+        row.failures.push(`per call: ${describe(error)}`)
+        log(`   ✗ ${plural(row.nodes, 'node')}, per call: ${describe(error)}`)
+      }
     }
-    // Cycling through every node keeps each one alive, as its own Worker would.
-    out.heartbeat.push(await measureWindow(admin, () => pipelined(runner, sizes.calls, (c, i) => heartbeat(c, ns, { nodeId: ids[i % nodes]! }))))
-
-    const tasks: EnqueueArgs['tasks'] = Array.from({ length: sizes.calls }, (_, i) => {
-      const task = makeTask(`r${round}-${i}`)
-      return { id: task.id, payload: task.payload }
-    })
-    out.enqueue.push(
-      await measureWindow(admin, () =>
-        pipelined(runner, sizes.calls, async (c, i) => {
-          const [status] = await enqueue(c, ns, { tasks: [tasks[i]!] })
-          if (status !== 'created') throw new Error(`enqueue of ${tasks[i]!.id} replied ${status}`)
-        }),
-      ),
-    )
-
-    // Unmeasured: every node starts what it was assigned.
-    const startedBy = await pipelined(runner, nodes, (c, i) => start(c, ns, { nodeId: ids[i]!, max: capacity }))
-    const running = new Map<string, { node: string; token: number }>()
-    startedBy.forEach((rows, i) => {
-      for (const [id, token] of rows) running.set(id, { node: ids[i]!, token })
-    })
-    if (running.size !== sizes.calls) throw new Error(`${running.size} of ${sizes.calls} enqueued tasks were assigned and started`)
-    out.complete.push(
-      await measureWindow(admin, () =>
-        pipelined(runner, sizes.calls, (c, i) => {
-          const id = tasks[i]!.id
-          const held = running.get(id)!
-          return complete(c, ns, { nodeId: held.node, claim: 0, results: [{ id, token: held.token, result: '' }] })
-        }),
-      ),
-    )
+    for (let round = 0; round < sizes.rounds; round++) {
+      for (const size of prepared) {
+        if (size.done) continue
+        if (round > 0 && size.spentMs > sizes.roundBudgetMs) {
+          log(`   ${plural(size.row.nodes, 'node')}: time budget used after ${round} rounds`)
+          size.done = true
+          continue
+        }
+        const began = performance.now()
+        try {
+          await perCallRound(runner, admin, size, round, sizes.calls)
+        } catch (error) {
+          size.row.failures.push(`per call: ${describe(error)}`)
+          log(`   ✗ ${plural(size.row.nodes, 'node')}, per call: ${describe(error)}`)
+          size.done = true
+        }
+        size.spentMs += performance.now() - began
+      }
+      log(`   per call: round ${round + 1} of ${sizes.rounds} done`)
+    }
+    for (const size of prepared) {
+      if (size.heartbeat.length === 0 || size.row.failures.length > 0) continue
+      const row = size.row
+      row.rounds = size.heartbeat.length
+      row.heartbeatUs = bestOf(size.heartbeat).usecPerCall
+      row.enqueueUs = bestOf(size.enqueue).usecPerCall
+      row.completeUs = bestOf(size.complete).usecPerCall
+      log(
+        `   ✓ ${plural(row.nodes, 'node')}: heartbeat ${row.heartbeatUs.toFixed(1)} µs · enqueue ${row.enqueueUs.toFixed(1)} µs · ` +
+          `complete ${row.completeUs.toFixed(1)} µs per call`,
+      )
+    }
+  } finally {
+    await close()
+    await server.stop()
   }
-  return out
 }
 
 async function endToEnd(nodes: number, sizes: NodeScalingSizes, hooks: NodeScalingHooks): Promise<EndToEnd> {
@@ -286,39 +356,28 @@ async function endToEnd(nodes: number, sizes: NodeScalingSizes, hooks: NodeScali
 }
 
 export async function measureNodeScaling(sizes: NodeScalingSizes, hooks: NodeScalingHooks): Promise<NodeScalingTable> {
-  const rows: NodeScalingRow[] = []
-  for (const nodes of sizes.nodeCounts) {
-    const row: NodeScalingRow = { nodes, heartbeatUs: null, enqueueUs: null, completeUs: null, e2e: null, rounds: 0, failures: [] }
-    rows.push(row)
-    hooks.log(`${plural(nodes, 'node')} · per call (heartbeat, enqueue, complete) …`)
-    const server = await RedisServer.start()
-    const { runner, admin, close } = await openRunner(server.url)
-    try {
-      const measured = await perCallRounds(runner, admin, nodes, sizes, hooks.log)
-      row.rounds = measured.heartbeat.length
-      row.heartbeatUs = bestOf(measured.heartbeat).usecPerCall
-      row.enqueueUs = bestOf(measured.enqueue).usecPerCall
-      row.completeUs = bestOf(measured.complete).usecPerCall
-      hooks.log(
-        `   ✓ heartbeat ${row.heartbeatUs.toFixed(1)} µs · enqueue ${row.enqueueUs.toFixed(1)} µs · complete ${row.completeUs.toFixed(1)} µs per call`,
-      )
-    } catch (error) {
-      row.failures.push(`per call: ${describe(error)}`)
-      hooks.log(`   ✗ per call: ${describe(error)}`)
-    } finally {
-      await close()
-      await server.stop()
-    }
+  const rows: NodeScalingRow[] = sizes.nodeCounts.map((nodes) => ({
+    nodes,
+    heartbeatUs: null,
+    enqueueUs: null,
+    completeUs: null,
+    e2e: null,
+    rounds: 0,
+    failures: [],
+  }))
+  hooks.log(`per call (heartbeat, enqueue, complete), one namespace per size on one server, rounds in turn …`)
+  await perCall(rows, sizes, hooks.log)
 
+  for (const row of rows) {
     const skip = saturation(row, sizes)
     if (skip) {
       row.failures.push(`end to end: ${skip}`)
-      hooks.log(`${plural(nodes, 'node')} · end to end ${skip}`)
+      hooks.log(`${plural(row.nodes, 'node')} · end to end ${skip}`)
       continue
     }
-    hooks.log(`${plural(nodes, 'node')} · end to end, ${sizes.e2eTasks.toLocaleString('en-US')} tasks at ${sizes.rate}/s …`)
+    hooks.log(`${plural(row.nodes, 'node')} · end to end, ${sizes.e2eTasks.toLocaleString('en-US')} tasks at ${sizes.rate}/s …`)
     try {
-      row.e2e = await endToEnd(nodes, sizes, hooks)
+      row.e2e = await endToEnd(row.nodes, sizes, hooks)
       hooks.log(`   ✓ ${row.e2e.cpuUsPerTask.toFixed(1)} µs/task · p50 ${row.e2e.p50Ms.toFixed(2)} ms · p99 ${row.e2e.p99Ms.toFixed(2)} ms`)
     } catch (error) {
       row.failures.push(`end to end: ${describe(error)}`)
@@ -329,7 +388,8 @@ export async function measureNodeScaling(sizes: NodeScalingSizes, hooks: NodeSca
     sizes,
     rows,
     notes: [
-      `Per call: best of up to ${sizes.rounds} rounds of ${sizes.calls.toLocaleString('en-US')} pipelined calls, nodes registered with the register-node script ` +
+      `Per call: one server, one namespace per size, best of up to ${sizes.rounds} rounds (taken in turn across sizes, after a warm-up round) ` +
+        `of ${sizes.calls.toLocaleString('en-US')} pipelined calls, nodes registered with the register-node script ` +
         `(capacity enough for every task of a round, node timeout raised so that nodes that only heartbeat when measured are not dropped); ` +
         'heartbeat cycles through every node, none of which holds a task; enqueue is one task per call, dispatched; ' +
         'complete is one task per call, on the node that started it.',

@@ -249,7 +249,7 @@ function scenarioTable(runs: readonly RunResult[], scenario: ScenarioName, colum
 }
 
 /** Commands taskmill's clients send themselves, not from inside a script. */
-const CLIENT_COMMANDS = new Set(['xread', 'ping', 'client', 'hello', 'select', 'script', 'quit', 'info'])
+const CLIENT_COMMANDS = new Set(['xread', 'xrevrange', 'ssubscribe', 'sunsubscribe', 'subscribe', 'unsubscribe', 'ping', 'client', 'hello', 'select', 'script', 'quit', 'info'])
 
 const THROUGHPUT: Column = { title: 'tasks/s', digits: 0, pick: (m) => m.tasksPerSec }
 const CPU: Column = { title: 'Redis CPU µs/task', digits: 1, pick: (m) => m.cpuUsPerTask }
