@@ -5,152 +5,154 @@
 -- items per call and is safe to run from many callers at once, because each call is atomic
 -- and re-reads what it acts on.
 
--- Delayed and retrying tasks whose time has come become ready.
-local function promote_due(limit)
-  zset_flush(delayedKey)
-  local due = redis.call('ZRANGEBYSCORE', delayedKey, '-inf', now, 'LIMIT', 0, limit)
-  for _, id in ipairs(due) do
-    local record = load_task(id)
-    if record and (record[R_STATE] == 'delayed' or record[R_STATE] == 'retrying') then
-      set_state(record, 'ready')
-      zset_add(readyKey, ready_score(record), id)
-      save_task(id, record)
-    end
-    zset_remove(delayedKey, id)
-  end
-  return #due
-end
-
--- Assigned or running tasks whose lease ran out go back to ready.
-local function recover_expired(limit)
-  zset_flush(leasesKey)
-  local expired = redis.call('ZRANGEBYSCORE', leasesKey, '-inf', now, 'LIMIT', 0, limit)
-  for _, id in ipairs(expired) do
-    local record = load_task(id)
-    if record and (record[R_STATE] == 'assigned' or record[R_STATE] == 'running') then
-      recover_task(id, record, 'lease expired on node ' .. record[R_NODE])
-    else
-      zset_remove(leasesKey, id)
-    end
-  end
-  return #expired
-end
-
-local function recover_member(member, node_id)
-  local id = string.sub(member, #node_id + 2)
-  local record = load_task(id)
-  if record and record[R_NODE] == node_id and (record[R_STATE] == 'assigned' or record[R_STATE] == 'running') then
-    recover_task(id, record, 'node ' .. node_id .. ' stopped sending heartbeats')
-  else
-    -- An index entry that outlived its task's hold: nothing to recover, just drop it.
-    zset_remove(assignedKey, member)
-    zset_remove(runningKey, member)
-  end
-end
-
--- Nodes that missed their heartbeats leave the dispatch rotation; what they held goes back.
--- `seen` orders nodes by their last heartbeat, so the silent ones are its head.
-local function drop_silent_nodes(limit)
-  local silent = redis.call('ZRANGEBYSCORE', seenKey, '-inf', '(' .. (now - config.nodeTimeoutMs), 'WITHSCORES', 'LIMIT', 0, limit)
-  for i = 1, #silent, 2 do
-    local node_id = silent[i]
-    local node = find_node(node_id)
-    if node then
-      for _, member in ipairs(node_tasks(assignedKey, node_id, node.capacity + 1000)) do
-        recover_member(member, node_id)
-      end
-      for _, member in ipairs(node_tasks(runningKey, node_id, node.capacity + 1000)) do
-        recover_member(member, node_id)
-      end
-      remove_node(node)
-      emit('node-lost', nil, node_id, 'no heartbeat for ' .. (now - tonumber(silent[i + 1])) .. ' ms')
-    else
-      redis.call('ZREM', seenKey, node_id)
-    end
-  end
-  return #silent / 2
-end
-
 -- Members per ZREM and HDEL: well below Lua 5.1's limit on unpack().
 local DELETE_CHUNK = 1000
 
--- Finished tasks are kept for a time and up to a count, then removed, oldest first.
-local function expired_entries(index_key, keep_ms, keep_count, limit)
-  zset_flush(index_key)
-  local victims = {}
-  if keep_ms > 0 then
-    victims = redis.call('ZRANGEBYSCORE', index_key, '-inf', now - keep_ms, 'LIMIT', 0, limit)
-  end
-  if #victims < limit and keep_count > 0 then
-    local excess = redis.call('ZCARD', index_key) - #victims - keep_count
-    if excess > 0 then
-      victims = redis.call('ZRANGE', index_key, 0, math.min(excess + #victims, limit) - 1)
-    end
-  end
-  return victims
-end
-
-local function sweep_index(index_key, keep_ms, keep_count, limit)
-  local victims = expired_entries(index_key, keep_ms, keep_count, limit)
-  if #victims == 0 then
-    return 0
-  end
-  -- The dead index holds dead and canceled tasks, so each victim's own state is uncounted.
-  local deltas = {}
-  for _, id in ipairs(victims) do
-    local record = load_task(id)
-    if record then
-      deltas[record[R_STATE]] = (deltas[record[R_STATE]] or 0) - 1
-    end
-    forget_task(id)
-  end
-  -- unpack() of more than about 8,000 values fails in Lua 5.1, so the deletes go in chunks.
-  for i = 1, #victims, DELETE_CHUNK do
-    local last = math.min(i + DELETE_CHUNK - 1, #victims)
-    redis.call('ZREM', index_key, unpack(victims, i, last))
-    redis.call('HDEL', taskKey, unpack(victims, i, last))
-    redis.call('HDEL', depsKey, unpack(victims, i, last))
-  end
-  for state, delta in pairs(deltas) do
-    redis.call('HINCRBY', metaKey, 'count:' .. state, delta)
-    if state == 'completed' then
-      config.completedCount = config.completedCount + delta
-    else
-      config.deadCount = config.deadCount + delta
-    end
-  end
-  return #victims
-end
-
-local function sweep(limit)
-  return sweep_index(doneKey, config.keepCompletedMs, config.keepCompletedCount, limit)
-    + sweep_index(deadKey, config.keepDeadMs, config.keepDeadCount, limit)
-end
-
 local NEVER = 9007199254740991
 
-local function head_score(key)
-  zset_flush(key)
-  local head = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-  return head[2] and tonumber(head[2]) or NEVER
-end
-
--- The earliest time any housekeeping item falls due, read from the heads of the sets that
--- hold them: a handful of O(log n) reads, paid only by a call that did housekeeping.
-local function next_due_at()
-  local due = math.min(head_score(delayedKey), head_score(leasesKey), head_score(seenKey) + config.nodeTimeoutMs)
-  if config.keepCompletedMs > 0 then
-    due = math.min(due, head_score(doneKey) + config.keepCompletedMs)
-  end
-  if config.keepDeadMs > 0 then
-    due = math.min(due, head_score(deadKey) + config.keepDeadMs)
-  end
-  return due
-end
-
--- One bounded round of everything above, then `dueAt` set afresh: now, when a step had more
--- than `limit` to do or propagation is still pending, else the next item's due time.
+-- One bounded round of every step below, then `dueAt` set afresh: now, when a step had more
+-- than `limit` to do or propagation is still pending, else the next item's due time. The steps
+-- are defined inside, so their closures are built only by a call that does housekeeping: every
+-- EVALSHA runs the whole chunk again, and most calls find nothing due.
 local function maintain(limit)
+  -- Delayed and retrying tasks whose time has come become ready.
+  local function promote_due(limit)
+    zset_flush(delayedKey)
+    local due = redis.call('ZRANGEBYSCORE', delayedKey, '-inf', now, 'LIMIT', 0, limit)
+    for _, id in ipairs(due) do
+      local record = load_task(id)
+      if record and (record[R_STATE] == 'delayed' or record[R_STATE] == 'retrying') then
+        set_state(record, 'ready')
+        zset_add(readyKey, ready_score(record), id)
+        save_task(id, record)
+      end
+      zset_remove(delayedKey, id)
+    end
+    return #due
+  end
+
+  -- Assigned or running tasks whose lease ran out go back to ready.
+  local function recover_expired(limit)
+    zset_flush(leasesKey)
+    local expired = redis.call('ZRANGEBYSCORE', leasesKey, '-inf', now, 'LIMIT', 0, limit)
+    for _, id in ipairs(expired) do
+      local record = load_task(id)
+      if record and (record[R_STATE] == 'assigned' or record[R_STATE] == 'running') then
+        recover_task(id, record, 'lease expired on node ' .. record[R_NODE])
+      else
+        zset_remove(leasesKey, id)
+      end
+    end
+    return #expired
+  end
+
+  local function recover_member(member, node_id)
+    local id = string.sub(member, #node_id + 2)
+    local record = load_task(id)
+    if record and record[R_NODE] == node_id and (record[R_STATE] == 'assigned' or record[R_STATE] == 'running') then
+      recover_task(id, record, 'node ' .. node_id .. ' stopped sending heartbeats')
+    else
+      -- An index entry that outlived its task's hold: nothing to recover, just drop it.
+      zset_remove(assignedKey, member)
+      zset_remove(runningKey, member)
+    end
+  end
+
+  -- Nodes that missed their heartbeats leave the dispatch rotation; what they held goes back.
+  -- `seen` orders nodes by their last heartbeat, so the silent ones are its head.
+  local function drop_silent_nodes(limit)
+    local silent = redis.call('ZRANGEBYSCORE', seenKey, '-inf', '(' .. (now - config.nodeTimeoutMs), 'WITHSCORES', 'LIMIT', 0, limit)
+    for i = 1, #silent, 2 do
+      local node_id = silent[i]
+      local node = find_node(node_id)
+      if node then
+        for _, member in ipairs(node_tasks(assignedKey, node_id, node.capacity + 1000)) do
+          recover_member(member, node_id)
+        end
+        for _, member in ipairs(node_tasks(runningKey, node_id, node.capacity + 1000)) do
+          recover_member(member, node_id)
+        end
+        remove_node(node)
+        emit('node-lost', nil, node_id, 'no heartbeat for ' .. (now - tonumber(silent[i + 1])) .. ' ms')
+      else
+        redis.call('ZREM', seenKey, node_id)
+      end
+    end
+    return #silent / 2
+  end
+
+  -- Finished tasks are kept for a time and up to a count, then removed, oldest first.
+  local function expired_entries(index_key, keep_ms, keep_count, limit)
+    zset_flush(index_key)
+    local victims = {}
+    if keep_ms > 0 then
+      victims = redis.call('ZRANGEBYSCORE', index_key, '-inf', now - keep_ms, 'LIMIT', 0, limit)
+    end
+    if #victims < limit and keep_count > 0 then
+      local excess = redis.call('ZCARD', index_key) - #victims - keep_count
+      if excess > 0 then
+        victims = redis.call('ZRANGE', index_key, 0, math.min(excess + #victims, limit) - 1)
+      end
+    end
+    return victims
+  end
+
+  local function sweep_index(index_key, keep_ms, keep_count, limit)
+    local victims = expired_entries(index_key, keep_ms, keep_count, limit)
+    if #victims == 0 then
+      return 0
+    end
+    -- The dead index holds dead and canceled tasks, so each victim's own state is uncounted.
+    local deltas = {}
+    for _, id in ipairs(victims) do
+      local record = load_task(id)
+      if record then
+        deltas[record[R_STATE]] = (deltas[record[R_STATE]] or 0) - 1
+      end
+      forget_task(id)
+    end
+    -- unpack() of more than about 8,000 values fails in Lua 5.1, so the deletes go in chunks.
+    for i = 1, #victims, DELETE_CHUNK do
+      local last = math.min(i + DELETE_CHUNK - 1, #victims)
+      redis.call('ZREM', index_key, unpack(victims, i, last))
+      redis.call('HDEL', taskKey, unpack(victims, i, last))
+      redis.call('HDEL', depsKey, unpack(victims, i, last))
+    end
+    for state, delta in pairs(deltas) do
+      redis.call('HINCRBY', metaKey, 'count:' .. state, delta)
+      if state == 'completed' then
+        config.completedCount = config.completedCount + delta
+      else
+        config.deadCount = config.deadCount + delta
+      end
+    end
+    return #victims
+  end
+
+  local function sweep(limit)
+    return sweep_index(doneKey, config.keepCompletedMs, config.keepCompletedCount, limit)
+      + sweep_index(deadKey, config.keepDeadMs, config.keepDeadCount, limit)
+  end
+
+  local function head_score(key)
+    zset_flush(key)
+    local head = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    return head[2] and tonumber(head[2]) or NEVER
+  end
+
+  -- The earliest time any housekeeping item falls due, read from the heads of the sets that
+  -- hold them: a handful of O(log n) reads, paid only by a call that did housekeeping.
+  local function next_due_at()
+    local due = math.min(head_score(delayedKey), head_score(leasesKey), head_score(seenKey) + config.nodeTimeoutMs)
+    if config.keepCompletedMs > 0 then
+      due = math.min(due, head_score(doneKey) + config.keepCompletedMs)
+    end
+    if config.keepDeadMs > 0 then
+      due = math.min(due, head_score(deadKey) + config.keepDeadMs)
+    end
+    return due
+  end
+
   local report = { promoted = 0, recovered = 0, nodesLost = 0, swept = 0, pendingPropagation = 0, more = 0 }
   if limit > 0 then
     report.promoted = promote_due(limit)
