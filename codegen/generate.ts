@@ -10,6 +10,7 @@ import type { ScriptDefinition } from '../loader/contract.js'
 import { KEY_TYPES } from '../loader/keys.js'
 import { checkContract, checkExpanded, shakeExpanded } from './checks.js'
 import { inlineConstants } from './inline-constants.js'
+import { moveToModuleTable } from './module-table.js'
 import { compareText, sortErrors, type CodegenError } from './diagnostics.js'
 import { emitErrorsTs, emitScriptsTs, wrapperNameProblem, type EmittedDefinition, type EmittedScript } from './emit-ts.js'
 import { expandScript } from './expand.js'
@@ -125,7 +126,7 @@ export function generate(options: GenerateOptions): GenerateResult {
     if (errors.length > before) continue
 
     // Shaken first, so a lib whose constants are all that the script uses still counts as used.
-    const script = inlineConstants(shakeExpanded(expanded))
+    const script = moveToModuleTable(inlineConstants(shakeExpanded(expanded)))
     const sha = createHash('sha1').update(script.source, 'utf8').digest('hex')
     const definition: EmittedDefinition = {
       name: contract.name,

@@ -24,8 +24,8 @@ describe('channel prefixes in codegen', () => {
   it('accepts SPUBLISH on wakeKey .. <suffix> and PUBLISH on wakeKey', () => {
     expect(result.errors.map(formatError)).toEqual([])
     const notify = result.files.get('lua/notify.lua') as string
-    expect(notify).toContain('local wakeKey = KEYS[2]\n')
-    expect(notify).toContain("redis.call('SPUBLISH', wakeKey .. node_id, message)")
+    expect(notify).toContain('tm.wakeKey = KEYS[2]\n')
+    expect(notify).toContain("redis.call('SPUBLISH', tm.wakeKey .. node_id, message)")
   })
 
   it('describes the key as a channel prefix in the manifest', () => {

@@ -39,7 +39,7 @@ describe('comments in the expanded script', () => {
     expect(take).not.toMatch(/^local STRATEGY_FIELD/m)
     expect(take).toContain('-- PICK_LIMIT = 10\n')
     expect(take).toContain("-- STRATEGY_FIELD = 'strategy'\n")
-    expect(take).toContain("redis.call('HGET', metaKey, 'strategy' --[[STRATEGY_FIELD]])")
+    expect(take).toContain("redis.call('HGET', tm.metaKey, 'strategy' --[[STRATEGY_FIELD]])")
   })
 
   it('leaves out an unreachable function but not the module note above it', () => {
