@@ -83,6 +83,18 @@ function redisVersion(): string {
   }
 }
 
+/** The commit measured, and whether the working tree had changes outside bench/ (which the run measured too). */
+function revision(): string {
+  try {
+    const root = fileURLToPath(new URL('..', import.meta.url))
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim()
+    const changed = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', '.', ':!bench', ':!README.md'], { cwd: root, encoding: 'utf8' }).trim()
+    return changed === '' ? head : `${head} with uncommitted changes`
+  } catch {
+    return 'unknown'
+  }
+}
+
 function summary(result: RunResult): string {
   if (!result.ok) return `✗ ${result.failure}`
   if (result.profile) return `✓ profiled ${result.profile.length} commands`
@@ -198,6 +210,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     node: process.versions.node,
     redis: redisVersion(),
+    revision: revision(),
     cpus: `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}`,
     memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
     os: `${osType()} ${release()} (${arch()})`,

@@ -230,8 +230,8 @@ async function perCallRound(runner: ScriptRunner, admin: Redis, size: PerCallSiz
 
 /**
  * The per-call part for every size on one server, one namespace per size, the rounds taken in
- * turn across sizes: whatever else the machine is doing then falls on every size alike, and the
- * best round of each is compared. A warm-up round per size comes first, unmeasured.
+ * turn across sizes (every other round in reverse order): whatever else the machine is doing
+ * then falls on every size alike, and the best round of each is compared. A warm-up round per size comes first, unmeasured.
  */
 async function perCall(rows: NodeScalingRow[], sizes: NodeScalingSizes, log: (line: string) => void): Promise<void> {
   const server = await RedisServer.start()
@@ -252,7 +252,8 @@ async function perCall(rows: NodeScalingRow[], sizes: NodeScalingSizes, log: (li
       }
     }
     for (let round = 0; round < sizes.rounds; round++) {
-      for (const size of prepared) {
+      // Every other round in reverse, so no size always comes right after another.
+      for (const size of round % 2 === 0 ? prepared : [...prepared].reverse()) {
         if (size.done) continue
         if (round > 0 && size.spentMs > sizes.roundBudgetMs) {
           log(`   ${plural(size.row.nodes, 'node')}: time budget used after ${round} rounds`)

@@ -33,7 +33,7 @@ export function readmeSection(report: Report): string {
   out.push('<!-- Generated from bench/results/latest.json by `npm run bench:readme` (bench/readme.ts); edit that, not this. -->')
   out.push(
     `Latest run: ${env.date.slice(0, 10)}, ${env.quick ? '`npm run bench --quick` (small sizes, so noisier figures)' : '`npm run bench`'}, ` +
-      `which took ${duration(env.durationSeconds)}. Machine: ${machine(env)}; Node ${env.node}; redis-server ${env.redis}, persistence off, ` +
+      `which took ${duration(env.durationSeconds)}, of taskmill ${env.revision}. Machine: ${machine(env)}; Node ${env.node}; redis-server ${env.redis}, persistence off, ` +
       `a fresh server per system and scenario; 1-minute load average ${env.load.replace(/ \(.*\)$/, '')}.`,
   )
   out.push(sideBySide(report))

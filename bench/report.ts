@@ -13,6 +13,8 @@ export interface Environment {
   date: string
   node: string
   redis: string
+  /** The commit measured (short hash), "… with uncommitted changes" when the tree outside bench/ differed from it. */
+  revision: string
   /** Count and model, e.g. "2 × AMD EPYC 7B13". */
   cpus: string
   /** Total memory, e.g. "7.8 GiB". */
@@ -270,7 +272,7 @@ export function toMarkdown(report: Report): string {
   const out: string[] = []
   out.push(`# taskmill benchmark${env.quick ? ' (quick)' : ''}`)
   out.push(
-    `${env.date} · ${machine(env)} · Node ${env.node} · redis-server ${env.redis} (\`--save '' --appendonly no\`, a fresh server per system and scenario) · ` +
+    `${env.date} · taskmill ${env.revision} · ${machine(env)} · Node ${env.node} · redis-server ${env.redis} (\`--save '' --appendonly no\`, a fresh server per system and scenario) · ` +
       `load ${env.load} · the whole run took ${duration(env.durationSeconds)}\n\n` +
       `${sizes.tasks.toLocaleString('en-US')} tasks for enqueue/drain/e2e/weighted, batches of ${sizes.batch.toLocaleString('en-US')}; ` +
       `latency: ${sizes.latencyTasks.toLocaleString('en-US')} tasks at ${sizes.rate.toLocaleString('en-US')}/s; ` +
