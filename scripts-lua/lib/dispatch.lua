@@ -44,110 +44,6 @@ local vtime_changed = false
 -- once instead of waiting in `assigned` for a start call, which saves a record write, two
 -- index updates and a round trip per task. { node = id, budget = n, started = reply rows }.
 local direct_start = nil
-local window = nil
-
-local function serves(node, queue)
-  if node.queues == '' then
-    return true
-  end
-  local set = node.queueSet
-  if not set then
-    set = {}
-    for name in string.gmatch(node.queues, '[^,]+') do
-      set[name] = true
-    end
-    node.queueSet = set
-  end
-  return set[queue] == true
-end
-
-local function ahead(score_a, id_a, score_b, id_b)
-  return score_a < score_b or (score_a == score_b and id_a < id_b)
-end
-
-local function open_window()
-  zset_flush(freeKey)
-  local flat = redis.call('ZRANGE', freeKey, 0, WINDOW, 'WITHSCORES')
-  window = { nodes = {}, fresh = true }
-  for i = 1, math.min(#flat / 2, WINDOW) do
-    local node = find_node(flat[2 * i - 1])
-    if node then
-      window.nodes[#window.nodes + 1] = node
-    end
-  end
-  if #flat > 2 * WINDOW then
-    window.nextId = flat[2 * WINDOW + 1]
-    window.nextScore = tonumber(flat[2 * WINDOW + 2])
-  end
-end
-
--- Writes back the places of the window's nodes that got work.
-local function close_window()
-  for _, node in ipairs(window.nodes) do
-    if node.moved then
-      node.moved = nil
-      place_node(node)
-    end
-  end
-  window = nil
-end
-
--- A task whose queue no node of the window serves: the first free node past the window that
--- serves it, looking at no more than NODE_SCAN_MAX of them.
-local function scan_past_window(queue)
-  local offset = WINDOW
-  while offset < WINDOW + NODE_SCAN_MAX do
-    local ids = redis.call('ZRANGE', freeKey, offset, offset + WINDOW - 1)
-    for _, id in ipairs(ids) do
-      local node = find_node(id)
-      if node and serves(node, queue) then
-        -- Kept with the window so that it is written back with it.
-        window.nodes[#window.nodes + 1] = node
-        return node
-      end
-    end
-    if #ids < WINDOW then
-      return nil
-    end
-    offset = offset + WINDOW
-  end
-  return nil
-end
-
--- The node the strategy gives the next task of `queue`, or nil; `full` when no node has a
--- free slot at all.
-local function pick_node(queue)
-  if not window then
-    open_window()
-  end
-  for _ = 1, 2 do
-    local best, best_score, any_free = nil, nil, false
-    for _, node in ipairs(window.nodes) do
-      if node.inflight < node.capacity then
-        any_free = true
-        if serves(node, queue) then
-          local score = node_score(node)
-          if best == nil or ahead(score, node.id, best_score, best.id) then
-            best, best_score = node, score
-          end
-        end
-      end
-    end
-    if window.nextId == nil then
-      return best, not any_free
-    end
-    if best and ahead(best_score, best.id, window.nextScore, window.nextId) then
-      return best, false
-    end
-    if best == nil and window.fresh then
-      return scan_past_window(queue), false
-    end
-    -- The window is used up: write it back and read the head of `free` again.
-    close_window()
-    open_window()
-  end
-  return nil, false
-end
 
 -- Assigned -> running on the node that holds the task: the attempt counts from here, and
 -- the lease restarts. Returns the row a worker needs to run it.
@@ -163,43 +59,153 @@ local function start_task(id, record, node_id)
   return { id, record[R_TOKEN], record[R_ATTEMPTS], record[R_PAYLOAD], record[R_QUEUE] }
 end
 
-local function assign(id, record, node)
-  record[R_NODE] = node.id
-  record[R_TOKEN] = record[R_TOKEN] + 1
-  record[R_ASSIGNED_AT] = now
-  if config.strategy ~= 'least-loaded' then
-    if node.pass > config.vtime then
-      config.vtime = node.pass
-      vtime_changed = true
-    end
-    node.pass = node.pass + stride(node)
-  end
-  node.inflight = node.inflight + 1
-  touch_node(node)
-  node.moved = true
-  window.fresh = false
-  emit('assigned', id, node.id, tostring(record[R_TOKEN]))
-  if direct_start and direct_start.node == node.id and direct_start.budget > 0 then
-    direct_start.budget = direct_start.budget - 1
-    direct_start.started[#direct_start.started + 1] = start_task(id, record, node.id)
-    return
-  end
-  set_state(record, 'assigned')
-  save_task(id, record)
-  zset_add(assignedKey, 0, node.id .. '>' .. id)
-  zset_add(leasesKey, now + record[R_LEASE_MS], id)
-  lower_due(now + record[R_LEASE_MS])
-  wakes[node.id] = true
-end
-
 -- Assigns ready tasks, highest priority first, until no node has a free slot. The ready set
--- is read in chunks; removals are buffered, so offsets stay valid while it is walked.
+-- is read in chunks; removals are buffered, so offsets stay valid while it is walked. The
+-- node-choosing functions are built inside, and only when something is ready: most calls
+-- find the ready set empty, and every EVALSHA builds the chunk's closures again.
 local function dispatch()
   zset_flush(readyKey)
+  local ids = redis.call('ZRANGE', readyKey, 0, READY_CHUNK - 1)
+  if #ids == 0 then
+    return 0
+  end
+  local window = nil
+
+  local function serves(node, queue)
+    if node.queues == '' then
+      return true
+    end
+    local set = node.queueSet
+    if not set then
+      set = {}
+      for name in string.gmatch(node.queues, '[^,]+') do
+        set[name] = true
+      end
+      node.queueSet = set
+    end
+    return set[queue] == true
+  end
+
+  local function ahead(score_a, id_a, score_b, id_b)
+    return score_a < score_b or (score_a == score_b and id_a < id_b)
+  end
+
+  local function open_window()
+    zset_flush(freeKey)
+    local flat = redis.call('ZRANGE', freeKey, 0, WINDOW, 'WITHSCORES')
+    window = { nodes = {}, fresh = true }
+    for i = 1, math.min(#flat / 2, WINDOW) do
+      local node = find_node(flat[2 * i - 1])
+      if node then
+        window.nodes[#window.nodes + 1] = node
+      end
+    end
+    if #flat > 2 * WINDOW then
+      window.nextId = flat[2 * WINDOW + 1]
+      window.nextScore = tonumber(flat[2 * WINDOW + 2])
+    end
+  end
+
+  -- Writes back the places of the window's nodes that got work.
+  local function close_window()
+    for _, node in ipairs(window.nodes) do
+      if node.moved then
+        node.moved = nil
+        place_node(node)
+      end
+    end
+    window = nil
+  end
+
+  -- A task whose queue no node of the window serves: the first free node past the window that
+  -- serves it, looking at no more than NODE_SCAN_MAX of them.
+  local function scan_past_window(queue)
+    local offset = WINDOW
+    while offset < WINDOW + NODE_SCAN_MAX do
+      local ids = redis.call('ZRANGE', freeKey, offset, offset + WINDOW - 1)
+      for _, id in ipairs(ids) do
+        local node = find_node(id)
+        if node and serves(node, queue) then
+          -- Kept with the window so that it is written back with it.
+          window.nodes[#window.nodes + 1] = node
+          return node
+        end
+      end
+      if #ids < WINDOW then
+        return nil
+      end
+      offset = offset + WINDOW
+    end
+    return nil
+  end
+
+  -- The node the strategy gives the next task of `queue`, or nil; `full` when no node has a
+  -- free slot at all.
+  local function pick_node(queue)
+    if not window then
+      open_window()
+    end
+    for _ = 1, 2 do
+      local best, best_score, any_free = nil, nil, false
+      for _, node in ipairs(window.nodes) do
+        if node.inflight < node.capacity then
+          any_free = true
+          if serves(node, queue) then
+            local score = node_score(node)
+            if best == nil or ahead(score, node.id, best_score, best.id) then
+              best, best_score = node, score
+            end
+          end
+        end
+      end
+      if window.nextId == nil then
+        return best, not any_free
+      end
+      if best and ahead(best_score, best.id, window.nextScore, window.nextId) then
+        return best, false
+      end
+      if best == nil and window.fresh then
+        return scan_past_window(queue), false
+      end
+      -- The window is used up: write it back and read the head of `free` again.
+      close_window()
+      open_window()
+    end
+    return nil, false
+  end
+
+  local function assign(id, record, node)
+    record[R_NODE] = node.id
+    record[R_TOKEN] = record[R_TOKEN] + 1
+    record[R_ASSIGNED_AT] = now
+    if config.strategy ~= 'least-loaded' then
+      if node.pass > config.vtime then
+        config.vtime = node.pass
+        vtime_changed = true
+      end
+      node.pass = node.pass + stride(node)
+    end
+    node.inflight = node.inflight + 1
+    touch_node(node)
+    node.moved = true
+    window.fresh = false
+    emit('assigned', id, node.id, tostring(record[R_TOKEN]))
+    if direct_start and direct_start.node == node.id and direct_start.budget > 0 then
+      direct_start.budget = direct_start.budget - 1
+      direct_start.started[#direct_start.started + 1] = start_task(id, record, node.id)
+      return
+    end
+    set_state(record, 'assigned')
+    save_task(id, record)
+    zset_add(assignedKey, 0, node.id .. '>' .. id)
+    zset_add(leasesKey, now + record[R_LEASE_MS], id)
+    lower_due(now + record[R_LEASE_MS])
+    wakes[node.id] = true
+  end
   local taken, skipped, offset = 0, 0, 0
   local unserved = {}
-  while skipped < READY_SKIP_MAX do
-    local ids = redis.call('ZRANGE', readyKey, offset, offset + READY_CHUNK - 1)
+  local no_free_node = false
+  while true do
     for _, id in ipairs(ids) do
       local record = load_task(id)
       if not record then
@@ -209,7 +215,8 @@ local function dispatch()
       else
         local node, full = pick_node(record[R_QUEUE])
         if full then
-          return taken
+          no_free_node = true
+          break
         end
         if node then
           zset_remove(readyKey, id)
@@ -224,10 +231,14 @@ local function dispatch()
         break
       end
     end
-    if #ids < READY_CHUNK then
+    if no_free_node or #ids < READY_CHUNK or skipped >= READY_SKIP_MAX then
       break
     end
     offset = offset + READY_CHUNK
+    ids = redis.call('ZRANGE', readyKey, offset, offset + READY_CHUNK - 1)
+  end
+  if window then
+    close_window()
   end
   return taken
 end
@@ -235,9 +246,6 @@ end
 -- Ends a state-changing call: writes back what was gathered in Lua (task records, index
 -- changes, nodes, counts, the namespace's clocks) and wakes the nodes that got work.
 local function commit()
-  if window then
-    close_window()
-  end
   flush_tasks()
   zset_flush(readyKey)
   zset_flush(delayedKey)
