@@ -24,7 +24,7 @@
 --- @field priority integer[-1000,1000]=0 Higher runs first; FIFO within one priority.
 --- @field delayMs integer[0,3153600000000]=0 Run no earlier than this many ms from now (server clock).
 --- @field runAt integer[0,9007199254740991]=0 Run no earlier than this Unix time in ms (server clock); 0 for none. Wins over delayMs.
---- @field dependsOn idlist[10000]= Ids of tasks that must complete first: existing tasks or tasks of this batch.
+--- @field dependsOn idlist[10000]= Ids of tasks that must complete first, each named once: existing tasks or tasks of this batch.
 --- @field maxAttempts integer[1,1000]=3 Handler attempts before the task dies; lost attempts (crashed nodes) do not count.
 --- @field backoff enum(fixed|exponential)=exponential How the wait before a retry grows.
 --- @field backoffMs integer[0,86400000]=1000 Wait before the first retry; exponential doubles it each time.
@@ -50,6 +50,16 @@ for i, task in ipairs(tasks) do
   if #task.payload > config.payloadCap then
     fail('TM_PAYLOAD_TOO_LARGE', 'tasks[' .. i .. '].payload: ' .. #task.payload ..
       ' bytes, the cap is ' .. config.payloadCap .. ' (init payloadCap)')
+  end
+  -- A dependency named twice would count as two unmet dependencies but store one edge, so the
+  -- task would wait for ever: refused rather than silently de-duplicated.
+  local named = {}
+  for k, dependency in ipairs(task.dependsOn) do
+    if named[dependency] then
+      fail('TM_BAD_ARGUMENT', 'tasks[' .. i .. '].dependsOn[' .. k .. ']: "' .. dependency .. '" is also tasks[' .. i ..
+        '].dependsOn[' .. named[dependency] .. ']; name each dependency once')
+    end
+    named[dependency] = k
   end
 end
 

@@ -60,6 +60,10 @@ for (const [field, outOfRange] of Object.entries(INTEGER_FIELDS)) {
 for (const value of [...BAD_IDS, '']) cases.push({ field: 'id', value })
 for (const value of BAD_IDS) cases.push({ field: 'queue', value })
 for (const value of ['a,,b', ',', 'a b', 'x'.repeat(129), 'ok,a>b']) cases.push({ field: 'dependsOn', value })
+// The same id twice: an existing task, a task of the batch, and a repeat after other ids.
+for (const value of ['existing,existing', 'first-of-batch,first-of-batch', 'queued,existing,queued']) {
+  cases.push({ field: 'dependsOn', value })
+}
 for (const value of ['linear', 'FIXED', ' fixed']) cases.push({ field: 'backoff', value })
 for (const value of ['ignore', 'RUN']) cases.push({ field: 'onDependencyFailure', value })
 
@@ -111,6 +115,16 @@ describe.each(targets)('enqueue argument validation on $name', (target) => {
       )
       await expect(cycle).rejects.toBeInstanceOf(DependencyCycleError)
       await expect(cycle).rejects.toThrow(/cycle: ([abc]) <- [abc] <- [abc] <- \1/)
+      expect(await dumpNamespace(bench.client, bench.ns)).toEqual(before)
+    })
+
+    it('refuses a dependsOn that names the same id twice, naming the field, and writes nothing', async () => {
+      const bench = await openBench(target)
+      await bench.enqueue({ id: 'existing' })
+      const before = await dumpNamespace(bench.client, bench.ns)
+      const twice = bench.enqueue({ id: 'ok' }, { id: 'child', dependsOn: ['existing', 'ok', 'existing'] })
+      await expect(twice).rejects.toBeInstanceOf(BadArgumentError)
+      await expect(twice).rejects.toThrow(/^TM_BAD_ARGUMENT tasks\[2\]\.dependsOn\[3\]: "existing" is also tasks\[2\]\.dependsOn\[1\]/)
       expect(await dumpNamespace(bench.client, bench.ns)).toEqual(before)
     })
 

@@ -1228,6 +1228,16 @@ for i, task in ipairs(tm.tasks) do
     tm.fail('TM_PAYLOAD_TOO_LARGE', 'tasks[' .. i .. '].payload: ' .. #task.payload ..
       ' bytes, the cap is ' .. tm.config.payloadCap .. ' (init payloadCap)')
   end
+  -- A dependency named twice would count as two unmet dependencies but store one edge, so the
+  -- task would wait for ever: refused rather than silently de-duplicated.
+  local named = {}
+  for k, dependency in ipairs(task.dependsOn) do
+    if named[dependency] then
+      tm.fail('TM_BAD_ARGUMENT', 'tasks[' .. i .. '].dependsOn[' .. k .. ']: "' .. dependency .. '" is also tasks[' .. i ..
+        '].dependsOn[' .. named[dependency] .. ']; name each dependency once')
+    end
+    named[dependency] = k
+  end
 end
 
 local existing = redis.call('HMGET', tm.taskKey, unpack(ids))
