@@ -1,5 +1,5 @@
 /** taskmill's public API: the Scheduler and Worker, the script runner, keys and error classes. */
-export { Scheduler, TaskFailedError, MAX_BATCH } from './scheduler.js'
+export { Scheduler, TaskFailedError, TaskNotFoundError, WaitTimeoutError, MAX_BATCH } from './scheduler.js'
 export type {
   SchedulerOptions,
   SchedulerConfig,

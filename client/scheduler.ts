@@ -4,6 +4,7 @@
  * arguments, calls the scripts and shapes their replies.
  */
 import { randomUUID } from 'node:crypto'
+import type { Cluster, Redis } from 'ioredis'
 import type { GetTaskReply, StatsReply } from '../loader/generated/scripts.js'
 import {
   cancel,
@@ -16,7 +17,8 @@ import {
 } from '../loader/generated/scripts.js'
 import { TaskmillError } from '../loader/errors.js'
 import { open, type Connection, type Opened } from './connection.js'
-import { followEvents, type EventOptions, type TaskEvent } from './events.js'
+import { followEvents, toTaskEvent, type EventOptions, type TaskEvent } from './events.js'
+import { duplicateConnection, lastStreamId, readStream } from './streams.js'
 
 export type Strategy = 'round-robin' | 'weighted' | 'least-loaded' | 'random'
 
@@ -106,6 +108,32 @@ export class TaskFailedError extends TaskmillError {
   }
 }
 
+/** {@link Scheduler.waitForResult} found no task of that id (never enqueued, or swept by retention). */
+export class TaskNotFoundError extends TaskmillError {
+  constructor(
+    readonly id: string,
+    readonly namespace: string,
+  ) {
+    super(`no task "${id}" in namespace ${namespace}`)
+  }
+}
+
+/** {@link Scheduler.waitForResult} gave up: the task had not ended when its `timeoutMs` passed. */
+export class WaitTimeoutError extends TaskmillError {
+  readonly id: string
+  /** The task's state at the last read. */
+  readonly state: TaskState
+
+  constructor(
+    readonly task: TaskInfo,
+    readonly timeoutMs: number,
+  ) {
+    super(`task ${task.id} is still ${task.state} after ${timeoutMs} ms`)
+    this.id = task.id
+    this.state = task.state
+  }
+}
+
 export class Scheduler {
   private constructor(private readonly connection: Opened) {}
 
@@ -165,34 +193,34 @@ export class Scheduler {
 
   /**
    * Waits until the task completes and returns its result; throws {@link TaskFailedError} when
-   * it ends dead or canceled. Wakes on the event stream, and re-reads the task at least every
-   * `pollMs` in case events are turned off.
+   * it ends dead or canceled, {@link TaskNotFoundError} when there is no such task, and
+   * {@link WaitTimeoutError} when `timeoutMs` passes first. Between reads of the task it blocks
+   * on the event stream and reads again as soon as the task's final event arrives; it reads at
+   * least every `pollMs` (default 1000) anyway, for a namespace with events off or a stream
+   * trimmed past the event. So a wait costs about one blocking read and one task read per
+   * `pollMs`, never a loop of calls.
    */
   async waitForResult(id: string, options: { timeoutMs?: number; pollMs?: number } = {}): Promise<Buffer> {
     const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs
-    const pollMs = options.pollMs ?? 1000
-    const stop = new AbortController()
-    // Subscribe before the first read, so an end that happens in between is not missed.
-    const events = followEvents(this.connection.redis, this.connection.namespace, {
-      idleTimeoutMs: pollMs,
-      signal: stop.signal,
-    })
+    const pollMs = Math.max(1, options.pollMs ?? 1000)
+    const key = this.connection.namespace.key('events')
+    // A blocked XREAD holds its connection, so the wait reads on a connection of its own.
+    const reader = duplicateConnection(this.connection.redis)
     try {
+      // The stream position is taken before the first read of the task, so a final event
+      // written in between is still read.
+      let lastId = await lastStreamId(reader, key)
       for (;;) {
         const task = await this.getTask(id)
-        if (!task) throw new TaskmillError(`no task "${id}" in namespace ${this.namespace}`)
+        if (!task) throw new TaskNotFoundError(id, this.namespace)
         if (task.state === 'completed') return task.result ?? Buffer.alloc(0)
         if (task.state === 'dead' || task.state === 'canceled') throw new TaskFailedError(task)
-        if (Date.now() > deadline) throw new TaskmillError(`task ${id} is still ${task.state} after ${options.timeoutMs} ms`)
-        for (;;) {
-          const next = await events.next()
-          if (next.done || (next.value.task === id && isFinalEvent(next.value))) break
-          if (Date.now() > deadline) break
-        }
+        const now = Date.now()
+        if (now >= deadline) throw new WaitTimeoutError(task, options.timeoutMs ?? 0)
+        lastId = await waitForFinalEvent(reader, key, lastId, id, Math.min(now + pollMs, deadline))
       }
     } finally {
-      stop.abort()
-      await events.return(undefined)
+      reader.disconnect()
     }
   }
 
@@ -227,6 +255,31 @@ export class Scheduler {
 
 function isFinalEvent(event: TaskEvent): boolean {
   return event.type === 'completed' || event.type === 'dead' || event.type === 'canceled'
+}
+
+/**
+ * Blocks on the event stream after `lastId` until the task's final event arrives or the clock
+ * reaches `until`, and returns the position reached. An empty read has waited its full block
+ * time, so this makes one call per event batch, never a busy loop.
+ */
+async function waitForFinalEvent(
+  reader: Redis | Cluster,
+  key: string,
+  lastId: string,
+  id: string,
+  until: number,
+): Promise<string> {
+  let position = lastId
+  for (;;) {
+    const blockMs = Math.ceil(until - Date.now())
+    // XREAD takes BLOCK 0 as "for ever".
+    if (blockMs <= 0) return position
+    for (const entry of await readStream(reader, key, position, blockMs)) {
+      position = entry.id
+      const event = toTaskEvent(entry)
+      if (event.task === id && isFinalEvent(event)) return position
+    }
+  }
 }
 
 function toEnqueueRow(task: TaskInput) {
