@@ -83,16 +83,24 @@ function redisVersion(): string {
   }
 }
 
-/** The commit measured, and whether the working tree had changes outside bench/ (which the run measured too). */
-function revision(): string {
+/** The commit checked out, and whether the tree outside bench/ and the README differs from it. */
+function revision(): { head: string; dirty: boolean } | undefined {
   try {
     const root = fileURLToPath(new URL('..', import.meta.url))
     const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim()
     const changed = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', '.', ':!bench', ':!README.md'], { cwd: root, encoding: 'utf8' }).trim()
-    return changed === '' ? head : `${head} with uncommitted changes`
+    return { head, dirty: changed !== '' }
   } catch {
-    return 'unknown'
+    return undefined
   }
+}
+
+/** What the run measured: one commit, or the range the tree moved through while it ran. */
+function describeRevision(start: ReturnType<typeof revision>, end: ReturnType<typeof revision>): string {
+  if (!start || !end) return 'unknown'
+  const dirty = start.dirty || end.dirty ? ' with uncommitted changes' : ''
+  if (start.head === end.head && start.dirty === end.dirty) return `${start.head}${dirty}`
+  return `${start.head}${start.dirty ? '+changes' : ''} to ${end.head}${end.dirty ? '+changes' : ''} (the code changed during the run)`
 }
 
 function summary(result: RunResult): string {
@@ -156,6 +164,7 @@ async function main(): Promise<void> {
   }
 
   const loadAtStart = loadavg()[0] ?? 0
+  const revisionAtStart = revision()
   progress.line(
     `taskmill benchmark${quick ? ' (quick)' : ''}: ${sizes.tasks.toLocaleString('en-US')} tasks, systems ${systems.join(', ')}; a fresh redis-server per step`,
   )
@@ -210,7 +219,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     node: process.versions.node,
     redis: redisVersion(),
-    revision: revision(),
+    revision: describeRevision(revisionAtStart, revision()),
     cpus: `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}`,
     memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
     os: `${osType()} ${release()} (${arch()})`,

@@ -13,7 +13,10 @@ export interface Environment {
   date: string
   node: string
   redis: string
-  /** The commit measured (short hash), "… with uncommitted changes" when the tree outside bench/ differed from it. */
+  /**
+   * The commit measured (short hash), "… with uncommitted changes" when the tree outside bench/
+   * differed from it, or the range of commits when the code changed during the run.
+   */
   revision: string
   /** Count and model, e.g. "2 × AMD EPYC 7B13". */
   cpus: string
