@@ -90,15 +90,15 @@ local function dispatch()
     return score_a < score_b or (score_a == score_b and id_a < id_b)
   end
 
+  -- The window: the head of `free` as entries { id, score, node } in dispatch order, each
+  -- node's record read only when its entry is looked at, so a task costs one node read, not
+  -- one per node in the window. `nextId`/`nextScore` is the first node past the window.
   local function open_window()
     zset_flush(freeKey)
     local flat = redis.call('ZRANGE', freeKey, 0, WINDOW, 'WITHSCORES')
-    window = { nodes = {}, fresh = true }
+    window = { entries = {}, moved = {}, fresh = true }
     for i = 1, math.min(#flat / 2, WINDOW) do
-      local node = find_node(flat[2 * i - 1])
-      if node then
-        window.nodes[#window.nodes + 1] = node
-      end
+      window.entries[i] = { id = flat[2 * i - 1], score = tonumber(flat[2 * i]) }
     end
     if #flat > 2 * WINDOW then
       window.nextId = flat[2 * WINDOW + 1]
@@ -106,13 +106,11 @@ local function dispatch()
     end
   end
 
-  -- Writes back the places of the window's nodes that got work.
+  -- Writes back the places of the nodes that got work.
   local function close_window()
-    for _, node in ipairs(window.nodes) do
-      if node.moved then
-        node.moved = nil
-        place_node(node)
-      end
+    for _, node in ipairs(window.moved) do
+      node.moved = nil
+      place_node(node)
     end
     window = nil
   end
@@ -126,8 +124,6 @@ local function dispatch()
       for _, id in ipairs(ids) do
         local node = find_node(id)
         if node and serves(node, queue) then
-          -- Kept with the window so that it is written back with it.
-          window.nodes[#window.nodes + 1] = node
           return node
         end
       end
@@ -139,39 +135,52 @@ local function dispatch()
     return nil
   end
 
-  -- The node the strategy gives the next task of `queue`, or nil; `full` when no node has a
-  -- free slot at all.
+  -- The node the strategy gives the next task of `queue` and its place in the window (nil
+  -- when it came from past the window), or nil; `full` when no node has a free slot at all.
   local function pick_node(queue)
     if not window then
       open_window()
     end
     for _ = 1, 2 do
-      local best, best_score, any_free = nil, nil, false
-      for _, node in ipairs(window.nodes) do
-        if node.inflight < node.capacity then
-          any_free = true
-          if serves(node, queue) then
-            local score = node_score(node)
-            if best == nil or ahead(score, node.id, best_score, best.id) then
-              best, best_score = node, score
-            end
-          end
+      local entries = window.entries
+      for i, entry in ipairs(entries) do
+        if window.nextId and not ahead(entry.score, entry.id, window.nextScore, window.nextId) then
+          break
+        end
+        if entry.node == nil then
+          entry.node = find_node(entry.id) or false
+        end
+        if entry.node and serves(entry.node, queue) then
+          return entry.node, i
         end
       end
       if window.nextId == nil then
-        return best, not any_free
+        return nil, nil, #entries == 0
       end
-      if best and ahead(best_score, best.id, window.nextScore, window.nextId) then
-        return best, false
-      end
-      if best == nil and window.fresh then
-        return scan_past_window(queue), false
+      if window.fresh then
+        return scan_past_window(queue)
       end
       -- The window is used up: write it back and read the head of `free` again.
       close_window()
       open_window()
     end
-    return nil, false
+    return nil
+  end
+
+  -- After an assignment: the node's entry leaves the window when the node is full, or moves
+  -- to its new place in dispatch order.
+  local function reorder(i, node)
+    local entries = window.entries
+    local entry = table.remove(entries, i)
+    if node.inflight >= node.capacity then
+      return
+    end
+    entry.score = node_score(node)
+    local at = i
+    while at <= #entries and ahead(entries[at].score, entries[at].id, entry.score, entry.id) do
+      at = at + 1
+    end
+    table.insert(entries, at, entry)
   end
 
   local function assign(id, record, node)
@@ -187,7 +196,10 @@ local function dispatch()
     end
     node.inflight = node.inflight + 1
     touch_node(node)
-    node.moved = true
+    if not node.moved then
+      node.moved = true
+      window.moved[#window.moved + 1] = node
+    end
     window.fresh = false
     emit('assigned', id, node.id, tostring(record[R_TOKEN]))
     if direct_start and direct_start.node == node.id and direct_start.budget > 0 then
@@ -213,7 +225,7 @@ local function dispatch()
       elseif unserved[record[R_QUEUE]] then
         skipped = skipped + 1
       else
-        local node, full = pick_node(record[R_QUEUE])
+        local node, place, full = pick_node(record[R_QUEUE])
         if full then
           no_free_node = true
           break
@@ -221,6 +233,9 @@ local function dispatch()
         if node then
           zset_remove(readyKey, id)
           assign(id, record, node)
+          if place then
+            reorder(place, node)
+          end
           taken = taken + 1
         else
           unserved[record[R_QUEUE]] = true
