@@ -213,7 +213,7 @@ for _, id in ipairs(order) do
     save_task(id, record)
   end
 end
-redis.call('HSET', metaKey, 'seq', config.seq)
+seq_changed = true
 
 settle_dependents()
 maintain_if_due(100)

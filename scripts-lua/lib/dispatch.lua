@@ -39,6 +39,8 @@ local READY_CHUNK = 64
 local READY_SKIP_MAX = 100
 
 local wakes = {}
+-- Meta fields a call changed, written with one HSET when it commits.
+local seq_changed = false
 local vtime_changed = false
 -- Set by a node's own call (complete with a claim): tasks dispatch gives that node start at
 -- once instead of waiting in `assigned` for a start call, which saves a record write, two
@@ -273,6 +275,11 @@ local function commit()
   flush_counts()
   save_nodes()
   local meta = {}
+  if seq_changed then
+    meta[#meta + 1] = 'seq'
+    meta[#meta + 1] = config.seq
+    seq_changed = false
+  end
   if vtime_changed then
     meta[#meta + 1] = 'vtime'
     meta[#meta + 1] = config.vtime
