@@ -10,6 +10,7 @@
 --- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH TM_UNKNOWN_TASK
 --- @include "lib/config"
 --- @include "lib/record"
+-- Cost: O(d) for a task with d dependencies.
 open_namespace_for_reading()
 local record = load_task(id)
 if not record then

@@ -27,6 +27,8 @@
 --- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH TM_UNKNOWN_TASK TM_LEASE_LOST
 --- @include "lib/claim"
 --- @include "lib/maintenance"
+-- Cost: O(log T) for the task, its dependents settled up to 1,000 edges per call, dispatch
+-- O(log n) per task assigned; housekeeping only when due.
 open_namespace()
 local record = check_hold(nil, nodeId, id, token, { running = true })
 

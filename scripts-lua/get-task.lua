@@ -14,6 +14,7 @@
 --- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH
 --- @include "lib/config"
 --- @include "lib/record"
+-- Cost: O(1): one record and its dependency list.
 open_namespace_for_reading()
 local record = load_task(id)
 if not record then

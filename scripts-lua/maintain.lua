@@ -22,6 +22,8 @@
 --- @reply { promoted: integer, recovered: integer, nodesLost: integer, swept: integer, pendingPropagation: integer, more: integer, nextDueAt: integer }
 --- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH
 --- @include "lib/maintenance"
+-- Cost: at most `limit` items per step (due tasks, expired leases, silent nodes, sweeps), then
+-- a handful of O(log n) reads to set the next due time.
 open_namespace()
 local report = maintain(limit)
 dispatch()

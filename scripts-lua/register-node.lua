@@ -25,6 +25,7 @@
 --- @reply "joined" | "updated"
 --- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH
 --- @include "lib/maintenance"
+-- Cost: O(log n); dispatch O(log n) per task assigned to the new slots.
 open_namespace()
 local node = find_node(nodeId)
 local outcome = 'updated'

@@ -24,6 +24,7 @@
 --- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH TM_UNKNOWN_NODE
 --- @include "lib/claim"
 --- @include "lib/maintenance"
+-- Cost: O(log T) per task the node starts; nothing else is read.
 open_namespace()
 local node = require_node(nodeId)
 mark_seen(nodeId)

@@ -11,6 +11,7 @@
 --- @reply   failed: integer, lastSeenAt: integer, queues: string][] }
 --- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH
 --- @include "lib/config"
+-- Cost: O(1) for the counts; O(n) for the node list, the one part that lists every node.
 local STATES = { 'waiting', 'delayed', 'ready', 'assigned', 'running', 'retrying', 'completed', 'dead', 'canceled' }
 -- One read for the schema, the strategy and every count.
 local values = redis.call('HMGET', metaKey, 'schema', 'strategy', 'count:waiting', 'count:delayed', 'count:ready',
