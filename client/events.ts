@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis'
 import type { Namespace } from '../loader/keys.js'
-import { duplicateConnection, lastStreamId, readStream } from './streams.js'
+import { duplicateConnection, lastStreamId, readEntry, readStream, type StreamEntry } from './streams.js'
 
 /** What the scripts write to the event stream. */
 export type TaskEventType =
@@ -20,7 +20,10 @@ export type TaskEventType =
   | 'node-lost'
 
 export interface TaskEvent {
-  /** The stream entry id; pass it as `from` to resume after this event. */
+  /**
+   * `<stream entry id>/<position>`: a stream entry holds the events of one script call, in
+   * order. Pass it as `from` to resume after this event.
+   */
   readonly id: string
   readonly type: TaskEventType
   /** Server time of the event, in ms, from the stream id. */
@@ -34,7 +37,10 @@ export interface TaskEvent {
 }
 
 export interface EventOptions {
-  /** Start after this event id. Default: `'$'`, only events from now on; `'0'` for the whole capped history. */
+  /**
+   * Start after this event id (or after a stream entry id). Default: `'$'`, only events from now
+   * on; `'0'` for the whole capped history.
+   */
   from?: string
   /** Stop after this many ms without an event. Default: wait forever. */
   idleTimeoutMs?: number
@@ -42,15 +48,33 @@ export interface EventOptions {
   signal?: AbortSignal
 }
 
-export function toTaskEvent(entry: { id: string; fields: Readonly<Record<string, string>> }): TaskEvent {
-  return {
-    id: entry.id,
-    type: entry.fields.type as TaskEventType,
-    at: Number(entry.id.split('-')[0]),
-    task: entry.fields.task ?? '',
-    node: entry.fields.node ?? '',
-    detail: entry.fields.detail ?? '',
+/** The events of one stream entry, in the order the script wrote them. */
+export function toTaskEvents(entry: StreamEntry): TaskEvent[] {
+  const at = Number(entry.id.split('-')[0])
+  const events: TaskEvent[] = []
+  let current: Record<string, string> | undefined
+  const finish = () => {
+    if (current === undefined) return
+    events.push({
+      id: `${entry.id}/${events.length}`,
+      type: current.type as TaskEventType,
+      at,
+      task: current.task ?? '',
+      node: current.node ?? '',
+      detail: current.detail ?? '',
+    })
   }
+  for (let i = 0; i + 1 < entry.pairs.length; i += 2) {
+    const field = entry.pairs[i] as string
+    // Each event starts with its `type` field.
+    if (field === 'type') {
+      finish()
+      current = {}
+    }
+    if (current !== undefined) current[field] = entry.pairs[i + 1] as string
+  }
+  finish()
+  return events
 }
 
 /** Follows the namespace's event stream on a connection of its own. */
@@ -64,7 +88,18 @@ export async function* followEvents(
   const abort = () => reader.disconnect()
   options.signal?.addEventListener('abort', abort, { once: true })
   try {
-    let lastId = options.from === undefined || options.from === '$' ? await lastStreamId(reader, key) : options.from
+    let lastId: string
+    if (options.from === undefined || options.from === '$') {
+      lastId = await lastStreamId(reader, key)
+    } else if (options.from.includes('/')) {
+      // After one event of an entry: the rest of that entry first.
+      const [entryId = '0', position = '0'] = options.from.split('/')
+      lastId = entryId
+      const entry = await readEntry(reader, key, entryId)
+      for (const event of entry === undefined ? [] : toTaskEvents(entry).slice(Number(position) + 1)) yield event
+    } else {
+      lastId = options.from
+    }
     while (!options.signal?.aborted) {
       const entries = await readStream(reader, key, lastId, options.idleTimeoutMs ?? 0).catch((error: unknown) => {
         if (options.signal?.aborted) return []
@@ -73,7 +108,7 @@ export async function* followEvents(
       if (entries.length === 0) return
       for (const entry of entries) {
         lastId = entry.id
-        yield toTaskEvent(entry)
+        yield* toTaskEvents(entry)
       }
     }
   } finally {

@@ -17,7 +17,7 @@ import {
 } from '../loader/generated/scripts.js'
 import { TaskmillError } from '../loader/errors.js'
 import { open, type Connection, type Opened } from './connection.js'
-import { followEvents, toTaskEvent, type EventOptions, type TaskEvent } from './events.js'
+import { followEvents, toTaskEvents, type EventOptions, type TaskEvent } from './events.js'
 import { duplicateConnection, lastStreamId, readStream } from './streams.js'
 
 export type Strategy = 'round-robin' | 'weighted' | 'least-loaded' | 'random'
@@ -276,8 +276,7 @@ async function waitForFinalEvent(
     if (blockMs <= 0) return position
     for (const entry of await readStream(reader, key, position, blockMs)) {
       position = entry.id
-      const event = toTaskEvent(entry)
-      if (event.task === id && isFinalEvent(event)) return position
+      if (toTaskEvents(entry).some((event) => event.task === id && isFinalEvent(event))) return position
     }
   }
 }

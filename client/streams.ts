@@ -1,7 +1,6 @@
 /**
- * Blocking reads of taskmill's two streams: the event log (`events`) and the doorbell
- * (`dispatch`). A blocked XREAD holds its connection, so each reader owns a duplicate of the
- * caller's connection and closes it when done.
+ * Blocking reads of taskmill's event stream. A blocked XREAD holds its connection, so each
+ * reader owns a duplicate of the caller's connection and closes it when done.
  */
 import { Cluster, type Redis } from 'ioredis'
 import { aclUser, describeTarget, quietErrors } from '../loader/connect.js'
@@ -9,7 +8,8 @@ import { classifyRedisFailure } from '../loader/redis-failures.js'
 
 export interface StreamEntry {
   readonly id: string
-  readonly fields: Readonly<Record<string, string>>
+  /** The entry's field/value pairs in order; a field may repeat (one event stream entry holds several events). */
+  readonly pairs: readonly string[]
 }
 
 /** Reads entries after `lastId`, waiting up to `blockMs` (0 waits forever) for the first one. */
@@ -25,13 +25,18 @@ export async function readStream(
     .catch((error: unknown) => rethrow(redis, 'XREAD', error))) as [string, [string, string[]][]][] | null
   const entries: StreamEntry[] = []
   for (const [, items] of reply ?? []) {
-    for (const [id, flat] of items) {
-      const fields: Record<string, string> = {}
-      for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i] as string] = flat[i + 1] as string
-      entries.push({ id, fields })
-    }
+    for (const [id, pairs] of items) entries.push({ id, pairs })
   }
   return entries
+}
+
+/** One entry by its id, or undefined when it was trimmed away. */
+export async function readEntry(redis: Redis | Cluster, key: string, id: string): Promise<StreamEntry | undefined> {
+  const reply = (await redis
+    .xrange(key, id, id)
+    .catch((error: unknown) => rethrow(redis, 'XRANGE', error))) as [string, string[]][]
+  const [entry] = reply
+  return entry === undefined ? undefined : { id: entry[0], pairs: entry[1] }
 }
 
 /** The id of the newest entry, or '0-0' for an empty or missing stream. */

@@ -274,6 +274,7 @@ local function commit()
   zset_flush(freeKey)
   flush_counts()
   save_nodes()
+  flush_events()
   local meta = {}
   if seq_changed then
     meta[#meta + 1] = 'seq'

@@ -5,6 +5,7 @@
  */
 import type { Cluster, Redis } from 'ioredis'
 import { createRunner } from '../../client/connection.js'
+import { toTaskEvents } from '../../client/events.js'
 import type { ScriptRunner } from '../../loader/runner.js'
 import type { Namespace } from '../../loader/keys.js'
 import * as s from '../../loader/generated/scripts.js'
@@ -73,11 +74,8 @@ export async function drainNode(bench: Bench, nodeId: string, onStart?: (id: str
 /** The node of each `assigned` event in order, read from the event stream. */
 export async function assignmentOrder(bench: Bench): Promise<string[]> {
   const entries = (await bench.client.xrange(bench.ns.key('events'), '-', '+')) as [string, string[]][]
-  const nodes: string[] = []
-  for (const [, fields] of entries) {
-    const record: Record<string, string> = {}
-    for (let i = 0; i < fields.length; i += 2) record[fields[i] as string] = fields[i + 1] as string
-    if (record.type === 'assigned') nodes.push(record.node as string)
-  }
-  return nodes
+  return entries
+    .flatMap(([id, pairs]) => toTaskEvents({ id, pairs }))
+    .filter((event) => event.type === 'assigned')
+    .map((event) => event.node)
 }

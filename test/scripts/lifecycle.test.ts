@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
 import { LeaseLostError, ResultTooLargeError, UnknownNodeError, UnknownTaskError } from '../../loader/generated/errors.js'
 import * as s from '../../loader/generated/scripts.js'
+import { toTaskEvents } from '../../client/events.js'
 import { dumpNamespace, targets } from '../support/context.js'
 import { drainNode, openBench } from './harness.js'
 
@@ -149,17 +150,28 @@ describe.each(targets)('task lifecycle on $name', (target) => {
       expect((await bench.task('later')).state).toBe('assigned')
     })
 
-    it('writes events for every transition, capped in length', async () => {
+    it('writes an event for every transition, one stream entry per call, capped in entries', async () => {
       const bench = await openBench(target, { eventsMaxLen: 1000 })
       await bench.register('n1')
       await bench.enqueue({ id: 'e' })
       const [[, token]] = (await bench.start('n1')) as [s.StartReply[number]]
       await bench.complete('n1', [{ id: 'e', token }])
       const entries = (await bench.client.xrange(bench.ns.key('events'), '-', '+')) as [string, string[]][]
-      expect(entries.map(([, f]) => f[1])).toEqual(['node-joined', 'enqueued', 'assigned', 'started', 'completed'])
+      const perEntry = entries.map(([id, pairs]) => toTaskEvents({ id, pairs }).map((event) => event.type))
+      expect(perEntry).toEqual([['node-joined'], ['enqueued', 'assigned'], ['started'], ['completed']])
       const capped = await openBench(target, { eventsMaxLen: 10 })
-      for (let i = 0; i < 30; i++) await capped.enqueue(...Array.from({ length: 50 }, (_, j) => ({ id: `x${i}-${j}` })))
+      for (let i = 0; i < 300; i++) await capped.enqueue({ id: `x${i}` })
       expect(await capped.client.xlen(capped.ns.key('events'))).toBeLessThan(200)
+    })
+
+    it('splits the events of a large call over entries of at most 500 events', async () => {
+      const bench = await openBench(target, { eventsMaxLen: 1000 })
+      await bench.enqueue(...Array.from({ length: 1200 }, (_, i) => ({ id: `big${i}` })))
+      const entries = (await bench.client.xrange(bench.ns.key('events'), '-', '+')) as [string, string[]][]
+      const sizes = entries.map(([id, pairs]) => toTaskEvents({ id, pairs }).length)
+      expect(sizes).toEqual([500, 500, 200])
+      const ids = entries.flatMap(([id, pairs]) => toTaskEvents({ id, pairs }).map((event) => event.task))
+      expect(ids).toEqual(Array.from({ length: 1200 }, (_, i) => `big${i}`))
     })
 
     it('sweeps finished tasks beyond the kept count, oldest first, and keeps counts right', async () => {
