@@ -35,7 +35,8 @@ if existing and previous_strategy ~= strategy then
     local r = cmsgpack.unpack(flat[i + 1])
     r[4] = 0
     redis.call('HSET', nodesKey, flat[i], cmsgpack.pack(r))
-    if r[3] < r[2] then
+    -- A silent node (lib/nodes) stays out until its next heartbeat.
+    if r[3] < r[2] and r[9] ~= 1 then
       redis.call('ZADD', freeKey, strategy == 'least-loaded' and r[3] / r[1] or 0, flat[i])
     end
   end

@@ -125,7 +125,7 @@ local function dispatch()
       local ids = redis.call('ZRANGE', freeKey, offset, offset + WINDOW - 1)
       for _, id in ipairs(ids) do
         local node = find_node(id)
-        if node and serves(node, queue) then
+        if node and serves(node, queue) and not gone_silent(node) then
           return node
         end
       end
@@ -145,7 +145,9 @@ local function dispatch()
     end
     for _ = 1, 2 do
       local entries = window.entries
-      for i, entry in ipairs(entries) do
+      local i = 1
+      while i <= #entries do
+        local entry = entries[i]
         if window.nextId and not ahead(entry.score, entry.id, window.nextScore, window.nextId) then
           break
         end
@@ -153,7 +155,13 @@ local function dispatch()
           entry.node = find_node(entry.id) or false
         end
         if entry.node and serves(entry.node, queue) then
-          return entry.node, i
+          if not gone_silent(entry.node) then
+            return entry.node, i
+          end
+          -- Silent (lib/nodes): out of `free` until its next heartbeat, so out of the window.
+          table.remove(entries, i)
+        else
+          i = i + 1
         end
       end
       if window.nextId == nil then

@@ -153,9 +153,17 @@ local function requeue(id, record, event, detail)
   emit(event, id, record[R_NODE], detail)
 end
 
--- A held task whose node vanished or whose lease ran out goes back to ready. The lost attempt
--- is counted apart from handler failures, so a crash does not use up a retry.
+-- A held task whose node vanished or whose lease ran out goes back to ready. A task that was
+-- running counts a lost attempt, apart from handler failures, so a crash does not use up a
+-- retry, and MAX_LOST of them end a task that keeps taking its worker down. A task that was
+-- only assigned never ran: nothing is counted, however often it comes back (a node that died
+-- before starting its tasks must not kill them).
 local function recover_task(id, record, why)
+  if record[R_STATE] == 'assigned' then
+    unhold(id, record)
+    requeue(id, record, 'recovered', why)
+    return
+  end
   unhold(id, record)
   record[R_LOST] = record[R_LOST] + 1
   record[R_ERROR] = why

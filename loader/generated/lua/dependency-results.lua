@@ -170,6 +170,7 @@ function tm.load_task(id)
 end
 
 -- scripts-lua/dependency-results.lua
+-- Cost: O(d) for a task with d dependencies.
 tm.open_namespace_for_reading()
 local record = tm.load_task(tm.id)
 if not record then

@@ -171,6 +171,7 @@ function tm.load_task(id)
 end
 
 -- scripts-lua/get-task.lua
+-- Cost: O(1): one record and its dependency list.
 tm.open_namespace_for_reading()
 local record = tm.load_task(tm.id)
 if not record then

@@ -141,6 +141,7 @@ tm.keepExisting = (not (ARGV[10] == '' or ARGV[10] == nil)) and tm.args_boolean(
 -- SCHEMA_VERSION = '3'
 
 -- scripts-lua/init.lua
+-- Cost: O(1); a change of strategy re-scores every node once, O(n).
 local existing = redis.call('HGET', tm.metaKey, 'schema')
 if existing and existing ~= '3' --[[SCHEMA_VERSION]] then
   tm.fail('TM_SCHEMA_MISMATCH', 'namespace holds key-schema version ' .. existing ..
@@ -158,7 +159,8 @@ if existing and previous_strategy ~= tm.strategy then
     local r = cmsgpack.unpack(flat[i + 1])
     r[4] = 0
     redis.call('HSET', tm.nodesKey, flat[i], cmsgpack.pack(r))
-    if r[3] < r[2] then
+    -- A silent node (lib/nodes) stays out until its next heartbeat.
+    if r[3] < r[2] and r[9] ~= 1 then
       redis.call('ZADD', tm.freeKey, tm.strategy == 'least-loaded' and r[3] / r[1] or 0, flat[i])
     end
   end

@@ -54,6 +54,7 @@ function tm.check_schema(schema)
 end
 
 -- scripts-lua/stats.lua
+-- Cost: O(1) for the counts; O(n) for the node list, the one part that lists every node.
 local STATES = { 'waiting', 'delayed', 'ready', 'assigned', 'running', 'retrying', 'completed', 'dead', 'canceled' }
 -- One read for the schema, the strategy and every count.
 local values = redis.call('HMGET', tm.metaKey, 'schema', 'strategy', 'count:waiting', 'count:delayed', 'count:ready',
