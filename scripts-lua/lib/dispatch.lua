@@ -66,8 +66,27 @@ end
 -- node-choosing functions are built inside, and only when something is ready: most calls
 -- find the ready set empty, and every EVALSHA builds the chunk's closures again.
 local function dispatch()
-  zset_flush(readyKey)
-  local ids = redis.call('ZRANGE', readyKey, 0, READY_CHUNK - 1)
+  -- Tasks this call made ready are still in the write buffer. When the stored ready set is
+  -- empty and they are few, they are all the ready tasks there are: dispatch them from the
+  -- buffer, and those assigned never touch the set (no ZADD now and ZREM at commit).
+  local buffered = zset_writes[readyKey]
+  local direct = nil
+  local ids = {}
+  if buffered then
+    for member, score in pairs(buffered) do
+      if score then
+        ids[#ids + 1] = member
+      end
+    end
+    if #ids > 0 and #ids <= READY_CHUNK and redis.call('EXISTS', readyKey) == 0 then
+      table.sort(ids, function(a, b) return buffered[a] < buffered[b] end)
+      direct = buffered
+    end
+  end
+  if not direct then
+    zset_flush(readyKey)
+    ids = redis.call('ZRANGE', readyKey, 0, READY_CHUNK - 1)
+  end
   if #ids == 0 then
     return 0
   end
@@ -241,7 +260,11 @@ local function dispatch()
           break
         end
         if node then
-          zset_remove(readyKey, id)
+          if direct then
+            direct[id] = nil
+          else
+            zset_remove(readyKey, id)
+          end
           assign(id, record, node)
           if place then
             reorder(place, node)
@@ -256,7 +279,7 @@ local function dispatch()
         break
       end
     end
-    if no_free_node or #ids < READY_CHUNK or skipped >= READY_SKIP_MAX then
+    if direct or no_free_node or #ids < READY_CHUNK or skipped >= READY_SKIP_MAX then
       break
     end
     offset = offset + READY_CHUNK
