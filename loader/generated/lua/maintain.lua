@@ -618,8 +618,27 @@ end
 -- node-choosing functions are built inside, and only when something is ready: most calls
 -- find the ready set empty, and every EVALSHA builds the chunk's closures again.
 function tm.dispatch()
-  tm.zset_flush(tm.readyKey)
-  local ids = redis.call('ZRANGE', tm.readyKey, 0, 64 --[[READY_CHUNK]] - 1)
+  -- Tasks this call made ready are still in the write buffer. When the stored ready set is
+  -- empty and they are few, they are all the ready tasks there are: dispatch them from the
+  -- buffer, and those assigned never touch the set (no ZADD now and ZREM at commit).
+  local buffered = tm.zset_writes[tm.readyKey]
+  local direct = nil
+  local ids = {}
+  if buffered then
+    for member, score in pairs(buffered) do
+      if score then
+        ids[#ids + 1] = member
+      end
+    end
+    if #ids > 0 and #ids <= 64 --[[READY_CHUNK]] and redis.call('EXISTS', tm.readyKey) == 0 then
+      table.sort(ids, function(a, b) return buffered[a] < buffered[b] end)
+      direct = buffered
+    end
+  end
+  if not direct then
+    tm.zset_flush(tm.readyKey)
+    ids = redis.call('ZRANGE', tm.readyKey, 0, 64 --[[READY_CHUNK]] - 1)
+  end
   if #ids == 0 then
     return 0
   end
@@ -793,7 +812,11 @@ function tm.dispatch()
           break
         end
         if node then
-          tm.zset_remove(tm.readyKey, id)
+          if direct then
+            direct[id] = nil
+          else
+            tm.zset_remove(tm.readyKey, id)
+          end
           assign(id, record, node)
           if place then
             reorder(place, node)
@@ -808,7 +831,7 @@ function tm.dispatch()
         break
       end
     end
-    if no_free_node or #ids < 64 --[[READY_CHUNK]] or skipped >= 100 --[[READY_SKIP_MAX]] then
+    if direct or no_free_node or #ids < 64 --[[READY_CHUNK]] or skipped >= 100 --[[READY_SKIP_MAX]] then
       break
     end
     offset = offset + 64 --[[READY_CHUNK]]
