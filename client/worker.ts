@@ -10,6 +10,10 @@
  * something is due; when the script says more is pending, the worker keeps going. One node
  * of the namespace holds its timer: the heartbeat tells that node alone when housekeeping
  * falls due next, and it wakes then.
+ *
+ * A graceful stop drains the node first (`drain-node`: it is given nothing new, and a task it
+ * hands back goes to another node), and keeps the heartbeat going while handlers finish, so
+ * the node is not declared lost and its tasks are not run a second time elsewhere.
  */
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
@@ -17,6 +21,7 @@ import {
   complete,
   dependencyResults,
   deregisterNode,
+  drainNode,
   fail,
   heartbeat,
   maintain,
@@ -77,7 +82,6 @@ export interface WorkerOptions {
 interface RunningTask {
   readonly token: number
   readonly controller: AbortController
-  done: Promise<void>
   /** Stops waiting for the handler (which may ignore its signal); set while it runs. */
   stopWaiting?: (reason: AbortReason) => void
 }
@@ -198,9 +202,10 @@ export class Worker {
   private run(started: StartReply): void {
     for (const [id, token, attempt, payload, queue] of started) {
       const controller = new AbortController()
-      const entry: RunningTask = { token, controller, done: Promise.resolve() }
+      const entry: RunningTask = { token, controller }
       this.running.set(id, entry)
-      entry.done = this.execute({ id, token, attempt, payload, queue }, entry)
+      // execute() settles every outcome itself and never rejects.
+      void this.execute({ id, token, attempt, payload, queue }, entry)
     }
   }
 
@@ -372,28 +377,35 @@ export class Worker {
   }
 
   /**
-   * Stops taking tasks, lets running handlers finish for up to `timeoutMs`, hands back what is
-   * still running (it runs again elsewhere without using an attempt), and leaves the rotation.
+   * Stops taking tasks: the node is drained (given nothing new; its tasks not yet started go
+   * to other nodes), running handlers get up to `timeoutMs` (default 30,000) to finish while
+   * the heartbeat goes on, what is still running then is handed back (it runs again elsewhere
+   * without using an attempt), and the node leaves the rotation.
    */
   async stop(options: { timeoutMs?: number } = {}): Promise<void> {
     if (this.stopping) return
     this.stopping = true
-    clearInterval(this.heartbeatTimer)
     clearTimeout(this.dueTimer)
-    await this.wakeups.close()
     const deadline = Date.now() + (options.timeoutMs ?? 30_000)
-    while (this.running.size > 0 && Date.now() < deadline) {
-      await Promise.race([Promise.all([...this.running.values()].map((t) => t.done)), sleep(50)])
-      await this.waitForFlushes()
-    }
-    await this.waitForFlushes()
+    await this.wakeups.close()
     const { runner, namespace } = this.connection
+    // A start in flight may still bring tasks; they are waited for like the others.
+    await this.claiming
+    await drainNode(runner, namespace, { nodeId: this.nodeId }).catch((error: unknown) => {
+      if (!(error instanceof UnknownNodeError)) this.report(error)
+    })
+    // `running` holds a task until Redis has its outcome, so this also waits for completions.
+    // It polls: waiting on the handlers' promises would spin once they have all returned and
+    // their results wait for a flush, which needs the event loop.
+    while (this.running.size > 0 && Date.now() < deadline) await sleep(10)
+    await this.waitForFlushes()
+    clearInterval(this.heartbeatTimer)
+    this.stopped = true
     for (const [id, task] of this.running) {
       abortTask(task, 'shutdown')
       await release(runner, namespace, { nodeId: this.nodeId, id, token: task.token }).catch(() => undefined)
     }
     this.running.clear()
-    this.stopped = true
     await deregisterNode(runner, namespace, { nodeId: this.nodeId }).catch((error: unknown) => {
       if (!(error instanceof UnknownNodeError)) this.report(error)
     })

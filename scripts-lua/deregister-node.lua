@@ -25,8 +25,10 @@
 open_namespace()
 local node = require_node(nodeId)
 local handed_back = 0
-local held = node_tasks(assignedKey, nodeId, node.capacity + 1000)
-for _, member in ipairs(node_tasks(runningKey, nodeId, node.capacity + 1000)) do
+-- A draining node (drain-node) has a capacity of 0 and may still hold tasks: inflight counts them.
+local limit = node.capacity + node.inflight + 1000
+local held = node_tasks(assignedKey, nodeId, limit)
+for _, member in ipairs(node_tasks(runningKey, nodeId, limit)) do
   held[#held + 1] = member
 end
 for _, member in ipairs(held) do

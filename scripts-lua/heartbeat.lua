@@ -27,7 +27,8 @@ open_namespace()
 local node = require_node(nodeId)
 mark_seen(nodeId)
 local running, tokens, cancel = {}, {}, {}
-local limit = node.capacity + 1000
+-- A draining node (drain-node) has a capacity of 0 and may still hold tasks: inflight counts them.
+local limit = node.capacity + node.inflight + 1000
 for _, member in ipairs(node_tasks(runningKey, nodeId, limit)) do
   local id = string.sub(member, #nodeId + 2)
   local record = load_task(id)

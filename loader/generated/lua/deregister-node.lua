@@ -1241,8 +1241,10 @@ end
 tm.open_namespace()
 local node = tm.require_node(tm.nodeId)
 local handed_back = 0
-local held = tm.node_tasks(tm.assignedKey, tm.nodeId, node.capacity + 1000)
-for _, member in ipairs(tm.node_tasks(tm.runningKey, tm.nodeId, node.capacity + 1000)) do
+-- A draining node (drain-node) has a capacity of 0 and may still hold tasks: inflight counts them.
+local limit = node.capacity + node.inflight + 1000
+local held = tm.node_tasks(tm.assignedKey, tm.nodeId, limit)
+for _, member in ipairs(tm.node_tasks(tm.runningKey, tm.nodeId, limit)) do
   held[#held + 1] = member
 end
 for _, member in ipairs(held) do

@@ -1278,7 +1278,8 @@ tm.open_namespace()
 local node = tm.require_node(tm.nodeId)
 tm.mark_seen(tm.nodeId)
 local running, tokens, cancel = {}, {}, {}
-local limit = node.capacity + 1000
+-- A draining node (drain-node) has a capacity of 0 and may still hold tasks: inflight counts them.
+local limit = node.capacity + node.inflight + 1000
 for _, member in ipairs(tm.node_tasks(tm.runningKey, tm.nodeId, limit)) do
   local id = string.sub(member, #tm.nodeId + 2)
   local record = tm.load_task(id)
