@@ -11,6 +11,19 @@
  * of the namespace holds its timer: the heartbeat tells that node alone when housekeeping
  * falls due next, and it wakes then.
  *
+ * The worker reconciles with Redis, so that no task stays `running` on a node that does not run
+ * it (the heartbeat would renew its lease for as long as the node lives):
+ * - A completion or failure that Redis did not take for a passing reason (Redis unreachable or
+ *   restarting, out of memory, a permission missing) is sent again with a growing pause, for
+ *   as long as the node holds the task; the result is kept meanwhile.
+ * - A completion refused for good (a result over the cap, say) fails that task, not retryable,
+ *   with the refusal as its error; one bad result in a batch does not hold up the others,
+ *   which are completed one by one.
+ * - A task the heartbeat says the node runs and the worker does not (started by a call whose
+ *   reply was lost, or by an earlier process with the same node id) is handed back with
+ *   `release`, once two heartbeats in a row have said so: the second is sent after the first
+ *   reply was read, so every call that could have started the task has been answered by then.
+ *
  * A graceful stop drains the node first (`drain-node`: it is given nothing new, and a task it
  * hands back goes to another node), and keeps the heartbeat going while handlers finish, so
  * the node is not declared lost and its tasks are not run a second time elsewhere.
@@ -30,7 +43,13 @@ import {
   start,
   type StartReply,
 } from '../loader/generated/scripts.js'
-import { LeaseLostError, UnknownNodeError } from '../loader/generated/errors.js'
+import { LeaseLostError, UnknownNodeError, UnknownTaskError } from '../loader/generated/errors.js'
+import {
+  RedisOutOfMemoryError,
+  RedisPermissionError,
+  RedisUnavailableError,
+  ScriptLoadError,
+} from '../loader/errors.js'
 import { open, type Connection, type Opened } from './connection.js'
 import { subscribeToWakeups, type Wakeups } from './wakeups.js'
 
@@ -75,7 +94,11 @@ export interface WorkerOptions {
   heartbeatIntervalMs?: number
   /** Abort a handler after this many ms and fail the attempt with a timeout. Default: 0 (no limit). */
   taskTimeoutMs?: number
-  /** Called with errors the worker recovers from by itself (a lost connection, a lost lease). Default: console.error. */
+  /**
+   * Called with errors the worker recovers from by itself: a call that failed and is retried
+   * (Redis unreachable, out of memory), a result Redis refused, a lost connection.
+   * Default: console.error.
+   */
   onError?: (error: unknown) => void
 }
 
@@ -98,6 +121,13 @@ const MAX_FLUSHES_IN_FLIGHT = 2
 /** Most housekeeping rounds one heartbeat runs back to back when the scripts report more. */
 const MAX_MAINTENANCE_ROUNDS = 100
 
+/** The pause before a call that failed for a passing reason is sent again; it doubles up to the second value. */
+const RETRY_FIRST_MS = 100
+const RETRY_MAX_MS = 2000
+
+/** A handler's error message is kept at most this long (the fail script takes 65,536 bytes). */
+const MESSAGE_MAX_CHARS = 16_000
+
 export class Worker {
   readonly nodeId: string
   private readonly options: WorkerOptions
@@ -118,6 +148,12 @@ export class Worker {
   /** A claim is running; `claimAgain` asks it to run once more when it ends. */
   private claiming: Promise<void> | undefined
   private claimAgain = false
+  /** Set when stop() stops waiting: calls that are being retried give up. */
+  private abandoned = false
+  /** Tasks the last heartbeat said this node runs and the worker does not, with their tokens. */
+  private strays = new Map<string, number>()
+  /** Tasks being handed back by reconciliation. */
+  private readonly releasing = new Set<string>()
 
   private constructor(options: WorkerOptions) {
     this.options = options
@@ -194,6 +230,7 @@ export class Worker {
       })
       this.run(started)
     } catch (error) {
+      // A start whose reply was lost may have started tasks: the heartbeat hands them back.
       if (error instanceof UnknownNodeError) return this.reRegister()
       this.report(error)
     }
@@ -246,7 +283,7 @@ export class Worker {
     const reason = controller.signal.aborted ? (controller.signal.reason as AbortReason) : undefined
     // The task was taken away (lease lost) or handed back: whatever the handler produced is not wanted.
     if (reason === 'lease-lost' || reason === 'shutdown') {
-      this.running.delete(task.id)
+      this.forget(task.id, entry)
       return
     }
     if (outcome.ok) {
@@ -255,17 +292,54 @@ export class Worker {
       return
     }
     try {
-      await fail(runner, namespace, {
-        nodeId: this.nodeId,
-        id: task.id,
-        token: task.token,
-        message: reason === 'canceled' ? 'canceled while running' : outcome.message,
-        retryable: outcome.retryable,
-      })
-    } catch (error) {
-      if (!(error instanceof LeaseLostError)) this.report(error)
+      await this.failTask(task.id, task.token, reason === 'canceled' ? 'canceled while running' : outcome.message, outcome.retryable)
     } finally {
-      this.running.delete(task.id)
+      this.forget(task.id, entry)
+    }
+  }
+
+  /** The worker's entry of a task it still holds under `token`, or undefined once it lost it. */
+  private held(id: string, token: number): RunningTask | undefined {
+    const entry = this.running.get(id)
+    if (entry === undefined || entry.token !== token) return undefined
+    if (entry.controller.signal.aborted && entry.controller.signal.reason === 'lease-lost') return undefined
+    return entry
+  }
+
+  /**
+   * Drops the worker's entry of a task, unless the entry is a newer one: a task the node lost
+   * and then got again runs under a new entry while the old handler may still be returning.
+   */
+  private forget(id: string, entry: RunningTask | undefined): void {
+    if (entry !== undefined && this.running.get(id) === entry) this.running.delete(id)
+  }
+
+  /** Drops the entries of completions Redis has taken (or that were not wanted any more). */
+  private forgetResults(items: readonly PendingResult[]): void {
+    for (const item of items) {
+      const entry = this.running.get(item.id)
+      if (entry?.token === item.token) this.running.delete(item.id)
+    }
+  }
+
+  /**
+   * Records a failed attempt. A call refused for a passing reason is sent again while the node
+   * holds the task; refused for good, the task is left to the heartbeat's reconciliation.
+   */
+  private async failTask(id: string, token: number, message: string, retryable: boolean): Promise<void> {
+    const { runner, namespace } = this.connection
+    const args = { nodeId: this.nodeId, id, token, message: clip(message), retryable }
+    for (let pause = RETRY_FIRST_MS; ; pause = Math.min(pause * 2, RETRY_MAX_MS)) {
+      try {
+        await fail(runner, namespace, args)
+        return
+      } catch (error) {
+        if (isTaskGone(error)) return
+        this.report(error)
+        if (!isPassing(error)) return
+      }
+      await sleep(pause)
+      if (this.abandoned || this.held(id, token) === undefined) return
     }
   }
 
@@ -302,34 +376,81 @@ export class Worker {
     if (this.pendingResults.length > 0) this.scheduleFlush()
     if (batch.length === 0) return
     const { runner, namespace } = this.connection
+    let started: StartReply
     try {
-      const started = await complete(runner, namespace, {
+      started = await complete(runner, namespace, {
         nodeId: this.nodeId,
         claim: this.stopping ? 0 : this.capacity,
         results: batch,
       })
-      for (const item of batch) this.running.delete(item.id)
-      this.run(started)
     } catch (error) {
-      if (error instanceof LeaseLostError && batch.length > 1) {
-        // One stale task rejects the whole atomic batch: complete them one by one instead.
-        for (const item of batch) {
-          await complete(runner, namespace, { nodeId: this.nodeId, claim: 0, results: [item] }).catch((e: unknown) => {
-            if (!(e instanceof LeaseLostError)) this.report(e)
-          })
-          this.running.delete(item.id)
+      await this.settleCompletions(batch, error)
+      // The call that failed was also to start the node's next tasks.
+      await this.claim()
+      return
+    }
+    this.forgetResults(batch)
+    this.run(started)
+  }
+
+  /**
+   * Completions whose call failed with `error`. The call is atomic, so Redis took none of them.
+   * Refused for a passing reason, they are sent again after a pause, for as long as the node
+   * holds them; a refusal of a batch is sorted out one task at a time; a task whose lease is
+   * gone is dropped; a task whose completion is refused for good fails, not retryable.
+   */
+  private async settleCompletions(items: readonly PendingResult[], error: unknown): Promise<void> {
+    const { runner, namespace } = this.connection
+    let sent = items
+    let failure = error
+    for (let pause = RETRY_FIRST_MS; ; pause = Math.min(pause * 2, RETRY_MAX_MS)) {
+      const held = sent.filter((item) => this.held(item.id, item.token) !== undefined)
+      // Lost while waiting: the result is not wanted.
+      this.forgetResults(sent.filter((item) => !held.includes(item)))
+      if (held.length === 0) return
+      if (!isPassing(failure)) {
+        if (sent.length > 1) {
+          // One task spoils the atomic batch (a lost lease, a result over the cap): each alone.
+          for (const item of held) await this.completeAlone(item)
+          return
         }
-        await this.claim()
+        const [item] = held as [PendingResult]
+        if (!isTaskGone(failure)) {
+          this.report(failure)
+          await this.failTask(item.id, item.token, `result not accepted: ${describe(failure)}`, false)
+        }
+        this.forgetResults([item])
         return
       }
-      if (!(error instanceof LeaseLostError)) this.report(error)
-      for (const item of batch) this.running.delete(item.id)
+      this.report(failure)
+      await sleep(pause)
+      if (this.abandoned) return
+      sent = held
+      try {
+        await complete(runner, namespace, { nodeId: this.nodeId, claim: 0, results: [...sent] })
+        this.forgetResults(sent)
+        return
+      } catch (next) {
+        failure = next
+      }
+    }
+  }
+
+  private async completeAlone(item: PendingResult): Promise<void> {
+    const { runner, namespace } = this.connection
+    try {
+      await complete(runner, namespace, { nodeId: this.nodeId, claim: 0, results: [item] })
+      this.forgetResults([item])
+    } catch (error) {
+      await this.settleCompletions([item], error)
     }
   }
 
   private async beat(): Promise<void> {
     if (this.stopped) return
     const { runner, namespace } = this.connection
+    // Strays seen by a heartbeat answered before this one was sent (see reconcile).
+    const earlier = this.strays
     try {
       const reply = await heartbeat(runner, namespace, { nodeId: this.nodeId })
       this.clockOffset = reply.now - Date.now()
@@ -341,6 +462,7 @@ export class Worker {
       for (const [id, task] of this.running) {
         if (held.get(id) !== task.token) abortTask(task, 'lease-lost')
       }
+      this.reconcile(held, earlier)
       for (const id of reply.cancel) {
         const task = this.running.get(id)
         if (task) abortTask(task, 'canceled')
@@ -353,6 +475,36 @@ export class Worker {
     } catch (error) {
       if (error instanceof UnknownNodeError) return this.reRegister()
       if (!this.stopping) this.report(error)
+    }
+  }
+
+  /**
+   * Hands back the tasks Redis has this node run and the worker does not. A task the worker
+   * started a moment ago may be in the reply before the call that started it has been answered,
+   * so a task is handed back only when it was a stray already in the reply of an earlier
+   * heartbeat, one answered before this one was sent: the call that started it, sent before
+   * that earlier heartbeat ran, has been answered since.
+   */
+  private reconcile(held: ReadonlyMap<string, number | undefined>, earlier: ReadonlyMap<string, number>): void {
+    const strays = new Map<string, number>()
+    for (const [id, token] of held) {
+      if (token === undefined || this.running.get(id)?.token === token) continue
+      if (earlier.get(id) === token) void this.handBack(id, token)
+      else strays.set(id, token)
+    }
+    this.strays = strays
+  }
+
+  private async handBack(id: string, token: number): Promise<void> {
+    if (this.releasing.has(id)) return
+    this.releasing.add(id)
+    try {
+      await release(this.connection.runner, this.connection.namespace, { nodeId: this.nodeId, id, token })
+    } catch (error) {
+      // Gone already (finished, taken back): nothing to hand back. Otherwise the next heartbeats try again.
+      if (!isTaskGone(error)) this.report(error)
+    } finally {
+      this.releasing.delete(id)
     }
   }
 
@@ -398,6 +550,7 @@ export class Worker {
     // It polls: waiting on the handlers' promises would spin once they have all returned and
     // their results wait for a flush, which needs the event loop.
     while (this.running.size > 0 && Date.now() < deadline) await sleep(10)
+    this.abandoned = true
     await this.waitForFlushes()
     clearInterval(this.heartbeatTimer)
     this.stopped = true
@@ -420,6 +573,30 @@ function sleep(ms: number): Promise<void> {
 function describe(error: unknown): string {
   if (error instanceof Error) return error.message || error.name
   return String(error)
+}
+
+function clip(message: string): string {
+  return message.length > MESSAGE_MAX_CHARS ? `${message.slice(0, MESSAGE_MAX_CHARS)}…` : message
+}
+
+/**
+ * A failure that passes: Redis unreachable or restarting, out of memory, a permission an
+ * operator can grant, a script cache emptied again and again (the runner's ScriptLoadError).
+ * The same call can get through later; sending it again is safe, because a call that did get
+ * through before its reply was lost now finds the task no longer held, and is dropped.
+ */
+function isPassing(error: unknown): boolean {
+  return (
+    error instanceof RedisUnavailableError ||
+    error instanceof RedisOutOfMemoryError ||
+    error instanceof RedisPermissionError ||
+    error instanceof ScriptLoadError
+  )
+}
+
+/** The node no longer holds the task under that token (or it no longer exists): its outcome is not wanted. */
+function isTaskGone(error: unknown): boolean {
+  return error instanceof LeaseLostError || error instanceof UnknownTaskError
 }
 
 /** Fires the handler's signal and stops waiting for a handler that ignores it. */
