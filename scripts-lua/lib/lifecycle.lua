@@ -11,10 +11,29 @@
 -- parent's children are one lexicographic range that can be read in slices. When a task
 -- ends, an entry "<outcome> <id>" goes on the `propagation` list, and propagation works
 -- through that list within a budget of edges per call: a parent with 100,000 children is
--- settled over many short calls instead of one that blocks Redis. A child whose parent
--- completed loses one unmet dependency; a child whose parent died or was canceled either dies
--- too ("dependency failed", and so on down the graph) or, with onDependencyFailure=run,
--- counts that parent as settled.
+-- settled over many short calls instead of one that blocks Redis (the entry then carries the
+-- last child settled, "<outcome> <id> <child>", and the next slice goes on after it). A child
+-- whose parent completed loses one unmet dependency; a child whose parent died or was
+-- canceled either dies too ("dependency failed", and so on down the graph) or, with
+-- onDependencyFailure=run, counts that parent as settled.
+--
+-- Retention and dependents. A dependent reads its parents' results while it runs
+-- (dependency-results), so a finished parent must outlive its unfinished dependents, however
+-- short the retention. An edge therefore stays in `edges` until its child has finished, not
+-- only until the parent settled it, and a finished task enters its retention index (`done` or
+-- `dead`, which is all that sweeps read) only when it has no edge left to a child and none
+-- left to a parent. No call scans for this:
+--   - a task that finishes with no dependents and no parents is retained at once, as before;
+--   - a task that finishes with dependents is held; its propagation, when done, retains it
+--     if no edge to a child is left (one ZRANGEBYLEX ... LIMIT 0 1);
+--   - a task that finishes with edges to its parents removes them, one ZREM per parent from
+--     its `deps` list, and retains each parent that it was the last to hold (the same one-edge
+--     look-up), then itself. That work comes out of the propagation budget; what the budget
+--     leaves goes on the list as "r <id> <position>" and later calls go on from there.
+-- A held task keeps its finish time as its score, so once retained it is swept by the same
+-- rules as any other. A dependent enqueued after its parent finished adds no edge and does not
+-- hold the parent. Held tasks count towards `count:<state>`, so a namespace over its count cap
+-- only through held tasks runs a sweep round per finished task that removes nothing.
 local PROPAGATION_BUDGET = 1000
 -- A task that keeps taking its worker down with it is not retried without end.
 local MAX_LOST = 10
@@ -45,19 +64,76 @@ local function release_hold(id, record)
   return release_slot(record[R_NODE])
 end
 
--- A finished task is swept after keep_ms, or once more than keep_count are kept. The count
--- may overshoot by a hundredth before a sweep is due, so that a namespace at its cap sweeps
--- in slices instead of one task per completion.
-local function retention_due(keep_ms, keep_count, count)
+-- A finished task is swept keep_ms after it finished, or once more than keep_count are kept.
+-- The count may overshoot by a hundredth before a sweep is due, so that a namespace at its cap
+-- sweeps in slices instead of one task per completion.
+local function retention_due(finished_at, keep_ms, keep_count, count)
   if keep_ms > 0 then
-    lower_due(now + keep_ms)
+    lower_due(finished_at + keep_ms)
   end
   if keep_count > 0 and count > keep_count + math.floor(keep_count / 100) then
     lower_due(now)
   end
 end
 
--- Ends a task for good: completed, dead or canceled. Dependents are settled by propagation.
+-- The finished task enters its retention index, scored by its finish time.
+local function retain(id, record)
+  local finished_at = record[R_FINISHED_AT]
+  if record[R_STATE] == 'completed' then
+    zset_add(doneKey, finished_at, id)
+    retention_due(finished_at, config.keepCompletedMs, config.keepCompletedCount, config.completedCount)
+  else
+    zset_add(deadKey, finished_at, id)
+    retention_due(finished_at, config.keepDeadMs, config.keepDeadCount, config.deadCount)
+  end
+end
+
+local function has_children(id)
+  return #redis.call('ZRANGEBYLEX', edgesKey, '[' .. id .. '>', '[' .. id .. '>\255', 'LIMIT', 0, 1) > 0
+end
+
+-- Retains a held task once nothing holds it any more: it has finished, released its parents
+-- and has no edge to a child left. Called when one of those may just have become true.
+local function retain_if_unheld(id)
+  local record = load_task(id)
+  if not record or record[R_HOLDS_PARENTS] == 1 then
+    return
+  end
+  local state = record[R_STATE]
+  if (state == 'completed' or state == 'dead' or state == 'canceled') and not has_children(id) then
+    retain(id, record)
+  end
+end
+
+-- A finished task lets go of its parents: the edge to each one goes, and a parent no other
+-- dependent holds is retained. Goes on after the first `from` parents of its `deps` list;
+-- returns where to go on from when the propagation budget ran out, or nil when it is done
+-- (the task itself is then retained if nothing else holds it).
+local function release_parents(id, from)
+  local position = 0
+  for parent in string.gmatch(redis.call('HGET', depsKey, id) or '', '[^,]+') do
+    position = position + 1
+    if position > from then
+      if propagation_budget <= 0 then
+        return position - 1
+      end
+      propagation_budget = propagation_budget - 1
+      if redis.call('ZREM', edgesKey, parent .. '>' .. id) == 1 then
+        retain_if_unheld(parent)
+      end
+    end
+  end
+  local record = load_task(id)
+  if record then
+    record[R_HOLDS_PARENTS] = nil
+    save_task(id, record)
+    retain_if_unheld(id)
+  end
+  return nil
+end
+
+-- Ends a task for good: completed, dead or canceled. Dependents are settled by propagation;
+-- the task is retained now, or once its dependents and its parents let go of it (above).
 local function finish_task(id, record, state, reason)
   set_state(record, state)
   record[R_FINISHED_AT] = now
@@ -66,17 +142,23 @@ local function finish_task(id, record, state, reason)
   end
   save_task(id, record)
   if state == 'completed' then
-    zset_add(doneKey, now, id)
     config.completedCount = config.completedCount + 1
-    retention_due(config.keepCompletedMs, config.keepCompletedCount, config.completedCount)
   else
-    zset_add(deadKey, now, id)
     config.deadCount = config.deadCount + 1
-    retention_due(config.keepDeadMs, config.keepDeadCount, config.deadCount)
   end
   if record[R_HAS_DEPENDENTS] == 1 then
     redis.call('RPUSH', propagationKey, (state == 'completed' and 'c ' or 'f ') .. id)
     propagation_pushed = true
+  end
+  if record[R_UNMET] > 0 or record[R_HOLDS_PARENTS] == 1 then
+    record[R_HOLDS_PARENTS] = 1
+    local rest = release_parents(id, 0)
+    if rest then
+      redis.call('RPUSH', propagationKey, 'r ' .. id .. ' ' .. rest)
+      propagation_pushed = true
+    end
+  elseif record[R_HAS_DEPENDENTS] ~= 1 then
+    retain(id, record)
   end
   emit(state, id, record[R_NODE], reason)
 end
@@ -87,6 +169,8 @@ local function settle_child(child_id, parent_completed)
   if not record or record[R_STATE] ~= 'waiting' then
     return
   end
+  -- The edge stays until the child finishes (see the note above).
+  record[R_HOLDS_PARENTS] = 1
   if parent_completed or record[R_ON_DEPENDENCY_FAILURE] == 'run' then
     record[R_UNMET] = record[R_UNMET] - 1
     if record[R_UNMET] <= 0 then
@@ -98,28 +182,39 @@ local function settle_child(child_id, parent_completed)
   end
 end
 
--- Works through the propagation list until it is empty or the budget is spent.
--- Returns how many parents are still waiting to be propagated.
+-- Works through the propagation list until it is empty or the budget is spent: "c <id>" and
+-- "f <id>" settle the children of a task that completed or failed, "r <id> <position>" goes on
+-- releasing a finished task's parents. Returns how many entries are still waiting.
 local function propagate()
   while propagation_budget > 0 do
     local entry = redis.call('LINDEX', propagationKey, 0)
     if not entry then
       return 0
     end
-    local parent_completed = string.sub(entry, 1, 1) == 'c'
-    local parent = string.sub(entry, 3)
-    local edges = redis.call('ZRANGEBYLEX', edgesKey, '[' .. parent .. '>', '[' .. parent .. '>\255',
-      'LIMIT', 0, propagation_budget)
-    local prefix_length = #parent + 2
-    for _, edge in ipairs(edges) do
-      settle_child(string.sub(edge, prefix_length), parent_completed)
-    end
-    if #edges > 0 then
-      redis.call('ZREM', edgesKey, unpack(edges))
-    end
-    propagation_budget = propagation_budget - #edges
-    if propagation_budget > 0 then
-      redis.call('LPOP', propagationKey)
+    local kind, id, after = string.match(entry, '^(%a) ([^ ]+) ?(.*)$')
+    if kind == 'r' then
+      local rest = release_parents(id, tonumber(after) or 0)
+      if rest then
+        redis.call('LSET', propagationKey, 0, 'r ' .. id .. ' ' .. rest)
+      else
+        redis.call('LPOP', propagationKey)
+      end
+    else
+      local limit = propagation_budget
+      local first = after == '' and ('[' .. id .. '>') or ('(' .. id .. '>' .. after)
+      local edges = redis.call('ZRANGEBYLEX', edgesKey, first, '[' .. id .. '>\255', 'LIMIT', 0, limit)
+      local prefix_length = #id + 2
+      for _, edge in ipairs(edges) do
+        settle_child(string.sub(edge, prefix_length), kind == 'c')
+      end
+      propagation_budget = propagation_budget - #edges
+      if #edges == limit then
+        -- Maybe more children: the next slice starts after the last one settled.
+        redis.call('LSET', propagationKey, 0, kind .. ' ' .. id .. ' ' .. string.sub(edges[#edges], prefix_length))
+      else
+        redis.call('LPOP', propagationKey)
+        retain_if_unheld(id)
+      end
     end
   end
   return redis.call('LLEN', propagationKey)

@@ -4,12 +4,14 @@
 -- script reach any task without building a key name. The list of a task's dependencies is
 -- kept apart, in the `deps` hash, because a record is rewritten at every transition and a
 -- fan-in task's list can be long; R_HAS_DEPENDENTS says whether anything waits on the task,
--- so finishing a task nobody waits for costs no look-up.
+-- so finishing a task nobody waits for costs no look-up. R_HOLDS_PARENTS is 1 while edges to
+-- the task's parents are kept that R_UNMET no longer counts (lib/lifecycle), and absent
+-- otherwise, so most records do not grow by it.
 local R_STATE, R_PRIORITY, R_SEQ, R_QUEUE, R_MAX_ATTEMPTS, R_BACKOFF, R_BACKOFF_MS = 1, 2, 3, 4, 5, 6, 7
 local R_BACKOFF_CAP_MS, R_LEASE_MS, R_ON_DEPENDENCY_FAILURE, R_UNMET, R_HAS_DEPENDENTS = 8, 9, 10, 11, 12
 local R_ENQUEUED_AT, R_RUN_AT, R_ATTEMPTS, R_LOST, R_NODE, R_TOKEN, R_ASSIGNED_AT = 13, 14, 15, 16, 17, 18, 19
 local R_STARTED_AT, R_FINISHED_AT, R_CANCEL_REQUESTED, R_PAYLOAD, R_RESULT, R_ERROR = 20, 21, 22, 23, 24, 25
-local R_REASON = 26
+local R_REASON, R_HOLDS_PARENTS = 26, 27
 
 -- Ready tasks are ordered by priority (higher first), then by enqueue order. Both fit one
 -- exact double: priorities span 2001 values and sequence numbers stay below 2^40.

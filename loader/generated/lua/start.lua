@@ -371,7 +371,9 @@ end
 -- script reach any task without building a key name. The list of a task's dependencies is
 -- kept apart, in the `deps` hash, because a record is rewritten at every transition and a
 -- fan-in task's list can be long; R_HAS_DEPENDENTS says whether anything waits on the task,
--- so finishing a task nobody waits for costs no look-up.
+-- so finishing a task nobody waits for costs no look-up. R_HOLDS_PARENTS is 1 while edges to
+-- the task's parents are kept that R_UNMET no longer counts (lib/lifecycle), and absent
+-- otherwise, so most records do not grow by it.
 -- R_STATE = 1, R_PRIORITY = 2, R_SEQ = 3, R_QUEUE = 4, R_MAX_ATTEMPTS = 5, R_BACKOFF = 6, R_BACKOFF_MS = 7
 -- R_BACKOFF_CAP_MS = 8, R_LEASE_MS = 9, R_ON_DEPENDENCY_FAILURE = 10, R_UNMET = 11, R_HAS_DEPENDENTS = 12
 -- R_ENQUEUED_AT = 13, R_RUN_AT = 14, R_ATTEMPTS = 15, R_LOST = 16, R_NODE = 17, R_TOKEN = 18, R_ASSIGNED_AT = 19
