@@ -22,6 +22,7 @@
 --- @reply integer
 --- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH TM_UNKNOWN_NODE
 --- @include "lib/maintenance"
+-- Cost: O(log n) plus the tasks the node held, each handed back.
 open_namespace()
 local node = require_node(nodeId)
 local handed_back = 0

@@ -23,6 +23,8 @@
 --- @reply { running: string[], tokens: integer[], cancel: string[], assigned: integer, nextDueAt: integer, more: integer, now: integer }
 --- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH TM_UNKNOWN_NODE
 --- @include "lib/maintenance"
+-- Cost: O(log n) plus the node's own tasks (one record read and one lease write each); with
+-- nothing due and nothing ready, a handful of commands whatever the size of the namespace.
 open_namespace()
 local node = require_node(nodeId)
 mark_seen(nodeId)

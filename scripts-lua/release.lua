@@ -25,6 +25,7 @@
 --- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH TM_UNKNOWN_TASK TM_LEASE_LOST
 --- @include "lib/claim"
 --- @include "lib/maintenance"
+-- Cost: O(log T) for the task plus dispatch, O(log n) per task assigned.
 open_namespace()
 local record = check_hold(nil, nodeId, id, token, { running = true, assigned = true })
 hand_back(id, record)

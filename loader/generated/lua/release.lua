@@ -1375,6 +1375,7 @@ function tm.maintain_if_due(limit)
   end
 end
 -- scripts-lua/release.lua
+-- Cost: O(log T) for the task plus dispatch, O(log n) per task assigned.
 tm.open_namespace()
 local record = tm.check_hold(nil, tm.nodeId, tm.id, tm.token, { running = true, assigned = true })
 tm.hand_back(tm.id, record)
