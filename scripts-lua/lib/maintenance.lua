@@ -66,10 +66,10 @@ local function maintain(limit)
       local node_id = silent[i]
       local node = find_node(node_id)
       if node then
-        for _, member in ipairs(node_tasks(assignedKey, node_id, node.capacity + 1000)) do
+        for _, member in ipairs(node_tasks(assignedKey, node_id, node.capacity + node.inflight + 1000)) do
           recover_member(member, node_id)
         end
-        for _, member in ipairs(node_tasks(runningKey, node_id, node.capacity + 1000)) do
+        for _, member in ipairs(node_tasks(runningKey, node_id, node.capacity + node.inflight + 1000)) do
           recover_member(member, node_id)
         end
         remove_node(node)

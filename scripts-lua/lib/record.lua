@@ -26,10 +26,11 @@ local STATE_CODES = {
   waiting = 'w', delayed = 'd', ready = 'r', assigned = 'a', running = 'n', retrying = 't',
   completed = 'c', dead = 'x', canceled = 'k',
 }
-local STATE_NAMES = {}
-for name, code in pairs(STATE_CODES) do
-  STATE_NAMES[code] = name
-end
+-- Spelled out rather than built from STATE_CODES by a loop, which every call would run again.
+local STATE_NAMES = {
+  w = 'waiting', d = 'delayed', r = 'ready', a = 'assigned', n = 'running', t = 'retrying',
+  c = 'completed', x = 'dead', k = 'canceled',
+}
 -- Every code stands for one word only (states lower case, choices upper case), so a stored
 -- record reads unambiguously by itself.
 local CHOICE_CODES = { exponential = 'E', fixed = 'F', fail = 'D', run = 'R' }

@@ -456,10 +456,11 @@ tm.STATE_CODES = {
   waiting = 'w', delayed = 'd', ready = 'r', assigned = 'a', running = 'n', retrying = 't',
   completed = 'c', dead = 'x', canceled = 'k',
 }
-tm.STATE_NAMES = {}
-for name, code in pairs(tm.STATE_CODES) do
-  tm.STATE_NAMES[code] = name
-end
+-- Spelled out rather than built from STATE_CODES by a loop, which every call would run again.
+tm.STATE_NAMES = {
+  w = 'waiting', d = 'delayed', r = 'ready', a = 'assigned', n = 'running', t = 'retrying',
+  c = 'completed', x = 'dead', k = 'canceled',
+}
 -- Every code stands for one word only (states lower case, choices upper case), so a stored
 -- record reads unambiguously by itself.
 tm.CHOICE_CODES = { exponential = 'E', fixed = 'F', fail = 'D', run = 'R' }
@@ -1289,10 +1290,10 @@ function tm.maintain(limit)
       local node_id = silent[i]
       local node = tm.find_node(node_id)
       if node then
-        for _, member in ipairs(tm.node_tasks(tm.assignedKey, node_id, node.capacity + 1000)) do
+        for _, member in ipairs(tm.node_tasks(tm.assignedKey, node_id, node.capacity + node.inflight + 1000)) do
           recover_member(member, node_id)
         end
-        for _, member in ipairs(tm.node_tasks(tm.runningKey, node_id, node.capacity + 1000)) do
+        for _, member in ipairs(tm.node_tasks(tm.runningKey, node_id, node.capacity + node.inflight + 1000)) do
           recover_member(member, node_id)
         end
         tm.remove_node(node)

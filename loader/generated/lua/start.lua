@@ -386,10 +386,11 @@ tm.STATE_CODES = {
   waiting = 'w', delayed = 'd', ready = 'r', assigned = 'a', running = 'n', retrying = 't',
   completed = 'c', dead = 'x', canceled = 'k',
 }
-tm.STATE_NAMES = {}
-for name, code in pairs(tm.STATE_CODES) do
-  tm.STATE_NAMES[code] = name
-end
+-- Spelled out rather than built from STATE_CODES by a loop, which every call would run again.
+tm.STATE_NAMES = {
+  w = 'waiting', d = 'delayed', r = 'ready', a = 'assigned', n = 'running', t = 'retrying',
+  c = 'completed', x = 'dead', k = 'canceled',
+}
 -- Every code stands for one word only (states lower case, choices upper case), so a stored
 -- record reads unambiguously by itself.
 tm.CHOICE_CODES = { exponential = 'E', fixed = 'F', fail = 'D', run = 'R' }
