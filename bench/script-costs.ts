@@ -19,6 +19,7 @@ import {
   complete,
   dependencyResults,
   deregisterNode,
+  drainNode,
   enqueue,
   fail,
   getTask,
@@ -207,6 +208,22 @@ const CASES: Record<string, Case[]> = {
           kind: 'one-by-one',
           before: (i) => addNode(f, ns, `x${i}`, 10),
           call: (c, i) => deregisterNode(c, ns, { nodeId: `x${i}` }),
+        }
+      },
+    },
+  ],
+  'drain-node': [
+    {
+      call: 'a node with no tasks starts draining; 1 other node stays',
+      items: 0,
+      mode: 'single',
+      async prepare(f) {
+        const ns = await freshNamespace(f, 'drain')
+        await addNode(f, ns, 'n0', 10)
+        return {
+          kind: 'one-by-one',
+          before: (i) => addNode(f, ns, `x${i}`, 10),
+          call: (c, i) => drainNode(c, ns, { nodeId: `x${i}` }),
         }
       },
     },
