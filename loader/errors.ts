@@ -191,5 +191,8 @@ function permissionAdvice(refused: RefusedCommand, redisMessage: string, insideS
     )
   }
   const command = refused.command.toLowerCase().replace(' ', '|')
-  return `Grant it (${setUser} +${command}${keys === undefined ? '' : ` ${keys}`}) or connect as a user that has it.`
+  const grant = `Grant it (${setUser} +${command}${keys === undefined ? '' : ` ${keys}`}) or connect as a user that has it`
+  // The stricter setup: an admin loads the scripts, producers and workers may only call them.
+  if (refused.command === 'SCRIPT LOAD') return `${grant}, or have an admin user load the scripts first (npx taskmill load --url …).`
+  return `${grant}.`
 }

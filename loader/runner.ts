@@ -3,7 +3,8 @@
  *
  * Loading: `loadAll()` sends SCRIPT LOAD for every script to every primary and checks that the
  * SHA Redis computed equals the one codegen wrote into the definition, so a script that Redis
- * would run differently from what was reviewed is refused before any call. Calls go out as
+ * would run differently from what was reviewed is refused before any call. An ACL user refused
+ * SCRIPT LOAD may still open on scripts an admin loaded (`loadAllOn`). Calls go out as
  * EVALSHA (EVALSHA_RO for `@readonly` scripts) and never as EVAL: a script cache flushed by
  * SCRIPT FLUSH, a restart or a failover answers NOSCRIPT, and the runner loads that script again
  * on every primary and re-sends the call. The cache can be flushed again between that load and
@@ -29,6 +30,7 @@ import { decodeReply } from './decode.js'
 import { encodeArgs, type EncodedArg } from './encode.js'
 import { aclUser, describeTarget, nodeName } from './connect.js'
 import {
+  RedisPermissionError,
   RedisUnavailableError,
   ScriptLoadError,
   TaskmillError,
@@ -94,7 +96,7 @@ export class ScriptRunner implements ScriptCaller {
    * load in flight; a call after it finished loads again (useful after a restart or failover).
    */
   loadAll(): Promise<void> {
-    this.loadingAll ??= this.loadScripts(this.scripts)
+    this.loadingAll ??= this.loadScripts(this.scripts, { mayUseLoaded: true })
       .then(() => {
         this.loadedOnce = true
       })
@@ -217,11 +219,40 @@ export class ScriptRunner implements ScriptCaller {
     return pending
   }
 
-  private async loadScripts(definitions: readonly ScriptDefinition[]): Promise<void> {
+  private async loadScripts(
+    definitions: readonly ScriptDefinition[],
+    options: { mayUseLoaded?: boolean } = {},
+  ): Promise<void> {
     const nodes = await this.primaries()
-    await Promise.all(
-      nodes.flatMap((node) => definitions.map((definition) => this.loadOn(node, definition))),
-    )
+    await Promise.all(nodes.map((node) => this.loadAllOn(node, definitions, options.mayUseLoaded ?? false)))
+  }
+
+  /**
+   * Loads the scripts on one node. With `mayUseLoaded` (the up-front load, not a reload after
+   * NOSCRIPT), a user refused SCRIPT LOAD may use scripts an admin loaded: this is the stricter
+   * ACL setup, where producers and workers may only call scripts. The node is asked SCRIPT
+   * EXISTS for the refused ones, and the load fails only for those it lacks. A user refused
+   * SCRIPT EXISTS as well takes the cache on trust: a call that meets NOSCRIPT later reloads,
+   * and that reload's refusal reaches the caller as a RedisPermissionError.
+   */
+  private async loadAllOn(node: Redis, definitions: readonly ScriptDefinition[], mayUseLoaded: boolean): Promise<void> {
+    const outcomes = await Promise.allSettled(definitions.map((definition) => this.loadOn(node, definition)))
+    const refused: { definition: ScriptDefinition; error: RedisPermissionError }[] = []
+    for (const [i, outcome] of outcomes.entries()) {
+      if (outcome.status === 'fulfilled') continue
+      if (!mayUseLoaded || !(outcome.reason instanceof RedisPermissionError)) throw outcome.reason
+      refused.push({ definition: definitions[i]!, error: outcome.reason })
+    }
+    if (refused.length === 0) return
+    let exists: unknown
+    try {
+      exists = await node.call('script', 'exists', ...refused.map(({ definition }) => definition.sha))
+    } catch (error) {
+      if (isReplyError(error)) return
+      throw this.unavailable(error, nodeName(node))
+    }
+    const missing = refused.find((_, i) => !Array.isArray(exists) || exists[i] !== 1)
+    if (missing !== undefined) throw missing.error
   }
 
   private async loadOn(node: Redis, definition: ScriptDefinition): Promise<void> {

@@ -152,11 +152,25 @@ describe('a Redis ACL user without the permission a call needs', () => {
     expect((keys as Error).message).toContain(`~tm:{${namespace.name}}:*`)
   })
 
-  it('refuses SCRIPT LOAD with RedisPermissionError naming the command', async () => {
+  it('refuses SCRIPT LOAD with RedisPermissionError naming the command, when the scripts are not loaded', async () => {
+    await admin.script('FLUSH')
     const error = await runnerAs('no-load').loadAll().catch((e: unknown) => e)
     expect(error).toBeInstanceOf(RedisPermissionError)
     expect(error).toMatchObject({ command: 'SCRIPT LOAD', user: 'no-load' })
     expect((error as Error).message).toMatch(/SCRIPT LOAD of script loader-test-\w+/)
+    expect((error as Error).message).toMatch(/have an admin user load the scripts/)
+  })
+
+  it('lets a user refused SCRIPT LOAD use the scripts an admin loaded', async () => {
+    await admin.script('FLUSH')
+    await new ScriptRunner(admin, testScripts).loadAll()
+    const runner = runnerAs('no-load')
+    await runner.loadAll()
+    expect(await runner.call(echoScript, randomNamespace('acl'), { count: 1, payload: 'x' })).toBeDefined()
+    // Flushed again, the script cannot be reloaded by this user: the call says so.
+    await admin.script('FLUSH')
+    const error = await runner.call(echoScript, randomNamespace('acl'), { count: 1, payload: 'x' }).catch((e: unknown) => e)
+    expect(error).toMatchObject({ name: 'RedisPermissionError', command: 'SCRIPT LOAD', user: 'no-load' })
   })
 })
 
