@@ -9,6 +9,7 @@ import { errorClassesByCode } from '../loader/generated/errors.js'
 import { allScripts } from '../loader/generated/scripts.js'
 import { Namespace } from '../loader/keys.js'
 import { ScriptRunner } from '../loader/runner.js'
+import { refuseEvictingPolicy } from './eviction-policy.js'
 
 /**
  * Where Redis is: a `redis://host:port` URL, a comma-separated list of cluster seeds prefixed
@@ -48,11 +49,17 @@ export function createRunner(redis: Redis | Cluster): ScriptRunner {
   return new ScriptRunner(redis, allScripts, { errorClasses: errorClassesByCode })
 }
 
-export async function open(connection: Connection, namespace: string): Promise<Opened> {
+export interface OpenOptions {
+  /** Skip the refusal of a Redis whose maxmemory-policy may evict taskmill's keys (see eviction-policy.ts). */
+  allowEvictingPolicy?: boolean
+}
+
+export async function open(connection: Connection, namespace: string, options: OpenOptions = {}): Promise<Opened> {
   const ns = new Namespace(namespace)
   const { redis, owned } = openRedis(connection)
   const runner = createRunner(redis)
   try {
+    if (options.allowEvictingPolicy !== true) await refuseEvictingPolicy(redis)
     await runner.loadAll()
   } catch (error) {
     if (owned) redis.disconnect()

@@ -32,6 +32,13 @@ export interface SchedulerOptions {
    * When omitted, the namespace is created with defaults if it does not exist, and left as it is otherwise.
    */
   config?: SchedulerConfig
+  /**
+   * Open even when Redis runs with an evicting `maxmemory-policy` (`allkeys-lru`, `allkeys-lfu`,
+   * `allkeys-random`), which can delete taskmill's keys and with them tasks; or when the policy
+   * cannot be read (the ACL user may run neither INFO nor CONFIG GET). Without it, such a Redis
+   * is refused with a RedisEvictionPolicyError. Default: false.
+   */
+  allowEvictingPolicy?: boolean
 }
 
 export interface SchedulerConfig {
@@ -139,7 +146,9 @@ export class Scheduler {
 
   /** Connects, loads the scripts and creates (or configures) the namespace. */
   static async open(options: SchedulerOptions): Promise<Scheduler> {
-    const connection = await open(options.connection, options.namespace)
+    const connection = await open(options.connection, options.namespace, {
+      allowEvictingPolicy: options.allowEvictingPolicy,
+    })
     const scheduler = new Scheduler(connection)
     try {
       await init(connection.runner, connection.namespace, { ...options.config, keepExisting: !options.config })

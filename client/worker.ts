@@ -100,6 +100,13 @@ export interface WorkerOptions {
    * Default: console.error.
    */
   onError?: (error: unknown) => void
+  /**
+   * Open even when Redis runs with an evicting `maxmemory-policy` (`allkeys-lru`, `allkeys-lfu`,
+   * `allkeys-random`), which can delete taskmill's keys and with them tasks; or when the policy
+   * cannot be read (the ACL user may run neither INFO nor CONFIG GET). Without it, such a Redis
+   * is refused with a RedisEvictionPolicyError. Default: false.
+   */
+  allowEvictingPolicy?: boolean
 }
 
 interface RunningTask {
@@ -174,7 +181,9 @@ export class Worker {
   }
 
   private async begin(): Promise<void> {
-    this.connection = await open(this.options.connection, this.options.namespace)
+    this.connection = await open(this.options.connection, this.options.namespace, {
+      allowEvictingPolicy: this.options.allowEvictingPolicy,
+    })
     // Subscribe before registering, so a wake-up caused by registration is not missed.
     this.wakeups = await subscribeToWakeups(this.connection.redis, this.connection.namespace, this.nodeId, {
       onWork: () => void this.claim(),

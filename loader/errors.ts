@@ -142,6 +142,39 @@ export class RedisOutOfMemoryError extends TaskmillError {
 }
 
 /**
+ * Redis runs with an evicting `maxmemory-policy` (`allkeys-lru`, `allkeys-lfu`,
+ * `allkeys-random`): under memory pressure it deletes keys of its choosing, taskmill's
+ * included, so a namespace loses tasks, leases or its whole state while enqueues go on being
+ * acknowledged. `Scheduler.open` and `Worker.start` refuse such a server unless given
+ * `allowEvictingPolicy: true`. Also raised when the policy cannot be read at all (the ACL user
+ * may run neither `INFO` nor `CONFIG GET`): then `policy` is undefined.
+ */
+export class RedisEvictionPolicyError extends TaskmillError {
+  /** The policy the server reported, or undefined when it could not be read. */
+  readonly policy: string | undefined
+  /** `host:port` of the server. */
+  readonly target: string
+  /** The ACL user the connection authenticates as. */
+  readonly user: string
+
+  constructor(target: string, user: string, policy: string | undefined, options?: { cause?: unknown }) {
+    super(
+      policy === undefined
+        ? `Redis at ${target} did not let ACL user "${user}" read its maxmemory-policy (INFO memory and CONFIG GET were both refused), ` +
+            'so taskmill cannot tell whether Redis may evict its keys. Grant the user +info, or pass allowEvictingPolicy: true if you know the policy is noeviction.'
+        : `Redis at ${target} runs with maxmemory-policy ${policy}: when memory runs short it deletes keys of its choosing, ` +
+            "taskmill's included, and tasks vanish while enqueues are still acknowledged. " +
+            'Set maxmemory-policy noeviction (CONFIG SET maxmemory-policy noeviction, and in redis.conf), or keep taskmill on a Redis of its own; ' +
+            'pass allowEvictingPolicy: true only if you accept losing tasks.',
+      options,
+    )
+    this.policy = policy
+    this.target = target
+    this.user = user
+  }
+}
+
+/**
  * The connection's ACL user lacks a permission the call needs: the command itself (`EVALSHA`,
  * `EVALSHA_RO`, `SCRIPT LOAD`), a command the script runs, or the namespace's keys.
  */
