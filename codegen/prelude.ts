@@ -1,12 +1,26 @@
 /**
  * The prelude: Lua generated from a script's header that runs before everything else in the
- * script. It checks the key count, binds each key to a local (`@key node-weight` →
- * `nodeWeightKey`), and checks and converts each argument with `lib/args.lua`, so every
- * rejection happens before the first write and the body never reads KEYS or ARGV.
+ * script. It checks KEYS, binds each key to a local (`@key node-weight` → `nodeWeightKey`),
+ * and checks and converts each argument with `lib/args.lua`, so every rejection happens before
+ * the first write and the body never reads KEYS or ARGV.
+ *
+ * KEYS must be exactly the declared keys of one namespace, in order: the first names the
+ * namespace (its prefix is KEYS[1] less the first key's name, `tm:{<namespace>}:` for
+ * `tm:{<namespace>}:meta`), and every other entry must be that prefix followed by its declared
+ * name, spelled as `loader/keys.ts` spells it. A key of another namespace, a swapped pair or a
+ * foreign hash tag is refused with `TM_BAD_ARGUMENT keys[<i>]: ...`. The check is one string
+ * comparison per key, no Redis call. Key types are not checked on every call (a TYPE per key
+ * would cost more than most scripts do): with the names right, a key of the wrong type can only
+ * have been written by hand. A script that declares `TM_WRONG_TYPE` in its header, the calls
+ * that open a session, also checks the TYPE of each stored key it declares.
  */
 import type { ArgSpec } from '../loader/contract.js'
+import { keyUnder } from '../loader/keys.js'
 import type { ScriptContract } from './header.js'
 import { keyLocal } from './header.js'
+
+/** The error code that makes the prelude check key types. */
+export const WRONG_TYPE_CODE = 'TM_WRONG_TYPE'
 
 /** A Lua string literal in single quotes; bytes outside printable ASCII become `\ddd`. */
 export function luaString(text: string): string {
@@ -74,14 +88,41 @@ function defaultLiteral(spec: ArgSpec, text: string): string {
   }
 }
 
-export function generatePrelude(contract: ScriptContract): string[] {
-  const lines: string[] = [
-    `-- Prelude generated from the header of ${contract.file}: binds KEYS, checks and binds ARGV.`,
-    `args_keys(#KEYS, ${contract.keys.length})`,
-  ]
-  contract.keys.forEach((key, index) => {
+/** The KEYS checks and bindings. */
+function keyLines(contract: ScriptContract): string[] {
+  const keys = contract.keys
+  const names = keys.map((key) => keyUnder('', key.name, key.redisType))
+  const first = names[0]
+  if (first === undefined) return ['args_keys(#KEYS, 0)']
+  const namespace = `args_namespace(KEYS, ${keys.length}, ${luaString(first)}`
+  const lines = [`local keys_prefix = ${namespace})`]
+  if (keys.length > 1) {
+    const compares = names.slice(1).map((name, i) => `KEYS[${i + 2}] ~= keys_prefix .. ${luaString(name)}`)
+    lines.push(
+      `if ${compares[0]}`,
+      ...compares.slice(1).map((compare) => `  or ${compare}`),
+      'then',
+      `  ${namespace}, { ${names.map(luaString).join(', ')} })`,
+      'end',
+    )
+  }
+  if (contract.errors.some((entry) => entry.code === WRONG_TYPE_CODE)) {
+    keys.forEach((key, index) => {
+      if (key.redisType === 'channel') return
+      lines.push(`args_keyType(KEYS, ${index + 1}, redis.call('TYPE', KEYS[${index + 1}]), ${luaString(key.redisType)})`)
+    })
+  }
+  keys.forEach((key, index) => {
     lines.push(`local ${keyLocal(key.name)} = KEYS[${index + 1}]`)
   })
+  return lines
+}
+
+export function generatePrelude(contract: ScriptContract): string[] {
+  const lines: string[] = [
+    `-- Prelude generated from the header of ${contract.file}: checks and binds KEYS, checks and binds ARGV.`,
+    ...keyLines(contract),
+  ]
   const group = contract.group
   if (group === undefined) lines.push(`args_count(#ARGV, ${contract.args.length})`)
   contract.args.forEach((arg, index) => {

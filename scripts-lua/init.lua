@@ -1,5 +1,5 @@
 --- @script init
---- @version 2
+--- @version 3
 --- @summary Creates the scheduler of a namespace, or updates its configuration (the last init wins).
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key nodes hash Worker node id to its packed record.
@@ -15,7 +15,7 @@
 --- @arg nodeTimeoutMs integer[100,86400000]=15000 A node silent for this long is dropped and its tasks go back to ready.
 --- @arg keepExisting boolean=0 1 leaves an existing namespace's configuration as it is (the reply is then "exists").
 --- @reply "created" | "updated" | "exists"
---- @error TM_BAD_ARGUMENT TM_SCHEMA_MISMATCH
+--- @error TM_BAD_ARGUMENT TM_SCHEMA_MISMATCH TM_WRONG_TYPE
 --- @include "lib/config"
 -- Cost: O(1); a change of strategy re-scores every node once, O(n).
 local existing = redis.call('HGET', metaKey, 'schema')

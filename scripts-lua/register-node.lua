@@ -1,5 +1,5 @@
 --- @script register-node
---- @version 3
+--- @version 4
 --- @summary Adds a worker node to the dispatch rotation, or updates its weight, capacity and queues, then dispatches.
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key task hash Task id to its packed record.
@@ -23,7 +23,7 @@
 --- @arg capacity integer[1,100000]=10 Most tasks the node holds at once (assigned plus running).
 --- @arg queues idlist[100]= Queues the node serves; empty serves every queue.
 --- @reply "joined" | "updated"
---- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH
+--- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH TM_WRONG_TYPE
 --- @include "lib/maintenance"
 -- Cost: O(log n); dispatch O(log n) per task assigned to the new slots.
 open_namespace()

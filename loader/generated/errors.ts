@@ -170,6 +170,19 @@ export class UnknownTaskError extends TaskmillScriptError {
   }
 }
 
+/**
+ * A namespace key holds another Redis type than the script declares for it: something other than taskmill wrote it.
+ *
+ * Raised by a script as `TM_WRONG_TYPE <detail>`.
+ */
+export class WrongTypeError extends TaskmillScriptError {
+  static readonly code = 'TM_WRONG_TYPE' as const
+
+  constructor(detail: string, context: ScriptErrorContext) {
+    super('TM_WRONG_TYPE', detail, context)
+  }
+}
+
 /** The class for each code, for turning an error reply into a typed error. */
 export const errorClassesByCode: Record<string, new (detail: string, context: ScriptErrorContext) => TaskmillScriptError> = {
   TM_BAD_ARGUMENT: BadArgumentError,
@@ -185,4 +198,5 @@ export const errorClassesByCode: Record<string, new (detail: string, context: Sc
   TM_UNKNOWN_DEPENDENCY: UnknownDependencyError,
   TM_UNKNOWN_NODE: UnknownNodeError,
   TM_UNKNOWN_TASK: UnknownTaskError,
+  TM_WRONG_TYPE: WrongTypeError,
 }

@@ -34,15 +34,16 @@ end
 
 -- Quotes a value for a message: cut short, with control and non-ASCII bytes as \xNN so the
 -- reply stays one printable line.
-local function arg_show(value)
+local function arg_show(value, max_bytes)
+  max_bytes = max_bytes or ARG_SHOWN_BYTES
   local shown = value
-  if #shown > ARG_SHOWN_BYTES then
-    shown = string.sub(shown, 1, ARG_SHOWN_BYTES)
+  if #shown > max_bytes then
+    shown = string.sub(shown, 1, max_bytes)
   end
   shown = string.gsub(shown, '[%c"\\\128-\255]', function(c)
     return string.format('\\x%02x', string.byte(c))
   end)
-  if #value > ARG_SHOWN_BYTES then
+  if #value > max_bytes then
     return '"' .. shown .. '"...'
   end
   return '"' .. shown .. '"'
@@ -180,6 +181,38 @@ end
 local function args_keys(count, expected)
   if count ~= expected then
     fail('TM_BAD_ARGUMENT', 'keys: expected ' .. expected .. ', got ' .. count)
+  end
+end
+
+-- KEYS are exactly the declared keys of one namespace, in order (see codegen/prelude.ts). The
+-- first names the namespace: its prefix is that key less its declared name. Returns the prefix;
+-- the prelude then compares every other key with prefix .. name, one string comparison each,
+-- and only when one differs calls this again with all the names, to say which key is wrong.
+local function args_namespace(keys, expected, first, names)
+  if #keys ~= expected then
+    fail('TM_BAD_ARGUMENT', 'keys: expected ' .. expected .. ', got ' .. #keys)
+  end
+  local key = keys[1]
+  if #key <= #first or string.sub(key, -#first) ~= first then
+    fail('TM_BAD_ARGUMENT', 'keys[1]: expected a key ending in "' .. first .. '", got ' .. arg_show(key, 200))
+  end
+  local prefix = string.sub(key, 1, #key - #first)
+  if names then
+    for i = 2, #names do
+      if keys[i] ~= prefix .. names[i] then
+        fail('TM_BAD_ARGUMENT', 'keys[' .. i .. ']: expected "' .. prefix .. names[i] .. '", got ' .. arg_show(keys[i], 200))
+      end
+    end
+  end
+  return prefix
+end
+
+-- `reply` is TYPE of keys[i]: absent, or the Redis type the header declares.
+local function args_keyType(keys, i, reply, expected)
+  local actual = reply.ok or reply
+  if actual ~= 'none' and actual ~= expected then
+    fail('TM_WRONG_TYPE', 'keys[' .. i .. ']: ' .. arg_show(keys[i], 200) .. ' holds a ' .. actual .. ', expected a '
+      .. expected .. ' (written by something other than taskmill?)')
   end
 end
 

@@ -25,9 +25,9 @@ describe.skipIf(url === undefined)('the generated prelude on Redis', () => {
   const client = new Redis(url as string, { lazyConnect: true, maxRetriesPerRequest: 1 })
   afterAll(() => client.quit())
 
-  const run = async (argv: string[], keys: string[] = ['k']): Promise<unknown> =>
+  const run = async (argv: string[], keys: string[] = ['x:meta']): Promise<unknown> =>
     JSON.parse((await client.eval(source, keys.length, ...keys, ...argv)) as string)
-  const rejection = async (argv: string[], keys: string[] = ['k']): Promise<string> => {
+  const rejection = async (argv: string[], keys: string[] = ['x:meta']): Promise<string> => {
     try {
       await client.eval(source, keys.length, ...keys, ...argv)
     } catch (error) {
@@ -120,6 +120,6 @@ describe.skipIf(url === undefined)('the generated prelude on Redis', () => {
 
   it('loads as a no-writes script', async () => {
     const sha = (await client.script('LOAD', source)) as string
-    expect(JSON.parse((await client.evalsha_ro(sha, 1, 'k', ...VALID)) as string)).toMatchObject({ name: 'task:1' })
+    expect(JSON.parse((await client.evalsha_ro(sha, 1, 'x:meta', ...VALID)) as string)).toMatchObject({ name: 'task:1' })
   })
 })
