@@ -18,6 +18,8 @@ export const KEY_TYPES = {
   meta: 'hash',
   task: 'hash',
   ready: 'zset',
+  /** Ready tasks again, as `<queue>><score>><task>`: a queue's ready tasks are one lex range. */
+  'ready-by-queue': 'zset',
   delayed: 'zset',
   leases: 'zset',
   assigned: 'zset',

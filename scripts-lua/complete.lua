@@ -1,9 +1,10 @@
 --- @script complete
---- @version 3
+--- @version 4
 --- @summary Completes running tasks of one node with their results, releases their dependents, frees the slots, dispatches, and optionally starts the node's next tasks in the same call.
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key task hash Task id to its packed record.
 --- @key ready zset Ready tasks, by priority then enqueue order.
+--- @key ready-by-queue zset Ready tasks again, as "<queue>><score>><task>", so that the next ready task of a queue is one lexicographic range.
 --- @key delayed zset Delayed and retrying tasks, by due time.
 --- @key leases zset Assigned and running tasks, by lease expiry.
 --- @key assigned zset Tasks assigned to a node and not started, as "<node>><task>".
@@ -64,7 +65,7 @@ if claim > 0 and node then
   started = claim_assigned(node, claim)
   direct_start = { node = node.id, budget = claim - #started, started = started }
 end
-dispatch()
+dispatch(nodeId)
 direct_start = nil
 commit()
 return started

@@ -1,9 +1,10 @@
 --- @script drain-node
---- @version 1
+--- @version 2
 --- @summary Takes a node out of the dispatch rotation for a graceful shutdown: it is given no new task, its assigned tasks not yet started go back to ready, and the tasks it runs stay its own until it completes, fails or releases them.
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key task hash Task id to its packed record.
 --- @key ready zset Ready tasks, by priority then enqueue order.
+--- @key ready-by-queue zset Ready tasks again, as "<queue>><score>><task>", so that the next ready task of a queue is one lexicographic range.
 --- @key delayed zset Delayed and retrying tasks, by due time.
 --- @key leases zset Assigned and running tasks, by lease expiry.
 --- @key assigned zset Tasks assigned to a node and not started, as "<node>><task>".

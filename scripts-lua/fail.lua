@@ -1,9 +1,10 @@
 --- @script fail
---- @version 3
+--- @version 4
 --- @summary Records a handler failure: the task retries after its backoff, or dies when attempts are used up or the error is not retryable; a task whose cancel was requested ends canceled.
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key task hash Task id to its packed record.
 --- @key ready zset Ready tasks, by priority then enqueue order.
+--- @key ready-by-queue zset Ready tasks again, as "<queue>><score>><task>", so that the next ready task of a queue is one lexicographic range.
 --- @key delayed zset Delayed and retrying tasks, by due time.
 --- @key leases zset Assigned and running tasks, by lease expiry.
 --- @key assigned zset Tasks assigned to a node and not started, as "<node>><task>".
@@ -61,6 +62,6 @@ else
 end
 settle_dependents()
 maintain_if_due(100)
-dispatch()
+dispatch(nodeId)
 commit()
 return { outcome, retry_at }

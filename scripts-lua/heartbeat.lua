@@ -1,9 +1,10 @@
 --- @script heartbeat
---- @version 4
+--- @version 5
 --- @summary Keeps a node alive and its tasks' leases fresh, runs a slice of housekeeping, and tells the node which tasks it still holds and which were canceled.
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key task hash Task id to its packed record.
 --- @key ready zset Ready tasks, by priority then enqueue order.
+--- @key ready-by-queue zset Ready tasks again, as "<queue>><score>><task>", so that the next ready task of a queue is one lexicographic range.
 --- @key delayed zset Delayed and retrying tasks, by due time.
 --- @key leases zset Assigned and running tasks, by lease expiry.
 --- @key assigned zset Tasks assigned to a node and not started, as "<node>><task>".
@@ -62,7 +63,7 @@ if config.timerNode ~= nodeId then
   end
 end
 maintain_if_due(maintenanceLimit)
-dispatch()
+dispatch(nodeId)
 commit()
 local next_due = 0
 if config.timerNode == nodeId and config.dueAt < NEVER then

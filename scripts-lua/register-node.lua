@@ -1,9 +1,10 @@
 --- @script register-node
---- @version 4
+--- @version 5
 --- @summary Adds a worker node to the dispatch rotation, or updates its weight, capacity and queues, then dispatches.
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key task hash Task id to its packed record.
 --- @key ready zset Ready tasks, by priority then enqueue order.
+--- @key ready-by-queue zset Ready tasks again, as "<queue>><score>><task>", so that the next ready task of a queue is one lexicographic range.
 --- @key delayed zset Delayed and retrying tasks, by due time.
 --- @key leases zset Assigned and running tasks, by lease expiry.
 --- @key assigned zset Tasks assigned to a node and not started, as "<node>><task>".
@@ -47,6 +48,6 @@ if outcome == 'joined' then
   emit('node-joined', nil, nodeId, 'weight ' .. weight .. ', capacity ' .. capacity)
 end
 maintain_if_due(100)
-dispatch()
+dispatch(nodeId)
 commit()
 return outcome

@@ -1,9 +1,10 @@
 --- @script start
---- @version 3
+--- @version 4
 --- @summary Starts the tasks dispatch assigned to a node: each becomes running, its attempt counted and its lease restarted.
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key task hash Task id to its packed record.
 --- @key ready zset Ready tasks, by priority then enqueue order.
+--- @key ready-by-queue zset Ready tasks again, as "<queue>><score>><task>", so that the next ready task of a queue is one lexicographic range.
 --- @key delayed zset Delayed and retrying tasks, by due time.
 --- @key leases zset Assigned and running tasks, by lease expiry.
 --- @key assigned zset Tasks assigned to a node and not started, as "<node>><task>".

@@ -30,6 +30,24 @@
 -- node past it) and chooses among those until the best of them would fall behind the node
 -- past the window; only then does it write the window back and read the next one. A batch of
 -- tasks therefore costs a few reads of `free` and one write per node that got work.
+--
+-- Queues. Tasks are taken from the head of `ready` (priority, then enqueue order), and a
+-- call passes over at most READY_SKIP_MAX tasks that no free node serves before it stops, so
+-- that a backlog nobody serves costs each call a bounded look, not a scan. A task behind such
+-- a backlog would then wait however idle the node of its queue. So `ready-by-queue` holds
+-- every ready task a second time, as "<queue>><score>><task>" (all scores 0, the score
+-- zero-padded to 16 digits): a queue's ready tasks are one lexicographic range, best first, and
+-- the next one is a ZRANGEBYLEX ... LIMIT away, O(log n) whatever the backlog. It is written
+-- from the `ready` write buffer when that is flushed (flush_ready), so a task dispatched in the
+-- call that made it ready touches neither set. When a call stops at the skip limit with nodes
+-- still free, it looks up at most QUEUE_LOOKUPS queues in it: those of the node that made the
+-- call (its slot just came free: complete, fail, heartbeat, register-node), those of the free
+-- nodes of the window, and those of the tasks the call itself made ready; it takes at most
+-- QUEUE_CHUNK tasks from each, best first across queues. A node further down `free` finds the
+-- tasks of its queues at its next heartbeat. The alternative, a cursor that walks on through
+-- `ready` from call to call, is bounded per call but needs backlog / READY_SKIP_MAX calls to
+-- reach a task; the index costs one more ZADD and ZREM member per task that waits in `ready`
+-- (about 90 bytes while it waits) and nothing for one dispatched at once.
 local WINDOW = 16
 -- Free nodes looked at past the window for a task whose queue no node in the window serves.
 local NODE_SCAN_MAX = 256
@@ -37,6 +55,10 @@ local NODE_SCAN_MAX = 256
 -- queue) before it stops looking.
 local READY_CHUNK = 64
 local READY_SKIP_MAX = 100
+-- Queues looked up in `ready-by-queue` by a call that stopped at the skip limit, and tasks
+-- read from each.
+local QUEUE_LOOKUPS = 16
+local QUEUE_CHUNK = 16
 
 local wakes = {}
 -- Meta fields a call changed, written with one HSET when it commits.
@@ -61,11 +83,34 @@ local function start_task(id, record, node_id)
   return { id, record[R_TOKEN], record[R_ATTEMPTS], record[R_PAYLOAD], record[R_QUEUE] }
 end
 
+-- Writes out the buffered changes of `ready`, and the same changes to `ready-by-queue`. Every
+-- task added to or removed from `ready` has its record loaded in the call; the score of a task
+-- never changes while it is ready, so its member can be spelled again to remove it.
+local function flush_ready()
+  local writes = zset_writes[readyKey]
+  if writes then
+    for id, score in pairs(writes) do
+      local record = load_task(id)
+      if record then
+        local member = record[R_QUEUE] .. '>' .. string.format('%016.0f', ready_score(record)) .. '>' .. id
+        if score then
+          zset_add(readyByQueueKey, 0, member)
+        else
+          zset_remove(readyByQueueKey, member)
+        end
+      end
+    end
+  end
+  zset_flush(readyKey)
+  zset_flush(readyByQueueKey)
+end
+
 -- Assigns ready tasks, highest priority first, until no node has a free slot. The ready set
 -- is read in chunks; removals are buffered, so offsets stay valid while it is walked. The
 -- node-choosing functions are built inside, and only when something is ready: most calls
--- find the ready set empty, and every EVALSHA builds the chunk's closures again.
-local function dispatch()
+-- find the ready set empty, and every EVALSHA builds the chunk's closures again. `caller` is
+-- the id of the node making the call, when a node makes it (see Queues above).
+local function dispatch(caller)
   -- Tasks this call made ready are still in the write buffer. When the stored ready set is
   -- empty and they are few, they are all the ready tasks there are: dispatch them from the
   -- buffer, and those assigned never touch the set (no ZADD now and ZREM at commit).
@@ -84,7 +129,7 @@ local function dispatch()
     end
   end
   if not direct then
-    zset_flush(readyKey)
+    flush_ready()
     ids = redis.call('ZRANGE', readyKey, 0, READY_CHUNK - 1)
   end
   if #ids == 0 then
@@ -246,6 +291,107 @@ local function dispatch()
   local taken, skipped, offset = 0, 0, 0
   local unserved = {}
   local no_free_node = false
+
+  -- Gives the ready task to the node the strategy picks for its queue; false when no node has
+  -- a free slot at all.
+  local function try_assign(id, record)
+    local node, place, full = pick_node(record[R_QUEUE])
+    if full then
+      no_free_node = true
+      return false
+    end
+    if node then
+      if direct then
+        direct[id] = nil
+      else
+        zset_remove(readyKey, id)
+      end
+      assign(id, record, node)
+      if place then
+        reorder(place, node)
+      end
+      taken = taken + 1
+    else
+      unserved[record[R_QUEUE]] = true
+    end
+    return true
+  end
+
+  -- After the skip limit: the queues worth a look in `ready-by-queue`, at most QUEUE_LOOKUPS.
+  local function queues_to_look_up()
+    local queues, listed = {}, {}
+    local function add(queue)
+      if #queues < QUEUE_LOOKUPS and not listed[queue] and not unserved[queue] then
+        listed[queue] = true
+        queues[#queues + 1] = queue
+      end
+    end
+    local function add_node_queues(node)
+      if node and node.queues ~= '' and not node.silent and node.inflight < node.capacity then
+        for queue in string.gmatch(node.queues, '[^,]+') do
+          add(queue)
+        end
+      end
+    end
+    if caller then
+      add_node_queues(find_node(caller))
+    end
+    if window then
+      for _, entry in ipairs(window.entries) do
+        add_node_queues(entry.node)
+      end
+    end
+    -- The tasks this call made ready (kept in `buffered` after the flush).
+    local looked = 0
+    for id, score in pairs(buffered or {}) do
+      looked = looked + 1
+      if looked > READY_CHUNK or #queues >= QUEUE_LOOKUPS then
+        break
+      end
+      local record = score and load_task(id)
+      if record then
+        add(record[R_QUEUE])
+      end
+    end
+    return queues
+  end
+
+  -- The best ready tasks of some queues, found in `ready-by-queue` instead of in `ready`.
+  local function dispatch_by_queue()
+    local candidates = {}
+    -- Past the last task read of a queue whose chunk was full, the order is not known.
+    local horizon = nil
+    for _, queue in ipairs(queues_to_look_up()) do
+      local members = redis.call('ZRANGEBYLEX', readyByQueueKey, '[' .. queue .. '>', '[' .. queue .. '>\255',
+        'LIMIT', 0, QUEUE_CHUNK)
+      for _, member in ipairs(members) do
+        local rest = string.sub(member, #queue + 2)
+        candidates[#candidates + 1] = { score = tonumber(string.sub(rest, 1, 16)), id = string.sub(rest, 18), member = member }
+      end
+      if #members == QUEUE_CHUNK then
+        local last = candidates[#candidates].score
+        if horizon == nil or last < horizon then
+          horizon = last
+        end
+      end
+    end
+    table.sort(candidates, function(a, b)
+      return a.score < b.score or (a.score == b.score and a.id < b.id)
+    end)
+    for _, candidate in ipairs(candidates) do
+      if horizon and candidate.score > horizon then
+        return
+      end
+      local record = load_task(candidate.id)
+      if not record or record[R_STATE] ~= 'ready' then
+        -- An entry that outlived its task's stay in `ready`: nothing to dispatch, drop it.
+        zset_remove(readyByQueueKey, candidate.member)
+      elseif not unserved[record[R_QUEUE]] and not try_assign(candidate.id, record) then
+        return
+      end
+    end
+  end
+
   while true do
     for _, id in ipairs(ids) do
       local record = load_task(id)
@@ -253,27 +399,10 @@ local function dispatch()
         zset_remove(readyKey, id)
       elseif unserved[record[R_QUEUE]] then
         skipped = skipped + 1
-      else
-        local node, place, full = pick_node(record[R_QUEUE])
-        if full then
-          no_free_node = true
-          break
-        end
-        if node then
-          if direct then
-            direct[id] = nil
-          else
-            zset_remove(readyKey, id)
-          end
-          assign(id, record, node)
-          if place then
-            reorder(place, node)
-          end
-          taken = taken + 1
-        else
-          unserved[record[R_QUEUE]] = true
-          skipped = skipped + 1
-        end
+      elseif not try_assign(id, record) then
+        break
+      elseif unserved[record[R_QUEUE]] then
+        skipped = skipped + 1
       end
       if skipped >= READY_SKIP_MAX then
         break
@@ -285,6 +414,10 @@ local function dispatch()
     offset = offset + READY_CHUNK
     ids = redis.call('ZRANGE', readyKey, offset, offset + READY_CHUNK - 1)
   end
+  if skipped >= READY_SKIP_MAX and not no_free_node then
+    flush_ready()
+    dispatch_by_queue()
+  end
   if window then
     close_window()
   end
@@ -294,8 +427,8 @@ end
 -- Ends a state-changing call: writes back what was gathered in Lua (task records, index
 -- changes, nodes, counts, the namespace's clocks) and wakes the nodes that got work.
 local function commit()
+  flush_ready()
   flush_tasks()
-  zset_flush(readyKey)
   zset_flush(delayedKey)
   zset_flush(leasesKey)
   zset_flush(assignedKey)

@@ -38,7 +38,7 @@ describe('taskmill scripts', () => {
     let end = start + 1
     while (lines[end]?.startsWith(' ')) end++
     const text = lines.slice(start, end).join(' ').replace(/\s+/g, ' ')
-    expect(text).toContain('meta task ready delayed')
+    expect(text).toContain('meta task ready ready-by-queue')
     expect(text).toContain('tasks…(id payload priority? delayMs?')
   })
 

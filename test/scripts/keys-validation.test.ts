@@ -121,9 +121,10 @@ describe.each(targets)('KEYS validation on $name', (target) => {
     it('names the position and the key expected', async () => {
       const { bench, other } = await seeded(target)
       const keys = keysOf(s.heartbeatScript, bench.ns)
-      keys[4] = other.key('leases')
+      const at = s.heartbeatScript.keys.findIndex((key) => key.name === 'leases')
+      keys[at] = other.key('leases')
       await expect(evalsha(bench, s.heartbeatScript, keys, ['n1'])).rejects.toThrow(
-        `TM_BAD_ARGUMENT keys[5]: expected "${bench.ns.key('leases')}", got "${other.key('leases')}"`,
+        `TM_BAD_ARGUMENT keys[${at + 1}]: expected "${bench.ns.key('leases')}", got "${other.key('leases')}"`,
       )
       const first = keysOf(s.heartbeatScript, bench.ns)
       first[0] = bench.ns.key('task')
