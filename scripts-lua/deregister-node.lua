@@ -43,6 +43,7 @@ for _, member in ipairs(held) do
 end
 remove_node(node)
 emit('node-left', nil, nodeId, handed_back .. ' tasks handed back')
+settle_dependents()
 maintain_if_due(100)
 dispatch()
 commit()

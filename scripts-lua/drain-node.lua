@@ -48,6 +48,7 @@ for _, member in ipairs(node_tasks(assignedKey, nodeId, limit)) do
     handed_back = handed_back + 1
   end
 end
+settle_dependents()
 maintain_if_due(100)
 dispatch()
 commit()

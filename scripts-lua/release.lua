@@ -30,6 +30,7 @@
 open_namespace()
 local record = check_hold(nil, nodeId, id, token, { running = true, assigned = true })
 hand_back(id, record)
+settle_dependents()
 maintain_if_due(100)
 dispatch()
 commit()

@@ -272,8 +272,13 @@ local function recover_task(id, record, why)
 end
 
 -- A node gives a task back on graceful shutdown: it runs again elsewhere, and neither an
--- attempt nor a loss is counted.
+-- attempt nor a loss is counted. A task whose cancel was requested while it ran ends canceled
+-- instead, as it does when its lease is lost.
 local function hand_back(id, record)
   unhold(id, record)
-  requeue(id, record, 'released', nil)
+  if record[R_CANCEL_REQUESTED] == 1 then
+    finish_task(id, record, 'canceled', 'canceled')
+  else
+    requeue(id, record, 'released', nil)
+  end
 end

@@ -88,6 +88,8 @@ end
 -- The node reports in: its heartbeat time moves on and, if it was silent, it is back in `free`.
 local function mark_seen(node_id)
   redis.call('ZADD', seenKey, now, node_id)
+  -- The node is dropped if it stays silent past the timeout: that is housekeeping falling due.
+  lower_due(now + config.nodeTimeoutMs)
   local node = find_node(node_id)
   if node then
     node.live = true

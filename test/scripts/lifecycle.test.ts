@@ -150,6 +150,33 @@ describe.each(targets)('task lifecycle on $name', (target) => {
       expect((await bench.task('later')).state).toBe('assigned')
     })
 
+    it('a running task whose cancel was requested ends canceled when its node hands it back, and its dependent dies in the same call', async () => {
+      const bench = await openBench(target)
+      await bench.register('n1', 1, 1)
+      await bench.enqueue({ id: 'parent' }, { id: 'child', dependsOn: ['parent'] })
+      const [[, token]] = (await bench.start('n1')) as [s.StartReply[number]]
+      expect(await s.cancel(bench.runner, bench.ns, { id: 'parent' })).toBe('cancel-requested')
+      expect(await s.release(bench.runner, bench.ns, { nodeId: 'n1', id: 'parent', token })).toBe('released')
+      expect((await bench.task('parent')).state).toBe('canceled')
+      expect((await bench.task('child')).state).toBe('dead')
+      expect((await bench.stats()).nodes[0]?.[3]).toBe(0)
+    })
+
+    it('a node that joins an idle namespace and goes silent is dropped', async () => {
+      const bench = await openBench(target, { nodeTimeoutMs: 200 })
+      await bench.register('n1')
+      await s.deregisterNode(bench.runner, bench.ns, { nodeId: 'n1' })
+      await bench.maintain()
+      await bench.register('n2')
+      const deadline = Date.now() + 5000
+      let nodes = (await bench.stats()).nodes.length
+      while (nodes > 0 && Date.now() < deadline) {
+        await bench.enqueue({ id: `poke-${Date.now()}` })
+        nodes = (await bench.stats()).nodes.length
+      }
+      expect(nodes).toBe(0)
+    })
+
     it('writes an event for every transition, one stream entry per call, capped in entries', async () => {
       const bench = await openBench(target, { eventsMaxLen: 1000 })
       await bench.register('n1')

@@ -363,6 +363,8 @@ end
 -- The node reports in: its heartbeat time moves on and, if it was silent, it is back in `free`.
 function tm.mark_seen(node_id)
   redis.call('ZADD', tm.seenKey, tm.now, node_id)
+  -- The node is dropped if it stays silent past the timeout: that is housekeeping falling due.
+  tm.lower_due(tm.now + tm.config.nodeTimeoutMs)
   local node = tm.find_node(node_id)
   if node then
     node.live = true
