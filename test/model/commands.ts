@@ -274,18 +274,22 @@ class Stale extends Command {
   }
 }
 
+/** Cancel of any task, of a running one (its node is told at its next heartbeat), or of no such task. */
 class Cancel extends Command {
   constructor(
     private readonly n: number,
-    private readonly missing: boolean,
+    private readonly target: 'any' | 'running' | 'missing',
   ) {
-    super('cancel')
+    super(`cancel ${target}`)
   }
   check(m: Readonly<Model>): boolean {
-    return this.missing || m.tasks.size > 0
+    return this.target === 'missing' || (this.target === 'running' ? running(m).length > 0 : m.tasks.size > 0)
   }
   protected build(m: Model): Op | undefined {
-    const id = this.missing ? 'missing' : pick([...m.tasks.keys()], this.n)
+    const id =
+      this.target === 'missing' ? 'missing'
+      : this.target === 'running' ? pick(running(m), this.n)?.spec.id
+      : pick([...m.tasks.keys()], this.n)
     return id === undefined ? undefined : { kind: 'cancel', id }
   }
 }
@@ -369,7 +373,10 @@ export const commandArbitrary: fc.Arbitrary<Cmd> = fc.oneof(
   { weight: 4, arbitrary: fc.tuple(nat, rarely).map(([n, fatal]) => new Fail(n, !fatal)) },
   { weight: 1, arbitrary: nat.map((n) => new Release(n)) },
   { weight: 1, arbitrary: fc.tuple(fc.constantFrom('complete' as const, 'fail' as const, 'release' as const), nat).map(([k, n]) => new Stale(k, n)) },
-  { weight: 1, arbitrary: fc.tuple(nat, rarely).map(([n, missing]) => new Cancel(n, missing)) },
+  {
+    weight: 2,
+    arbitrary: fc.tuple(nat, fc.constantFrom('any' as const, 'running' as const, 'running' as const, 'missing' as const)).map(([n, target]) => new Cancel(n, target)),
+  },
   { weight: 1, arbitrary: fc.constant(null).map(() => new Maintain()) },
   {
     weight: 3,

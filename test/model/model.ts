@@ -27,13 +27,10 @@
  * capacity, in-flight, completed, failed, queues and last heartbeat. The invariants of
  * invariants.ts are checked first, on the observation alone.
  *
- * The rules follow the scripts' documented behaviour, including the recent choices of issue 8:
- * a task recovered from a node before it started comes back with nothing counted; a running
- * one counts a lost attempt (not a handler attempt) and dies at the tenth. Two known bugs are
- * tolerated unless `strict` (MODEL_STRICT=1), each reproduced by known-bugs.test.ts: a node
- * that joins while no other node is watched may never be dropped for silence
- * (ModelNode.watched), and a task handed back after its cancel was requested runs again
- * (Model.handBack).
+ * The rules follow the scripts' documented behaviour, including the choices of issue 8: a
+ * task recovered from a node before it started comes back with nothing counted; a running one
+ * counts a lost attempt (not a handler attempt) and dies at the tenth; a node gets no new task
+ * once silent for a third of the node timeout.
  */
 import type { GetTaskReply, HeartbeatReply, MaintainReply, StartReply, StatsReply } from '../../loader/generated/scripts.js'
 import { TaskmillScriptError } from '../../loader/errors.js'
@@ -76,13 +73,6 @@ export interface ModelTask {
 
 export interface ModelNode {
   readonly id: string
-  /**
-   * False for a node that joined when no other node was watched: register-node does not bring
-   * the due time of housekeeping forward to the node's silence deadline, so until housekeeping
-   * next runs for another reason, the node's silence may go unnoticed (a known bug, reported;
-   * the model tolerates it unless strict). Becomes true once housekeeping has run.
-   */
-  watched: boolean
   weight: number
   capacity: number
   queues: string[]
@@ -165,8 +155,6 @@ export class Model {
   /** The last observation, for the checks that compare two in a row. */
   last: Observation | undefined
   private batches = 0
-  /** A new namespace has no due time yet: its first state-changing call does housekeeping. */
-  private fresh = true
   private nextTaskNumber = 1
   /** A log of the steps so far, printed with a mismatch. */
   readonly history: string[] = []
@@ -174,8 +162,6 @@ export class Model {
   constructor(
     readonly config: RunConfig,
     startTime: number,
-    /** strict: no tolerance for the known bugs the model otherwise lets pass (see ModelNode.watched). */
-    readonly options: { strict?: boolean } = {},
   ) {
     this.timeLo = startTime
   }
@@ -342,8 +328,7 @@ export class Model {
     const reply = expectOk(outcome)
     const existing = this.nodes.get(op.node)
     sameJson(reply, existing ? 'updated' : 'joined', 'register-node reply')
-    const watched = this.options.strict || [...this.nodes.values()].some((n) => n.watched)
-    const node = existing ?? { id: op.node, watched, weight: 0, capacity: 0, queues: [], seenAt: 0, completed: 0, failed: 0 }
+    const node = existing ?? { id: op.node, weight: 0, capacity: 0, queues: [], seenAt: 0, completed: 0, failed: 0 }
     node.weight = op.weight
     node.capacity = op.capacity
     node.queues = [...op.queues]
@@ -386,7 +371,8 @@ export class Model {
     sameJson(expectOk(outcome), assigned.length, `drain-node ${nodeId} reply (tasks handed back)`)
     node.seenAt = step.stamp(observedNode(obs, nodeId)[6], `node ${nodeId} lastSeenAt`)
     node.capacity = 0
-    for (const task of assigned) this.handBack(task, step, obs)
+    const finished = assigned.flatMap((task) => this.handBack(task, step, obs) ?? [])
+    this.settleDependents(finished, step, obs)
     this.afterChange(obs, step)
   }
 
@@ -497,7 +483,7 @@ export class Model {
   private maintain(outcome: Outcome, obs: Observation, step: Step): void {
     const reply = expectOk(outcome) as MaintainReply
     // maintain runs housekeeping whether or not something is due: the same events either way.
-    const fired = this.housekeeping(obs, step, true)
+    const fired = this.housekeeping(obs, step)
     sameJson(reply.promoted, fired.promoted, 'maintain reply: promoted')
     sameJson(reply.nodesLost, fired.nodesLost, 'maintain reply: nodesLost')
     if (reply.recovered < fired.leasesMin || reply.recovered > fired.leasesMax) {
@@ -541,14 +527,12 @@ export class Model {
   }
 
   /**
-   * A node gives the task back: ready again, neither an attempt nor a loss counted. A task whose
-   * cancel was requested goes back to ready too and runs again (a known bug, reported: recovery
-   * after a lost lease ends such a task canceled, and cancel promises "at once when it has not
-   * started"); strict, the model expects it canceled. Returns it when it finished.
+   * A node gives the task back: ready again, neither an attempt nor a loss counted; a task whose
+   * cancel was requested ends canceled instead. Returns it when it finished.
    */
   private handBack(task: ModelTask, step: Step, obs: Observation): ModelTask | undefined {
     if (task.state === 'running') task.attempts--
-    if (this.options.strict && task.cancelRequested) {
+    if (task.cancelRequested) {
       this.finish(task, 'canceled', { text: 'canceled', prefix: false }, step, obs)
       return task
     }
@@ -581,15 +565,13 @@ export class Model {
    * Due tasks become ready, expired leases and silent nodes give their tasks back, all at the
    * call's one instant. Returns what fired, for maintain's reply.
    */
-  private housekeeping(obs: Observation, step: Step, always = false): { promoted: number; nodesLost: number; leasesMin: number; leasesMax: number } {
+  private housekeeping(obs: Observation, step: Step): { promoted: number; nodesLost: number; leasesMin: number; leasesMax: number } {
     const [lo, hi] = step.bounds
     interface Item {
       /** The event fires when now >= threshold. */
       threshold: number
       /** Whether the result shows it fired. */
       observed: boolean
-      /** False for a node whose silence the scripts may overlook (see ModelNode.watched). */
-      watched: boolean
       what: string
       fired?: boolean
     }
@@ -598,7 +580,6 @@ export class Model {
       nodeItems.set(node, {
         threshold: node.seenAt + this.config.nodeTimeoutMs + 1,
         observed: !obs.stats.nodes.some((row) => row[0] === node.id),
-        watched: node.watched,
         what: `node ${node.id} silent since ${node.seenAt}`,
       })
     }
@@ -607,21 +588,17 @@ export class Model {
       const o = obs.tasks.get(task.spec.id) ?? undefined
       if (task.state === 'delayed' || task.state === 'retrying') {
         const moved = o !== undefined && o.state !== task.state
-        taskItems.set(task, { threshold: task.deadline, observed: moved, watched: true, what: `${task.spec.id} due at ${task.deadline}` })
+        taskItems.set(task, { threshold: task.deadline, observed: moved, what: `${task.spec.id} due at ${task.deadline}` })
       } else if (HELD.has(task.state)) {
         const taken = o !== undefined && (o.state !== task.state || o.token !== task.token || o.lostAttempts > task.lost)
-        taskItems.set(task, { threshold: task.deadline, observed: taken, watched: true, what: `${task.spec.id} lease until ${task.deadline}` })
+        taskItems.set(task, { threshold: task.deadline, observed: taken, what: `${task.spec.id} lease until ${task.deadline}` })
       }
     }
-    const items = [...nodeItems.values(), ...taskItems.values()]
-    // Housekeeping runs when something it watches is due (or always, for maintain); a call in
-    // which it ran shows in what fired.
-    const ran = always || this.fresh || items.some((i) => (i.watched && i.threshold <= lo) || i.observed)
-    this.fresh = false
     // An event fires when now >= its threshold: certainly when the threshold is at or before the
-    // window, certainly not when after it, and otherwise as observed.
-    for (const item of items) {
-      item.fired = ran && (item.threshold <= lo ? true : item.threshold > hi ? false : item.observed)
+    // window, certainly not when after it, and otherwise as observed. (A call does housekeeping
+    // only when something is due; when nothing is, nothing fires either way.)
+    for (const item of [...nodeItems.values(), ...taskItems.values()]) {
+      item.fired = item.threshold <= lo ? true : item.threshold > hi ? false : item.observed
     }
     const silentNodes = [...nodeItems].filter(([, i]) => i.fired).map(([node]) => node)
     const silent = new Set(silentNodes.map((n) => n.id))
@@ -644,24 +621,20 @@ export class Model {
         leasesMax++
       }
     }
-    if (ran) {
-      // All of it happened at one instant: some now in [lo, hi] fires exactly these events.
-      const constraints = [...nodeItems.values(), ...taskItems.values()]
-      let earliest = lo
-      let latest = hi
-      for (const c of constraints) {
-        if (c.fired) earliest = Math.max(earliest, c.threshold)
-        else latest = Math.min(latest, c.threshold - 1)
-      }
-      if (earliest > latest) {
-        const fired = constraints.filter((c) => c.fired).map((c) => c.what)
-        const notFired = constraints.filter((c) => !c.fired).map((c) => c.what)
-        mismatch(
-          `housekeeping in [${lo}, ${hi}] fired [${fired.join('; ')}] but not [${notFired.join('; ')}]: no single instant does that`,
-        )
-      }
-      // It also set the next due time afresh, from every node there is.
-      for (const node of this.nodes.values()) node.watched = true
+    // All of it happened at one instant: some now in [lo, hi] fires exactly these events.
+    const constraints = [...nodeItems.values(), ...taskItems.values()]
+    let earliest = lo
+    let latest = hi
+    for (const c of constraints) {
+      if (c.fired) earliest = Math.max(earliest, c.threshold)
+      else latest = Math.min(latest, c.threshold - 1)
+    }
+    if (earliest > latest) {
+      const fired = constraints.filter((c) => c.fired).map((c) => c.what)
+      const notFired = constraints.filter((c) => !c.fired).map((c) => c.what)
+      mismatch(
+        `housekeeping in [${lo}, ${hi}] fired [${fired.join('; ')}] but not [${notFired.join('; ')}]: no single instant does that`,
+      )
     }
 
     for (const task of promoted) {

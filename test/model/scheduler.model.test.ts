@@ -12,7 +12,6 @@
  *                        `path` and the `replayPath` at the end of its counterexample)
  *   MODEL_RUNS=<n>       sequences per target (CI 40, soak 500)
  *   MODEL_COMMANDS=<n>   most steps per sequence (CI 50, soak 150)
- *   MODEL_STRICT=1       no tolerance for the known bugs (see known-bugs.test.ts)
  */
 import fc from 'fast-check'
 import { describe, it } from 'vitest'
@@ -28,7 +27,6 @@ const maxCommands = Number(process.env.MODEL_COMMANDS ?? (soak ? 150 : 50))
 const seed = process.env.MODEL_SEED === undefined ? randomSeed() : Number(process.env.MODEL_SEED)
 const path = process.env.MODEL_PATH
 const replayPath = process.env.MODEL_REPLAY_PATH
-const strict = process.env.MODEL_STRICT === '1'
 
 function randomSeed(): number {
   return (Date.now() ^ Math.floor(Math.random() * 0x100000000)) | 0
@@ -45,7 +43,6 @@ describe.each(targets)('model-based tests on $name', (target) => {
         const replay = [`MODEL_SEED=${seed}`, `MODEL_RUNS=${numRuns}`, `MODEL_COMMANDS=${maxCommands}`]
         if (path !== undefined) replay.push(`MODEL_PATH=${path}`)
         if (replayPath !== undefined) replay.push(`MODEL_REPLAY_PATH=${replayPath}`)
-        if (strict) replay.push('MODEL_STRICT=1')
         console.log(
           `model-based tests on ${target.name}: ${numRuns} runs of up to ${maxCommands} steps, seed ${seed}\n` +
             `  replay: ${replay.join(' ')} npm run soak -- -t ${target.name}` +
@@ -55,7 +52,7 @@ describe.each(targets)('model-based tests on $name', (target) => {
           fc.asyncProperty(setupArbitrary, fc.commands([commandArbitrary], { maxCommands, size: 'max', ...(replayPath === undefined ? {} : { replayPath }) }), async (setup, commands) => {
             const real = await RealSystem.open(client, runner, randomNamespace('model'), setup)
             try {
-              const model = new Model(setup, await real.time(), { strict })
+              const model = new Model(setup, await real.time())
               await registerNodes(model, real, setup)
               await fc.asyncModelRun(() => ({ model, real }), commands)
             } finally {
