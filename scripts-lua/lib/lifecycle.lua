@@ -40,6 +40,8 @@ local MAX_LOST = 10
 
 local propagation_budget = PROPAGATION_BUDGET
 local propagation_pushed = false
+-- The task whose children propagation is settling: it is retained, if at all, when that is done.
+local propagating = nil
 
 -- Waiting -> delayed or ready, by run-at time.
 local function make_runnable(id, record)
@@ -100,7 +102,11 @@ local function retain_if_unheld(id)
     return
   end
   local state = record[R_STATE]
-  if (state == 'completed' or state == 'dead' or state == 'canceled') and not has_children(id) then
+  if state ~= 'completed' and state ~= 'dead' and state ~= 'canceled' then
+    return
+  end
+  -- Only a task that ever had a dependent can have an edge to a child.
+  if record[R_HAS_DEPENDENTS] ~= 1 or not has_children(id) then
     retain(id, record)
   end
 end
@@ -118,7 +124,7 @@ local function release_parents(id, from)
         return position - 1
       end
       propagation_budget = propagation_budget - 1
-      if redis.call('ZREM', edgesKey, parent .. '>' .. id) == 1 then
+      if redis.call('ZREM', edgesKey, parent .. '>' .. id) == 1 and parent ~= propagating then
         retain_if_unheld(parent)
       end
     end
@@ -204,9 +210,11 @@ local function propagate()
       local first = after == '' and ('[' .. id .. '>') or ('(' .. id .. '>' .. after)
       local edges = redis.call('ZRANGEBYLEX', edgesKey, first, '[' .. id .. '>\255', 'LIMIT', 0, limit)
       local prefix_length = #id + 2
+      propagating = id
       for _, edge in ipairs(edges) do
         settle_child(string.sub(edge, prefix_length), kind == 'c')
       end
+      propagating = nil
       propagation_budget = propagation_budget - #edges
       if #edges == limit then
         -- Maybe more children: the next slice starts after the last one settled.
