@@ -953,81 +953,6 @@ function tm.dispatch(caller)
     return true
   end
 
-  -- After the skip limit: the queues worth a look in `ready-by-queue`, at most QUEUE_LOOKUPS.
-  local function queues_to_look_up()
-    local queues, listed = {}, {}
-    local function add(queue)
-      if #queues < 16 --[[QUEUE_LOOKUPS]] and not listed[queue] and not unserved[queue] then
-        listed[queue] = true
-        queues[#queues + 1] = queue
-      end
-    end
-    local function add_node_queues(node)
-      if node and node.queues ~= '' and not node.silent and node.inflight < node.capacity then
-        for queue in string.gmatch(node.queues, '[^,]+') do
-          add(queue)
-        end
-      end
-    end
-    if caller then
-      add_node_queues(tm.find_node(caller))
-    end
-    if window then
-      for _, entry in ipairs(window.entries) do
-        add_node_queues(entry.node)
-      end
-    end
-    -- The tasks this call made ready (kept in `buffered` after the flush).
-    local looked = 0
-    for id, score in pairs(buffered or {}) do
-      looked = looked + 1
-      if looked > 64 --[[READY_CHUNK]] or #queues >= 16 --[[QUEUE_LOOKUPS]] then
-        break
-      end
-      local record = score and tm.load_task(id)
-      if record then
-        add(record[4 --[[R_QUEUE]]])
-      end
-    end
-    return queues
-  end
-
-  -- The best ready tasks of some queues, found in `ready-by-queue` instead of in `ready`.
-  local function dispatch_by_queue()
-    local candidates = {}
-    -- Past the last task read of a queue whose chunk was full, the order is not known.
-    local horizon = nil
-    for _, queue in ipairs(queues_to_look_up()) do
-      local members = redis.call('ZRANGEBYLEX', tm.readyByQueueKey, '[' .. queue .. '>', '[' .. queue .. '>\255',
-        'LIMIT', 0, 16 --[[QUEUE_CHUNK]])
-      for _, member in ipairs(members) do
-        local rest = string.sub(member, #queue + 2)
-        candidates[#candidates + 1] = { score = tonumber(string.sub(rest, 1, 16)), id = string.sub(rest, 18), member = member }
-      end
-      if #members == 16 --[[QUEUE_CHUNK]] then
-        local last = candidates[#candidates].score
-        if horizon == nil or last < horizon then
-          horizon = last
-        end
-      end
-    end
-    table.sort(candidates, function(a, b)
-      return a.score < b.score or (a.score == b.score and a.id < b.id)
-    end)
-    for _, candidate in ipairs(candidates) do
-      if horizon and candidate.score > horizon then
-        return
-      end
-      local record = tm.load_task(candidate.id)
-      if not record or record[1 --[[R_STATE]]] ~= 'ready' then
-        -- An entry that outlived its task's stay in `ready`: nothing to dispatch, drop it.
-        tm.zset_remove(tm.readyByQueueKey, candidate.member)
-      elseif not unserved[record[4 --[[R_QUEUE]]]] and not try_assign(candidate.id, record) then
-        return
-      end
-    end
-  end
-
   while true do
     for _, id in ipairs(ids) do
       local record = tm.load_task(id)
@@ -1051,6 +976,82 @@ function tm.dispatch(caller)
     ids = redis.call('ZRANGE', tm.readyKey, offset, offset + 64 --[[READY_CHUNK]] - 1)
   end
   if skipped >= 100 --[[READY_SKIP_MAX]] and not no_free_node then
+    -- Built only here, like the node-choosing functions above: most calls never get this far.
+    -- After the skip limit: the queues worth a look in `ready-by-queue`, at most QUEUE_LOOKUPS.
+    local function queues_to_look_up()
+      local queues, listed = {}, {}
+      local function add(queue)
+        if #queues < 16 --[[QUEUE_LOOKUPS]] and not listed[queue] and not unserved[queue] then
+          listed[queue] = true
+          queues[#queues + 1] = queue
+        end
+      end
+      local function add_node_queues(node)
+        if node and node.queues ~= '' and not node.silent and node.inflight < node.capacity then
+          for queue in string.gmatch(node.queues, '[^,]+') do
+            add(queue)
+          end
+        end
+      end
+      if caller then
+        add_node_queues(tm.find_node(caller))
+      end
+      if window then
+        for _, entry in ipairs(window.entries) do
+          add_node_queues(entry.node)
+        end
+      end
+      -- The tasks this call made ready (kept in `buffered` after the flush).
+      local looked = 0
+      for id, score in pairs(buffered or {}) do
+        looked = looked + 1
+        if looked > 64 --[[READY_CHUNK]] or #queues >= 16 --[[QUEUE_LOOKUPS]] then
+          break
+        end
+        local record = score and tm.load_task(id)
+        if record then
+          add(record[4 --[[R_QUEUE]]])
+        end
+      end
+      return queues
+    end
+
+    -- The best ready tasks of some queues, found in `ready-by-queue` instead of in `ready`.
+    local function dispatch_by_queue()
+      local candidates = {}
+      -- Past the last task read of a queue whose chunk was full, the order is not known.
+      local horizon = nil
+      for _, queue in ipairs(queues_to_look_up()) do
+        local members = redis.call('ZRANGEBYLEX', tm.readyByQueueKey, '[' .. queue .. '>', '[' .. queue .. '>\255',
+          'LIMIT', 0, 16 --[[QUEUE_CHUNK]])
+        for _, member in ipairs(members) do
+          local rest = string.sub(member, #queue + 2)
+          candidates[#candidates + 1] = { score = tonumber(string.sub(rest, 1, 16)), id = string.sub(rest, 18), member = member }
+        end
+        if #members == 16 --[[QUEUE_CHUNK]] then
+          local last = candidates[#candidates].score
+          if horizon == nil or last < horizon then
+            horizon = last
+          end
+        end
+      end
+      table.sort(candidates, function(a, b)
+        return a.score < b.score or (a.score == b.score and a.id < b.id)
+      end)
+      for _, candidate in ipairs(candidates) do
+        if horizon and candidate.score > horizon then
+          return
+        end
+        local record = tm.load_task(candidate.id)
+        if not record or record[1 --[[R_STATE]]] ~= 'ready' then
+          -- An entry that outlived its task's stay in `ready`: nothing to dispatch, drop it.
+          tm.zset_remove(tm.readyByQueueKey, candidate.member)
+        elseif not unserved[record[4 --[[R_QUEUE]]]] and not try_assign(candidate.id, record) then
+          return
+        end
+      end
+    end
+
     tm.flush_ready()
     dispatch_by_queue()
   end
