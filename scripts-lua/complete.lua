@@ -29,8 +29,11 @@
 --- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH TM_UNKNOWN_TASK TM_LEASE_LOST TM_RESULT_TOO_LARGE
 --- @include "lib/claim"
 --- @include "lib/maintenance"
--- Cost: per result O(log T); dependents settled up to 1,000 edges per call (the rest in later
--- calls); dispatch O(log n) per task assigned; housekeeping only when due.
+-- Cost: per result O(log T), plus per dependency of a result one ZREM and one range look-up
+-- (its parents released for retention, lib/lifecycle); dependents settled up to 1,000 edges per
+-- call (the rest in later calls); dispatch O(log n) per task assigned, and past 100 ready tasks
+-- no free node serves at most 16 queue look-ups of O(log T) (lib/dispatch); housekeeping only
+-- when due.
 open_namespace()
 local RUNNING = { running = true }
 local records = {}

@@ -28,8 +28,9 @@
 --- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH TM_UNKNOWN_TASK TM_LEASE_LOST
 --- @include "lib/claim"
 --- @include "lib/maintenance"
--- Cost: O(log T) for the task, its dependents settled up to 1,000 edges per call, dispatch
--- O(log n) per task assigned; housekeeping only when due.
+-- Cost: O(log T) for the task, its dependents settled and its parents released up to 1,000
+-- edges per call, dispatch O(log n) per task assigned (and at most 16 queue look-ups past a
+-- backlog of other queues, lib/dispatch); housekeeping only when due.
 open_namespace()
 local record = check_hold(nil, nodeId, id, token, { running = true })
 

@@ -26,6 +26,8 @@
 --- @include "lib/maintenance"
 -- Cost: O(log n) plus the node's own tasks (one record read and one lease write each); with
 -- nothing due and nothing ready, a handful of commands whatever the size of the namespace.
+-- Past a backlog of queues no free node serves, at most 16 look-ups of the node's queues in
+-- `ready-by-queue`, O(log T) each (lib/dispatch).
 open_namespace()
 local node = require_node(nodeId)
 mark_seen(nodeId)

@@ -17,7 +17,8 @@
 --- @reply "created" | "updated" | "exists"
 --- @error TM_BAD_ARGUMENT TM_SCHEMA_MISMATCH TM_WRONG_TYPE
 --- @include "lib/config"
--- Cost: O(1); a change of strategy re-scores every node once, O(n).
+-- Cost: O(1), three TYPE calls included (the prelude's check); a change of strategy re-scores
+-- every node once, O(n).
 local existing = redis.call('HGET', metaKey, 'schema')
 if existing and existing ~= SCHEMA_VERSION then
   fail('TM_SCHEMA_MISMATCH', 'namespace holds key-schema version ' .. existing ..

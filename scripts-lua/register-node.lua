@@ -26,7 +26,9 @@
 --- @reply "joined" | "updated"
 --- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH TM_WRONG_TYPE
 --- @include "lib/maintenance"
--- Cost: O(log n); dispatch O(log n) per task assigned to the new slots.
+-- Cost: O(log n), plus one TYPE per key (the prelude's check, TM_WRONG_TYPE); dispatch
+-- O(log n) per task assigned to the new slots, with at most 16 queue look-ups when the head of
+-- `ready` is other queues' backlog.
 open_namespace()
 local node = find_node(nodeId)
 local outcome = 'updated'

@@ -1514,7 +1514,8 @@ function tm.maintain_if_due(limit)
   end
 end
 -- scripts-lua/cancel.lua
--- Cost: O(log T) for the task, its dependents settled up to 1,000 edges per call.
+-- Cost: O(log T) for the task, its dependents settled and its parents released up to 1,000
+-- edges per call.
 tm.open_namespace()
 local record = tm.load_task(tm.id)
 if not record then

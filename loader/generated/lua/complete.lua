@@ -1605,8 +1605,11 @@ function tm.maintain_if_due(limit)
   end
 end
 -- scripts-lua/complete.lua
--- Cost: per result O(log T); dependents settled up to 1,000 edges per call (the rest in later
--- calls); dispatch O(log n) per task assigned; housekeeping only when due.
+-- Cost: per result O(log T), plus per dependency of a result one ZREM and one range look-up
+-- (its parents released for retention, lib/lifecycle); dependents settled up to 1,000 edges per
+-- call (the rest in later calls); dispatch O(log n) per task assigned, and past 100 ready tasks
+-- no free node serves at most 16 queue look-ups of O(log T) (lib/dispatch); housekeeping only
+-- when due.
 tm.open_namespace()
 local RUNNING = { running = true }
 local records = {}

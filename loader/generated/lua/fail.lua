@@ -1583,8 +1583,9 @@ function tm.maintain_if_due(limit)
   end
 end
 -- scripts-lua/fail.lua
--- Cost: O(log T) for the task, its dependents settled up to 1,000 edges per call, dispatch
--- O(log n) per task assigned; housekeeping only when due.
+-- Cost: O(log T) for the task, its dependents settled and its parents released up to 1,000
+-- edges per call, dispatch O(log n) per task assigned (and at most 16 queue look-ups past a
+-- backlog of other queues, lib/dispatch); housekeeping only when due.
 tm.open_namespace()
 local record = tm.check_hold(nil, tm.nodeId, tm.id, tm.token, { running = true })
 

@@ -1557,6 +1557,8 @@ end
 -- scripts-lua/heartbeat.lua
 -- Cost: O(log n) plus the node's own tasks (one record read and one lease write each); with
 -- nothing due and nothing ready, a handful of commands whatever the size of the namespace.
+-- Past a backlog of queues no free node serves, at most 16 look-ups of the node's queues in
+-- `ready-by-queue`, O(log T) each (lib/dispatch).
 tm.open_namespace()
 local node = tm.require_node(tm.nodeId)
 tm.mark_seen(tm.nodeId)

@@ -176,7 +176,8 @@ tm.keepExisting = (not (ARGV[10] == '' or ARGV[10] == nil)) and tm.args_boolean(
 -- SCHEMA_VERSION = '3'
 
 -- scripts-lua/init.lua
--- Cost: O(1); a change of strategy re-scores every node once, O(n).
+-- Cost: O(1), three TYPE calls included (the prelude's check); a change of strategy re-scores
+-- every node once, O(n).
 local existing = redis.call('HGET', tm.metaKey, 'schema')
 if existing and existing ~= '3' --[[SCHEMA_VERSION]] then
   tm.fail('TM_SCHEMA_MISMATCH', 'namespace holds key-schema version ' .. existing ..

@@ -1604,7 +1604,9 @@ function tm.maintain_if_due(limit)
   end
 end
 -- scripts-lua/register-node.lua
--- Cost: O(log n); dispatch O(log n) per task assigned to the new slots.
+-- Cost: O(log n), plus one TYPE per key (the prelude's check, TM_WRONG_TYPE); dispatch
+-- O(log n) per task assigned to the new slots, with at most 16 queue look-ups when the head of
+-- `ready` is other queues' backlog.
 tm.open_namespace()
 local node = tm.find_node(tm.nodeId)
 local outcome = 'updated'
