@@ -64,14 +64,14 @@ describe.each(targets)('queue starvation on $name', (target) => {
     it('ready-by-queue holds exactly the tasks of ready, whatever moved them', async () => {
       const bench = await openBench(target, { eventsMaxLen: 0 })
       const consistent = async (): Promise<void> => {
-        const flat = await bench.client.zrange(bench.ns.key('ready'), 0, -1, 'WITHSCORES')
+        const flat = await bench.client.zrange(bench.ns.key('ready'), '0', '-1', 'WITHSCORES')
         const expected: string[] = []
         for (let i = 0; i < flat.length; i += 2) {
           const id = flat[i] as string
           const queue = (await bench.task(id)).queue
           expected.push(`${queue}>${String(Number(flat[i + 1])).padStart(16, '0')}>${id}`)
         }
-        expect(await bench.client.zrange(bench.ns.key('ready-by-queue'), 0, -1)).toEqual(expected.sort())
+        expect(await bench.client.zrange(bench.ns.key('ready-by-queue'), '0', '-1')).toEqual(expected.sort())
       }
       await bench.enqueue(
         ...Array.from({ length: 8 }, (_, i) => ({ id: `q1-${i}`, queue: 'q1', priority: i % 3, leaseMs: 100 })),
