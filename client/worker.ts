@@ -90,7 +90,10 @@ export interface WorkerOptions {
   capacity?: number
   /** Queues the node serves. Default: every queue. */
   queues?: string[]
-  /** How often the node reports in, in ms; keep it well below the namespace's nodeTimeoutMs. Default: 1000. */
+  /**
+   * How often the node reports in, in ms. Keep it below a third of the namespace's nodeTimeoutMs:
+   * a node not seen for that long gets no new tasks until it reports in again. Default: 1000.
+   */
   heartbeatIntervalMs?: number
   /** Abort a handler after this many ms and fail the attempt with a timeout. Default: 0 (no limit). */
   taskTimeoutMs?: number
