@@ -99,8 +99,9 @@ export interface WorkerOptions {
   taskTimeoutMs?: number
   /**
    * Called with errors the worker recovers from by itself: a call that failed and is retried
-   * (Redis unreachable, out of memory), a result Redis refused, a lost connection.
-   * Default: console.error.
+   * (Redis unreachable, out of memory), a result Redis refused, a lost connection, and a
+   * `LeaseLostError` when a result or failure arrived after the task was taken from this node
+   * (it ran again elsewhere or was canceled; the late outcome was dropped). Default: console.error.
    */
   onError?: (error: unknown) => void
   /**
@@ -209,6 +210,11 @@ export class Worker {
 
   private report(error: unknown): void {
     ;(this.options.onError ?? ((e: unknown) => console.error(`taskmill worker ${this.nodeId}:`, e)))(error)
+  }
+
+  /** A late outcome of a task this node no longer holds: worth telling, nothing to retry. */
+  private reportLostLease(error: unknown): void {
+    if (error instanceof LeaseLostError) this.report(error)
   }
 
   /** The Redis server's clock as this process best knows it, so a skewed local clock cannot make the worker wake too early or too late. */
@@ -346,7 +352,7 @@ export class Worker {
         await fail(runner, namespace, args)
         return
       } catch (error) {
-        if (isTaskGone(error)) return
+        if (isTaskGone(error)) return this.reportLostLease(error)
         this.report(error)
         if (!isPassing(error)) return
       }
@@ -430,6 +436,8 @@ export class Worker {
         if (!isTaskGone(failure)) {
           this.report(failure)
           await this.failTask(item.id, item.token, `result not accepted: ${describe(failure)}`, false)
+        } else {
+          this.reportLostLease(failure)
         }
         this.forgetResults([item])
         return

@@ -8,8 +8,8 @@ import type { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createRunner } from '../../client/connection.js'
-import { RedisOutOfMemoryError, Scheduler, TaskFailedError, Worker, type TaskEvent, type TaskHandler } from '../../client/index.js'
-import { registerNode, start } from '../../loader/generated/scripts.js'
+import { LeaseLostError, RedisOutOfMemoryError, Scheduler, TaskFailedError, Worker, type TaskEvent, type TaskHandler } from '../../client/index.js'
+import { deregisterNode, registerNode, start } from '../../loader/generated/scripts.js'
 import { Namespace } from '../../loader/keys.js'
 import { closeClients, randomNamespace, redisInfo, standaloneClient } from '../support/context.js'
 import { startPrivate, type PrivateRedis } from '../support/private-redis.js'
@@ -29,7 +29,7 @@ async function worker(
   url: string,
   s: Scheduler,
   handler: TaskHandler,
-  options: { nodeId?: string; capacity?: number; onError?: (e: unknown) => void } = {},
+  options: { nodeId?: string; capacity?: number; heartbeatIntervalMs?: number; onError?: (e: unknown) => void } = {},
 ): Promise<Worker> {
   const w = await Worker.start({
     connection: url,
@@ -112,6 +112,32 @@ describe('Worker reconciliation on the shared Redis', () => {
       'started@restarted',
       'completed@restarted',
     ])
+  })
+
+  it('a result that arrives after the task was taken from the node reaches onError as a LeaseLostError', async () => {
+    const s = await scheduler(url)
+    const errors: unknown[] = []
+    let started!: () => void
+    const running = new Promise<void>((resolve) => (started = resolve))
+    let finish!: () => void
+    const held = new Promise<void>((resolve) => (finish = resolve))
+    const handler: TaskHandler = async () => {
+      started()
+      await held
+      return 'late'
+    }
+    await worker(url, s, handler, { nodeId: 'slow', onError: (e) => errors.push(e), heartbeatIntervalMs: 60_000 })
+    await s.enqueue({ id: 'job' })
+    await running
+    // Taken from the node while its handler runs: the node leaves, the task goes back to ready.
+    const runner = createRunner(standaloneClient())
+    await runner.loadAll()
+    await deregisterNode(runner, new Namespace(s.namespace), { nodeId: 'slow' })
+    expect((await s.getTask('job'))?.state).toBe('ready')
+    finish()
+    const deadline = Date.now() + 10_000
+    while (errors.length === 0 && Date.now() < deadline) await sleep(20)
+    expect(errors.map((e) => (e as Error).name)).toEqual(['LeaseLostError'])
   })
 })
 
