@@ -218,6 +218,16 @@ for _, id in ipairs(order) do
   end
 end
 seq_changed = true
+-- A task of a named queue may wait behind tasks no free node serves: keep `ready-by-queue`.
+if not config.queueFilters then
+  for _, task in ipairs(tasks) do
+    if created[task.id] and task.queue ~= 'default' then
+      config.queueFilters = true
+      redis.call('HSET', metaKey, 'queueFilters', 1)
+      break
+    end
+  end
+end
 
 settle_dependents()
 maintain_if_due(100)

@@ -44,6 +44,11 @@ if outcome == 'joined' or node.weight ~= weight then
 end
 node.capacity = capacity
 node.queues = table.concat(queues, ',')
+-- A node with a queue list can leave tasks that no free node serves: keep `ready-by-queue`.
+if #queues > 0 and not config.queueFilters then
+  config.queueFilters = true
+  redis.call('HSET', metaKey, 'queueFilters', 1)
+end
 node.queueSet = nil
 add_node(node)
 if outcome == 'joined' then

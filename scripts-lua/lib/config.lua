@@ -13,7 +13,7 @@ local config = {}
 local CONFIG_FIELDS = {
   'schema', 'strategy', 'payloadCap', 'resultCap', 'keepCompletedMs', 'keepCompletedCount',
   'keepDeadMs', 'keepDeadCount', 'eventsMaxLen', 'nodeTimeoutMs', 'seq', 'vtime', 'dueAt', 'timerNode',
-  'count:completed', 'count:dead', 'count:canceled',
+  'count:completed', 'count:dead', 'count:canceled', 'queueFilters',
 }
 
 local function check_schema(schema)
@@ -49,6 +49,7 @@ local function open_namespace()
   config.timerNode = values[14] or ''
   config.completedCount = tonumber(values[15] or '0')
   config.deadCount = tonumber(values[16] or '0') + tonumber(values[17] or '0')
+  config.queueFilters = values[18] == '1'
   read_clock()
 end
 

@@ -47,7 +47,11 @@
 -- tasks of its queues at its next heartbeat. The alternative, a cursor that walks on through
 -- `ready` from call to call, is bounded per call but needs backlog / READY_SKIP_MAX calls to
 -- reach a task; the index costs one more ZADD and ZREM member per task that waits in `ready`
--- (about 90 bytes while it waits) and nothing for one dispatched at once.
+-- (about 90 bytes while it waits) and nothing for one dispatched at once. It is kept only once
+-- the namespace uses queues (meta `queueFilters`: the first task of a queue other than
+-- `default`, or the first node with a queue list): while every task is of `default` and every
+-- node serves it, no task can wait behind tasks nobody serves. Tasks already ready when the
+-- flag is set are not in the index; they are found through `ready` as before.
 local WINDOW = 16
 -- Free nodes looked at past the window for a task whose queue no node in the window serves.
 local NODE_SCAN_MAX = 256
@@ -88,7 +92,9 @@ end
 -- never changes while it is ready, so its member can be spelled again to remove it.
 local function flush_ready()
   local writes = zset_writes[readyKey]
-  if writes then
+  -- Only a namespace that uses queues can starve one, so only there is the index kept (meta
+  -- `queueFilters`, set by the first task of a named queue or node with a queue list).
+  if writes and config.queueFilters then
     for id, score in pairs(writes) do
       local record = load_task(id)
       if record then

@@ -23,6 +23,14 @@ describe.each(targets)('queue starvation on $name', (target) => {
       expect([task.state, task.node]).toEqual(['assigned', 'b-node'])
     })
 
+    it('ready-by-queue is kept only once the namespace uses a queue other than default', async () => {
+      const bench = await openBench(target, { eventsMaxLen: 0 })
+      await bench.enqueue(...Array.from({ length: 10 }, (_, i) => ({ id: `d${i}` })))
+      expect(await bench.client.exists(bench.ns.key('ready-by-queue'))).toBe(0)
+      await bench.enqueue({ id: 'x1', queue: 'x' })
+      expect(await bench.client.zcard(bench.ns.key('ready-by-queue'))).toBe(1)
+    })
+
     it('a node that registers finds the task of its queue behind 500 others', async () => {
       const bench = await openBench(target, { eventsMaxLen: 0 })
       await backlog(bench, 'A', 500)

@@ -261,7 +261,7 @@ tm.config = {}
 tm.CONFIG_FIELDS = {
   'schema', 'strategy', 'payloadCap', 'resultCap', 'keepCompletedMs', 'keepCompletedCount',
   'keepDeadMs', 'keepDeadCount', 'eventsMaxLen', 'nodeTimeoutMs', 'seq', 'vtime', 'dueAt', 'timerNode',
-  'count:completed', 'count:dead', 'count:canceled',
+  'count:completed', 'count:dead', 'count:canceled', 'queueFilters',
 }
 
 function tm.check_schema(schema)
@@ -292,6 +292,7 @@ function tm.open_namespace()
   tm.config.timerNode = values[14] or ''
   tm.config.completedCount = tonumber(values[15] or '0')
   tm.config.deadCount = tonumber(values[16] or '0') + tonumber(values[17] or '0')
+  tm.config.queueFilters = values[18] == '1'
   tm.read_clock()
 end
 
@@ -722,7 +723,11 @@ end
 -- tasks of its queues at its next heartbeat. The alternative, a cursor that walks on through
 -- `ready` from call to call, is bounded per call but needs backlog / READY_SKIP_MAX calls to
 -- reach a task; the index costs one more ZADD and ZREM member per task that waits in `ready`
--- (about 90 bytes while it waits) and nothing for one dispatched at once.
+-- (about 90 bytes while it waits) and nothing for one dispatched at once. It is kept only once
+-- the namespace uses queues (meta `queueFilters`: the first task of a queue other than
+-- `default`, or the first node with a queue list): while every task is of `default` and every
+-- node serves it, no task can wait behind tasks nobody serves. Tasks already ready when the
+-- flag is set are not in the index; they are found through `ready` as before.
 -- WINDOW = 16
 -- Free nodes looked at past the window for a task whose queue no node in the window serves.
 -- NODE_SCAN_MAX = 256
@@ -763,7 +768,9 @@ end
 -- never changes while it is ready, so its member can be spelled again to remove it.
 function tm.flush_ready()
   local writes = tm.zset_writes[tm.readyKey]
-  if writes then
+  -- Only a namespace that uses queues can starve one, so only there is the index kept (meta
+  -- `queueFilters`, set by the first task of a named queue or node with a queue list).
+  if writes and tm.config.queueFilters then
     for id, score in pairs(writes) do
       local record = tm.load_task(id)
       if record then
@@ -1788,6 +1795,16 @@ for _, id in ipairs(order) do
   end
 end
 tm.seq_changed = true
+-- A task of a named queue may wait behind tasks no free node serves: keep `ready-by-queue`.
+if not tm.config.queueFilters then
+  for _, task in ipairs(tm.tasks) do
+    if created[task.id] and task.queue ~= 'default' then
+      tm.config.queueFilters = true
+      redis.call('HSET', tm.metaKey, 'queueFilters', 1)
+      break
+    end
+  end
+end
 
 tm.settle_dependents()
 tm.maintain_if_due(100)

@@ -244,7 +244,7 @@ tm.config = {}
 tm.CONFIG_FIELDS = {
   'schema', 'strategy', 'payloadCap', 'resultCap', 'keepCompletedMs', 'keepCompletedCount',
   'keepDeadMs', 'keepDeadCount', 'eventsMaxLen', 'nodeTimeoutMs', 'seq', 'vtime', 'dueAt', 'timerNode',
-  'count:completed', 'count:dead', 'count:canceled',
+  'count:completed', 'count:dead', 'count:canceled', 'queueFilters',
 }
 
 function tm.check_schema(schema)
@@ -275,6 +275,7 @@ function tm.open_namespace()
   tm.config.timerNode = values[14] or ''
   tm.config.completedCount = tonumber(values[15] or '0')
   tm.config.deadCount = tonumber(values[16] or '0') + tonumber(values[17] or '0')
+  tm.config.queueFilters = values[18] == '1'
   tm.read_clock()
 end
 
@@ -730,7 +731,11 @@ end
 -- tasks of its queues at its next heartbeat. The alternative, a cursor that walks on through
 -- `ready` from call to call, is bounded per call but needs backlog / READY_SKIP_MAX calls to
 -- reach a task; the index costs one more ZADD and ZREM member per task that waits in `ready`
--- (about 90 bytes while it waits) and nothing for one dispatched at once.
+-- (about 90 bytes while it waits) and nothing for one dispatched at once. It is kept only once
+-- the namespace uses queues (meta `queueFilters`: the first task of a queue other than
+-- `default`, or the first node with a queue list): while every task is of `default` and every
+-- node serves it, no task can wait behind tasks nobody serves. Tasks already ready when the
+-- flag is set are not in the index; they are found through `ready` as before.
 -- WINDOW = 16
 -- Free nodes looked at past the window for a task whose queue no node in the window serves.
 -- NODE_SCAN_MAX = 256
@@ -771,7 +776,9 @@ end
 -- never changes while it is ready, so its member can be spelled again to remove it.
 function tm.flush_ready()
   local writes = tm.zset_writes[tm.readyKey]
-  if writes then
+  -- Only a namespace that uses queues can starve one, so only there is the index kept (meta
+  -- `queueFilters`, set by the first task of a named queue or node with a queue list).
+  if writes and tm.config.queueFilters then
     for id, score in pairs(writes) do
       local record = tm.load_task(id)
       if record then
@@ -1622,6 +1629,11 @@ if outcome == 'joined' or node.weight ~= tm.weight then
 end
 node.capacity = tm.capacity
 node.queues = table.concat(tm.queues, ',')
+-- A node with a queue list can leave tasks that no free node serves: keep `ready-by-queue`.
+if #tm.queues > 0 and not tm.config.queueFilters then
+  tm.config.queueFilters = true
+  redis.call('HSET', tm.metaKey, 'queueFilters', 1)
+end
 node.queueSet = nil
 tm.add_node(node)
 if outcome == 'joined' then
