@@ -67,19 +67,55 @@ export function keyPattern(name: KeyName): string {
   return keyUnder('tm:{<namespace>}:', name, KEY_TYPES[name])
 }
 
-/** One scheduler's key space. */
+/**
+ * A partition's hash tag: the namespace for partition 0 (so a namespace created before
+ * partitions existed is its own partition 0), `<namespace>/<index>` or `<namespace>/<index>.<salt>`
+ * for the others. `/` cannot occur in a namespace, so no partition's keys collide with another
+ * namespace's. The salt lets the partition table pick a tag whose slot sits on a chosen shard.
+ */
+const PARTITION_TAG_PATTERN = /^([A-Za-z0-9_.:-]{1,64})\/([1-9][0-9]{0,3})(?:\.([0-9]{1,6}))?$/
+
+/** The hash tag of partition `index` of `namespace`, with an optional salt (see PARTITION_TAG_PATTERN). */
+export function partitionTag(namespace: string, index: number, salt?: number): string {
+  if (index === 0) return namespace
+  return salt === undefined ? `${namespace}/${index}` : `${namespace}/${index}.${salt}`
+}
+
+/**
+ * One scheduler's key space: a namespace, or one partition of it. Every key of one partition
+ * shares the hash tag, so the partition lives in one cluster slot and each script runs on the
+ * shard that holds it.
+ */
 export class Namespace {
   readonly name: string
+  /** Which partition of the namespace these keys are; 0 for an unpartitioned namespace. */
+  readonly partition: number
+  /** The hash tag between the braces: the namespace itself for partition 0. */
+  readonly tag: string
   readonly prefix: string
 
-  constructor(name: string) {
+  constructor(name: string, partition?: { index: number; tag: string }) {
     if (!NAMESPACE_PATTERN.test(name)) {
       throw new TypeError(
         `namespace ${JSON.stringify(name)} is not valid: use 1 to 64 characters of A-Z a-z 0-9 _ . : -`,
       )
     }
     this.name = name
-    this.prefix = `tm:{${name}}:`
+    this.partition = partition?.index ?? 0
+    this.tag = partition?.tag ?? name
+    if (partition !== undefined) {
+      const match = PARTITION_TAG_PATTERN.exec(partition.tag)
+      const valid =
+        partition.index === 0
+          ? partition.tag === name
+          : match !== null && match[1] === name && Number(match[2]) === partition.index
+      if (!valid) {
+        throw new TypeError(
+          `partition tag ${JSON.stringify(partition.tag)} is not that of partition ${partition.index} of namespace ${name}`,
+        )
+      }
+    }
+    this.prefix = `tm:{${this.tag}}:`
   }
 
   /** What a script receives in KEYS for `name`; for a channel prefix, the prefix itself. */
