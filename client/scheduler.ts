@@ -18,6 +18,8 @@ import {
 import { TaskmillError } from '../loader/errors.js'
 import { open, type Connection, type Opened } from './connection.js'
 import { followEvents, toTaskEvents, type EventOptions, type TaskEvent } from './events.js'
+import { PartitionTable, raisePartitions, readPartitionTable } from './partitions.js'
+import type { Namespace } from '../loader/keys.js'
 import { duplicateConnection, lastStreamId, readStream } from './streams.js'
 
 export type Strategy = 'round-robin' | 'weighted' | 'least-loaded' | 'random'
@@ -39,6 +41,13 @@ export interface SchedulerOptions {
    * is refused with a RedisEvictionPolicyError. Default: false.
    */
   allowEvictingPolicy?: boolean
+  /**
+   * Spread the namespace over at least this many partitions, each a full key set with its own
+   * hash tag, so that a Redis Cluster puts them on different shards. A namespace that has fewer
+   * is raised to this count on open (tasks that exist stay where they are); one that has more
+   * keeps its count, which never goes down. Default: the namespace's count, 1 for a new one.
+   */
+  partitions?: number
 }
 
 export interface SchedulerConfig {
@@ -83,6 +92,12 @@ export interface TaskInput {
   leaseMs?: number
   /** Only nodes serving this queue (or every queue) run the task. Default: `'default'`. */
   queue?: string
+  /**
+   * Routes the task to the partition of this key instead of its id's (see the README's
+   * "Scaling out"); tasks of one key share a partition. In a batch only the first task's
+   * routing key counts: the whole batch goes to one partition. Default: the id.
+   */
+  partitionKey?: string
   /** When a dependency dies or is canceled: fail with "dependency failed", or run anyway. Default: `'fail'`. */
   onDependencyFailure?: 'fail' | 'run'
 }
@@ -141,26 +156,92 @@ export class WaitTimeoutError extends TaskmillError {
   }
 }
 
-export class Scheduler {
-  private constructor(private readonly connection: Opened) {}
+/** How long a Scheduler routes by the partition table it read before it reads it again. */
+const TABLE_REFRESH_MS = 5000
 
-  /** Connects, loads the scripts and creates (or configures) the namespace. */
+export class Scheduler {
+  private tableReadAt = Date.now()
+  private tableRead: Promise<void> | undefined
+
+  private constructor(
+    private readonly connection: Opened,
+    private table: PartitionTable,
+  ) {}
+
+  /** Connects, loads the scripts and creates (or configures) the namespace and its partitions. */
   static async open(options: SchedulerOptions): Promise<Scheduler> {
     const connection = await open(options.connection, options.namespace, {
       allowEvictingPolicy: options.allowEvictingPolicy,
     })
-    const scheduler = new Scheduler(connection)
     try {
-      await init(connection.runner, connection.namespace, { ...options.config, keepExisting: !options.config })
+      const { runner, namespace } = connection
+      await init(runner, namespace, { ...options.config, keepExisting: !options.config })
+      let table = await readPartitionTable(runner, namespace.name)
+      if (options.partitions !== undefined && options.partitions > table.count) {
+        table = await raisePartitions(runner, namespace.name, options.partitions)
+      }
+      // The last configuration written wins, in every partition.
+      if (options.config && table.count > 1) {
+        await Promise.all(table.all.slice(1).map((partition) => init(runner, partition, { ...options.config })))
+      }
+      return new Scheduler(connection, table)
     } catch (error) {
       await connection.close()
       throw error
     }
-    return scheduler
   }
 
   get namespace(): string {
     return this.connection.namespace.name
+  }
+
+  /** The namespace's partitions, as last read (every few seconds, and after {@link addPartitions}). */
+  get partitions(): PartitionTable {
+    this.refreshTable()
+    return this.table
+  }
+
+  /**
+   * Raises the partition count. Tasks that exist stay where they are; new ones spread over every
+   * partition. Workers pick the new partitions up within a few seconds. Lowering is refused.
+   */
+  async addPartitions(count: number): Promise<PartitionTable> {
+    this.table = await raisePartitions(this.connection.runner, this.namespace, count)
+    this.tableReadAt = Date.now()
+    return this.table
+  }
+
+  /** Reads the table again in the background once it is a few seconds old; routing goes on meanwhile. */
+  private refreshTable(): void {
+    if (this.tableRead || Date.now() - this.tableReadAt < TABLE_REFRESH_MS) return
+    this.tableRead = readPartitionTable(this.connection.runner, this.namespace)
+      .then((table) => {
+        this.table = table
+        this.tableReadAt = Date.now()
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        this.tableRead = undefined
+      })
+  }
+
+  /**
+   * The partition holding task `id` and its record, or undefined when no partition has it. The
+   * id's own partition under the current count is read first, then under earlier counts; a task
+   * routed by another key (a batch's later tasks, a partitionKey) is then looked for in every
+   * other partition at once.
+   */
+  private async locate(id: string): Promise<{ partition: Namespace; task: TaskInfo } | undefined> {
+    const runner = this.connection.runner
+    const likely = this.partitions.candidates(id)
+    for (const partition of likely) {
+      const task = (await getTask(runner, partition, { id })) as TaskInfo | null
+      if (task) return { partition, task }
+    }
+    const others = this.table.all.filter((partition) => !likely.includes(partition))
+    const found = await Promise.all(others.map((partition) => getTask(runner, partition, { id })))
+    const index = found.findIndex((task) => task !== null)
+    return index < 0 ? undefined : { partition: others[index] as Namespace, task: found[index] as TaskInfo }
   }
 
   /** Adds one task. */
@@ -180,23 +261,28 @@ export class Scheduler {
       throw new RangeError(`a batch holds at most ${MAX_BATCH} tasks, got ${tasks.length}: split it, or enqueue parents first`)
     }
     const rows = tasks.map((task) => toEnqueueRow(task))
-    const statuses = await enqueue(this.connection.runner, this.connection.namespace, { tasks: rows })
+    const first = rows[0] as (typeof rows)[number]
+    const partition = this.partitions.route(tasks[0]?.partitionKey ?? first.id)
+    const statuses = await enqueue(this.connection.runner, partition, { tasks: rows })
     return rows.map((row, i) => ({ id: row.id, created: statuses[i] === 'created' }))
   }
 
   /** Cancels a task; a running one is told at its node's next heartbeat (its AbortSignal fires). */
   async cancel(id: string): Promise<'canceled' | 'cancel-requested' | 'finished'> {
-    return cancel(this.connection.runner, this.connection.namespace, { id })
+    const found = await this.locate(id)
+    // The id's own partition answers with the usual unknown-task error.
+    return cancel(this.connection.runner, found?.partition ?? this.partitions.route(id), { id })
   }
 
   /** The task, or null when there is none (never enqueued, or swept by retention). */
   async getTask(id: string): Promise<TaskInfo | null> {
-    return (await getTask(this.connection.runner, this.connection.namespace, { id })) as TaskInfo | null
+    return (await this.locate(id))?.task ?? null
   }
 
   /** The state and result of each dependency of a task. */
   async dependencyResults(id: string): Promise<{ id: string; state: string; result: Buffer | null }[]> {
-    const rows = await dependencyResults(this.connection.runner, this.connection.namespace, { id })
+    const found = await this.locate(id)
+    const rows = await dependencyResults(this.connection.runner, found?.partition ?? this.partitions.route(id), { id })
     return rows.map(([dependency, state, result]) => ({ id: dependency, state, result }))
   }
 
@@ -212,15 +298,18 @@ export class Scheduler {
   async waitForResult(id: string, options: { timeoutMs?: number; pollMs?: number } = {}): Promise<Buffer> {
     const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs
     const pollMs = Math.max(1, options.pollMs ?? 1000)
-    const key = this.connection.namespace.key('events')
+    const found = await this.locate(id)
+    if (!found) throw new TaskNotFoundError(id, this.namespace)
+    const partition = found.partition
+    const key = partition.key('events')
     // A blocked XREAD holds its connection, so the wait reads on a connection of its own.
     const reader = duplicateConnection(this.connection.redis)
     try {
-      // The stream position is taken before the first read of the task, so a final event
-      // written in between is still read.
+      // The stream position is taken before the task is read again, so a final event written
+      // in between is still read.
       let lastId = await lastStreamId(reader, key)
       for (;;) {
-        const task = await this.getTask(id)
+        const task = (await getTask(this.connection.runner, partition, { id })) as TaskInfo | null
         if (!task) throw new TaskNotFoundError(id, this.namespace)
         if (task.state === 'completed') return task.result ?? Buffer.alloc(0)
         if (task.state === 'dead' || task.state === 'canceled') throw new TaskFailedError(task)
@@ -233,14 +322,41 @@ export class Scheduler {
     }
   }
 
-  /** Counts per state and the worker nodes. */
-  async stats(): Promise<StatsReply> {
-    return stats(this.connection.runner, this.connection.namespace)
+  /**
+   * Counts per state and the worker nodes, added up over the partitions; `partitions` gives
+   * each partition's own figures, by index.
+   */
+  async stats(): Promise<NamespaceStats> {
+    const runner = this.connection.runner
+    const each = await Promise.all(this.partitions.all.map((partition) => stats(runner, partition)))
+    return { ...sumStats(each), partitions: each }
   }
 
-  /** Follows the event stream. */
-  events(options: EventOptions = {}): AsyncGenerator<TaskEvent> {
-    return followEvents(this.connection.redis, this.connection.namespace, options)
+  /**
+   * Follows the event streams of every partition, merged. Events of one partition come in the
+   * order they happened; events of different partitions are interleaved as they arrive, with
+   * no order between them. Each event names its `partition`, and its id is a position in that
+   * partition's stream: resume a partitioned namespace with `fromByPartition`.
+   */
+  events(options: EventOptions & { fromByPartition?: Readonly<Record<number, string>> } = {}): AsyncGenerator<PartitionEvent> {
+    const { redis } = this.connection
+    const partitions = this.partitions.all
+    if (partitions.length === 1) return tagged(followEvents(redis, partitions[0] as Namespace, options), 0)
+    // A reader blocked on one stream ends only when its connection goes, so leaving the merged
+    // iteration aborts them all.
+    const stop = new AbortController()
+    options.signal?.addEventListener('abort', () => stop.abort(), { once: true })
+    const streams = partitions.map((partition) =>
+      tagged(
+        followEvents(redis, partition, {
+          ...options,
+          from: options.fromByPartition?.[partition.partition] ?? options.from,
+          signal: stop.signal,
+        }),
+        partition.partition,
+      ),
+    )
+    return merge(streams, stop)
   }
 
   /**
@@ -250,15 +366,79 @@ export class Scheduler {
    */
   async maintain(options: { limit?: number; maxRounds?: number } = {}): Promise<number> {
     const maxRounds = options.maxRounds ?? 10_000
-    for (let round = 1; round <= maxRounds; round++) {
-      const report = await maintain(this.connection.runner, this.connection.namespace, { limit: options.limit })
-      if (report.more === 0) return round
+    const runner = this.connection.runner
+    let rounds = 0
+    for (const partition of this.partitions.all) {
+      for (let round = 1; round <= maxRounds; round++) {
+        rounds = Math.max(rounds, round)
+        const report = await maintain(runner, partition, { limit: options.limit })
+        if (report.more === 0) break
+      }
     }
-    return maxRounds
+    return rounds
   }
 
   async close(): Promise<void> {
     await this.connection.close()
+  }
+}
+
+/** A task event and the partition whose stream holds it. */
+export type PartitionEvent = TaskEvent & { readonly partition: number }
+
+export type NamespaceStats = StatsReply & { partitions: StatsReply[] }
+
+/** The partitions' counts added up; a node's figures added up over the partitions it serves. */
+function sumStats(each: readonly StatsReply[]): StatsReply {
+  const [first, ...rest] = each as [StatsReply, ...StatsReply[]]
+  const total: StatsReply = { ...first, nodes: first.nodes.map((node) => [...node] as (typeof first.nodes)[number]) }
+  const counts = ['waiting', 'delayed', 'ready', 'assigned', 'running', 'retrying', 'completed', 'dead', 'canceled'] as const
+  const nodes = new Map(total.nodes.map((node) => [node[0], node]))
+  for (const reply of rest) {
+    for (const count of counts) total[count] += reply[count]
+    for (const node of reply.nodes) {
+      const known = nodes.get(node[0])
+      if (!known) {
+        const copy = [...node] as (typeof first.nodes)[number]
+        nodes.set(node[0], copy)
+        total.nodes.push(copy)
+        continue
+      }
+      // id, weight, capacity, inflight, completed, failed, lastSeenAt, queues
+      known[2] += node[2]
+      known[3] += node[3]
+      known[4] += node[4]
+      known[5] += node[5]
+      known[6] = Math.max(known[6], node[6])
+    }
+  }
+  total.nodes.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+  return total
+}
+
+async function* tagged(events: AsyncGenerator<TaskEvent>, partition: number): AsyncGenerator<PartitionEvent> {
+  for await (const event of events) yield { ...event, partition }
+}
+
+/** Yields from every generator as its items arrive; ends when all have ended. */
+async function* merge<T>(generators: readonly AsyncGenerator<T>[], stop: AbortController): AsyncGenerator<T> {
+  const pending = new Map<number, Promise<{ index: number; result: IteratorResult<T> }>>()
+  const pull = (index: number) =>
+    pending.set(index, (generators[index] as AsyncGenerator<T>).next().then((result) => ({ index, result })))
+  generators.forEach((_, index) => pull(index))
+  try {
+    while (pending.size > 0) {
+      const { index, result } = await Promise.race(pending.values())
+      if (result.done) {
+        pending.delete(index)
+        continue
+      }
+      pull(index)
+      yield result.value
+    }
+  } finally {
+    stop.abort()
+    await Promise.all(pending.values())
   }
 }
 

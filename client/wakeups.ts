@@ -16,6 +16,8 @@ export interface WakeupHandlers {
 }
 
 export interface Wakeups {
+  /** Listens on the node's channel in one more partition. */
+  add(namespace: Namespace, handlers: WakeupHandlers): Promise<void>
   close(): Promise<void>
 }
 
@@ -24,26 +26,30 @@ export function wakeChannel(namespace: Namespace, nodeId: string): string {
   return `${namespace.prefix}wake:${nodeId}`
 }
 
-export async function subscribeToWakeups(
-  redis: Redis | Cluster,
-  namespace: Namespace,
-  nodeId: string,
-  handlers: WakeupHandlers,
-): Promise<Wakeups> {
-  // A subscribed connection can do nothing else, so it is a connection of its own. On a
-  // cluster, sharded subscribers follow the slot's primary through failovers.
+/**
+ * One subscriber connection for the node's channels in every partition it serves: on a cluster,
+ * sharded subscribers open a connection per shard that holds one of them and follow each slot's
+ * primary through failovers.
+ */
+export async function subscribeToWakeups(redis: Redis | Cluster, nodeId: string): Promise<Wakeups> {
+  // A subscribed connection can do nothing else, so it is a connection of its own.
   const subscriber = redis instanceof Cluster ? redis.duplicate([], { shardedSubscribers: true }) : redis.duplicate()
-  const channel = wakeChannel(namespace, nodeId)
+  const byChannel = new Map<string, WakeupHandlers>()
   // The subscriber reconnects and subscribes again by itself; an outage reaches the worker
   // through its calls, which fail with RedisUnavailableError, so its events are not repeated.
   quietErrors(subscriber)
   subscriber.on('smessage', (from: string, message: string) => {
-    if (from !== channel) return
+    const handlers = byChannel.get(from)
+    if (handlers === undefined) return
     if (message === 'work') handlers.onWork()
     else if (message === 'due') handlers.onDue()
   })
-  await subscriber.ssubscribe(channel)
   return {
+    async add(namespace, handlers) {
+      const channel = wakeChannel(namespace, nodeId)
+      byChannel.set(channel, handlers)
+      await subscriber.ssubscribe(channel)
+    },
     async close() {
       subscriber.disconnect()
     },

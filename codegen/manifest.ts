@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto'
 import type { ArgSpec, ScriptDefinition } from '../loader/contract.js'
 import { keyUnder } from '../loader/keys.js'
+import { routingSpec } from '../loader/routing.js'
 import type { CodegenError } from './diagnostics.js'
 import type { ScriptContract } from './header.js'
 import type { SetupCost } from './setup-cost.js'
@@ -58,6 +59,8 @@ export interface ManifestScript {
 export interface Manifest {
   generatedBy: string
   keyPrefix: string
+  /** How a task id finds its partition, for clients in other languages (see loader/routing.ts). */
+  routing: ReturnType<typeof routingSpec>
   scripts: ManifestScript[]
   errors: Record<string, string>
 }
@@ -137,7 +140,7 @@ export function manifestScript(contract: ScriptContract, sha: string, hash: stri
 export function renderManifest(scripts: ManifestScript[], registry: Record<string, string>): string {
   const errors: Record<string, string> = {}
   for (const code of Object.keys(registry).sort()) errors[code] = registry[code] as string
-  const manifest: Manifest = { generatedBy: GENERATED_BY, keyPrefix: KEY_PREFIX, scripts, errors }
+  const manifest: Manifest = { generatedBy: GENERATED_BY, keyPrefix: KEY_PREFIX, routing: routingSpec(), scripts, errors }
   return JSON.stringify(manifest, null, 2) + '\n'
 }
 

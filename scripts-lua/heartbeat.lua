@@ -1,5 +1,5 @@
 --- @script heartbeat
---- @version 5
+--- @version 6
 --- @summary Keeps a node alive and its tasks' leases fresh, runs a slice of housekeeping, and tells the node which tasks it still holds and which were canceled.
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key task hash Task id to its packed record.
@@ -21,7 +21,7 @@
 --- @key events stream Capped event log.
 --- @arg nodeId id The node reporting in.
 --- @arg maintenanceLimit integer[0,10000]=100 Most items each housekeeping step handles in this call.
---- @reply { running: string[], tokens: integer[], cancel: string[], assigned: integer, nextDueAt: integer, more: integer, now: integer }
+--- @reply { running: string[], tokens: integer[], cancel: string[], assigned: integer, ready: integer, nextDueAt: integer, more: integer, now: integer }
 --- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH TM_UNKNOWN_NODE
 --- @include "lib/maintenance"
 -- Cost: O(log n) plus the node's own tasks (one record read and one lease write each); with
@@ -71,5 +71,6 @@ local next_due = 0
 if config.timerNode == nodeId and config.dueAt < NEVER then
   next_due = config.dueAt
 end
+-- `ready` tells a node that serves several partitions where tasks wait for a slot.
 return { 'running', running, 'tokens', tokens, 'cancel', cancel, 'assigned', #assigned,
-  'nextDueAt', next_due, 'more', housekeeping_due() and 1 or 0, 'now', now }
+  'ready', redis.call('ZCARD', readyKey), 'nextDueAt', next_due, 'more', housekeeping_due() and 1 or 0, 'now', now }

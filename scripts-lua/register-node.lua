@@ -1,5 +1,5 @@
 --- @script register-node
---- @version 5
+--- @version 6
 --- @summary Adds a worker node to the dispatch rotation, or updates its weight, capacity and queues, then dispatches.
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key task hash Task id to its packed record.
@@ -21,7 +21,7 @@
 --- @key events stream Capped event log.
 --- @arg nodeId id The node id, unique among the namespace's live nodes.
 --- @arg weight integer[1,1000000]=1 The node's share of tasks relative to the other nodes.
---- @arg capacity integer[1,100000]=10 Most tasks the node holds at once (assigned plus running).
+--- @arg capacity integer[0,100000]=10 Most tasks the node holds at once (assigned plus running); 0 takes none for now (a node serving several partitions moves its slots to where tasks wait).
 --- @arg queues idlist[100]= Queues the node serves; empty serves every queue.
 --- @reply "joined" | "updated"
 --- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH TM_WRONG_TYPE

@@ -80,6 +80,19 @@ export class NotInitializedError extends TaskmillScriptError {
 }
 
 /**
+ * The namespace's partition count changed since the caller read it: read the partition table again.
+ *
+ * Raised by a script as `TM_PARTITIONS_CHANGED <detail>`.
+ */
+export class PartitionsChangedError extends TaskmillScriptError {
+  static readonly code = 'TM_PARTITIONS_CHANGED' as const
+
+  constructor(detail: string, context: ScriptErrorContext) {
+    super('TM_PARTITIONS_CHANGED', detail, context)
+  }
+}
+
+/**
  * A payload is larger than the namespace's payload cap.
  *
  * Raised by a script as `TM_PAYLOAD_TOO_LARGE <detail>`.
@@ -191,6 +204,7 @@ export const errorClassesByCode: Record<string, new (detail: string, context: Sc
   TM_INVALID_STATE: InvalidStateError,
   TM_LEASE_LOST: LeaseLostError,
   TM_NOT_INITIALIZED: NotInitializedError,
+  TM_PARTITIONS_CHANGED: PartitionsChangedError,
   TM_PAYLOAD_TOO_LARGE: PayloadTooLargeError,
   TM_RESULT_TOO_LARGE: ResultTooLargeError,
   TM_SCHEMA_MISMATCH: SchemaMismatchError,

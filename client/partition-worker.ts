@@ -1,0 +1,664 @@
+/**
+ * One partition's side of a worker node: the node registered in that partition, its tasks
+ * there, its heartbeat there. The Worker (worker.ts) runs one of these per partition of the
+ * namespace, on one connection, and moves the node's slots between them.
+ *
+ * In each partition the node waits on its own wake channel until dispatch assigns it work,
+ * starts what it was assigned, runs the handler, and reports back. Completions that finish
+ * close together go out as one batch, and the same call starts the node's next tasks, so a
+ * busy node needs about one round trip per batch.
+ *
+ * Its heartbeat keeps its leases alive and tells it which tasks it no longer holds (lease lost:
+ * the handler's signal aborts and its result is dropped) or that were canceled (the signal
+ * aborts and the task ends canceled). A heartbeat also runs the partition's housekeeping when
+ * something is due; when the script says more is pending, the worker keeps going. One node
+ * of each partition holds its timer: the heartbeat tells that node alone when housekeeping
+ * falls due next, and it wakes then.
+ *
+ * The worker reconciles with Redis, so that no task stays `running` on a node that does not run
+ * it (the heartbeat would renew its lease for as long as the node lives):
+ * - A completion or failure that Redis did not take for a passing reason (Redis unreachable or
+ *   restarting, out of memory, a permission missing) is sent again with a growing pause, for
+ *   as long as the node holds the task; the result is kept meanwhile.
+ * - A completion refused for good (a result over the cap, say) fails that task, not retryable,
+ *   with the refusal as its error; one bad result in a batch does not hold up the others,
+ *   which are completed one by one.
+ * - A task the heartbeat says the node runs and the worker does not (started by a call whose
+ *   reply was lost, or by an earlier process with the same node id) is handed back with
+ *   `release`, once two heartbeats in a row have said so: the second is sent after the first
+ *   reply was read, so every call that could have started the task has been answered by then.
+ *
+ * A graceful stop drains the node first (`drain-node`: it is given nothing new, and a task it
+ * hands back goes to another node), and keeps the heartbeat going while handlers finish, so
+ * the node is not declared lost and its tasks are not run a second time elsewhere.
+ */
+import {
+  complete,
+  dependencyResults,
+  deregisterNode,
+  drainNode,
+  fail,
+  heartbeat,
+  maintain,
+  registerNode,
+  release,
+  start,
+  type StartReply,
+} from '../loader/generated/scripts.js'
+import { LeaseLostError, UnknownNodeError, UnknownTaskError } from '../loader/generated/errors.js'
+import {
+  RedisOutOfMemoryError,
+  RedisPermissionError,
+  RedisUnavailableError,
+  ScriptLoadError,
+} from '../loader/errors.js'
+import type { Namespace } from '../loader/keys.js'
+import type { ScriptRunner } from '../loader/runner.js'
+import type { Connection } from './connection.js'
+import type { Wakeups } from './wakeups.js'
+
+export interface TaskContext {
+  readonly id: string
+  /** 1 for the first attempt; lost attempts (crashed nodes) are not counted. */
+  readonly attempt: number
+  /** The fencing token of this assignment. */
+  readonly token: number
+  readonly payload: Buffer
+  readonly queue: string
+  /** Results of the task's dependencies, by id (null for a dependency that did not complete). */
+  dependencyResults(): Promise<Map<string, Buffer | null>>
+}
+
+/** Returns the task's result (stored byte for byte), or throws to fail the attempt. */
+export type TaskHandler = (task: TaskContext, signal: AbortSignal) => Promise<string | Buffer | void>
+
+/** Throw this from a handler when retrying cannot help: the task dies at once. */
+export class NonRetryableError extends Error {
+  override readonly name = 'NonRetryableError'
+}
+
+/** Why a handler's signal aborted. */
+export type AbortReason = 'canceled' | 'lease-lost' | 'timeout' | 'shutdown'
+
+export interface WorkerOptions {
+  /** Where Redis is. */
+  connection: Connection
+  /** The scheduler's namespace. */
+  namespace: string
+  handler: TaskHandler
+  /** The node id, unique among live nodes. Default: `<hostname>-<pid>-<random>`. */
+  nodeId?: string
+  /** The node's share of tasks relative to other nodes. Default: 1. */
+  weight?: number
+  /** Most tasks the node holds at once. Default: 10. */
+  capacity?: number
+  /** Queues the node serves. Default: every queue. */
+  queues?: string[]
+  /**
+   * How often the node reports in, in ms. Keep it below a third of the namespace's nodeTimeoutMs:
+   * a node not seen for that long gets no new tasks until it reports in again. Default: 1000.
+   */
+  heartbeatIntervalMs?: number
+  /** Abort a handler after this many ms and fail the attempt with a timeout. Default: 0 (no limit). */
+  taskTimeoutMs?: number
+  /**
+   * Called with errors the worker recovers from by itself: a call that failed and is retried
+   * (Redis unreachable, out of memory), a result Redis refused, a lost connection, and a
+   * `LeaseLostError` when a result or failure arrived after the task was taken from this node
+   * (it ran again elsewhere or was canceled; the late outcome was dropped). Default: console.error.
+   */
+  onError?: (error: unknown) => void
+  /**
+   * Open even when Redis runs with an evicting `maxmemory-policy` (`allkeys-lru`, `allkeys-lfu`,
+   * `allkeys-random`), which can delete taskmill's keys and with them tasks; or when the policy
+   * cannot be read (the ACL user may run neither INFO nor CONFIG GET). Without it, such a Redis
+   * is refused with a RedisEvictionPolicyError. Default: false.
+   */
+  allowEvictingPolicy?: boolean
+}
+
+interface RunningTask {
+  readonly token: number
+  readonly controller: AbortController
+  /** Stops waiting for the handler (which may ignore its signal); set while it runs. */
+  stopWaiting?: (reason: AbortReason) => void
+}
+
+interface PendingResult {
+  id: string
+  token: number
+  result: string | Buffer
+}
+
+/**
+ * Start everything assigned to the node: dispatch assigns no more than the node's slots, and a
+ * task assigned before the slots were lowered must still start.
+ */
+const START_ALL = 100_000
+
+/** Completion calls a worker keeps in flight at once (see scheduleFlush). */
+const MAX_FLUSHES_IN_FLIGHT = 2
+
+/** Most housekeeping rounds one heartbeat runs back to back when the scripts report more. */
+const MAX_MAINTENANCE_ROUNDS = 100
+
+/** The pause before a call that failed for a passing reason is sent again; it doubles up to the second value. */
+const RETRY_FIRST_MS = 100
+const RETRY_MAX_MS = 2000
+
+/** A handler's error message is kept at most this long (the fail script takes 65,536 bytes). */
+const MESSAGE_MAX_CHARS = 16_000
+
+/** What one heartbeat in a partition saw: the node's tasks there, and the tasks waiting for a slot. */
+export interface PartitionLoad {
+  /** Tasks the partition has assigned to this node or has running on it. */
+  inflight: number
+  /** Ready tasks of the partition, waiting for a node with a free slot. */
+  ready: number
+  /** The node's capacity in the partition had been written before the heartbeat was sent. */
+  capacityConfirmed: number
+}
+
+export class PartitionWorker {
+  private readonly connection: { runner: ScriptRunner; namespace: Namespace }
+  /** The node's slots in this partition: the Worker moves them to where tasks wait. */
+  private capacity: number
+  /** Counts the capacity writes; a heartbeat sent after the last one confirms it (see PartitionLoad). */
+  private capacityWrites = 0
+  private readonly running = new Map<string, RunningTask>()
+  private pendingResults: PendingResult[] = []
+  /** Completion calls in flight; stop() waits for them. */
+  private readonly flushes = new Set<Promise<void>>()
+  /** Set while this node holds the namespace's timer and something falls due. */
+  private dueTimer: NodeJS.Timeout | undefined
+  /** Server clock minus this process's clock, from the last heartbeat: due times are server times. */
+  private clockOffset = 0
+  private stopping = false
+  private stopped = false
+  /** A claim is running; `claimAgain` asks it to run once more when it ends. */
+  private claiming: Promise<void> | undefined
+  private claimAgain = false
+  /** Set when stop() stops waiting: calls that are being retried give up. */
+  private abandoned = false
+  /** Tasks the last heartbeat said this node runs and the worker does not, with their tokens. */
+  private strays = new Map<string, number>()
+  /** Tasks being handed back by reconciliation. */
+  private readonly releasing = new Set<string>()
+
+  constructor(
+    private readonly options: WorkerOptions,
+    readonly nodeId: string,
+    runner: ScriptRunner,
+    readonly partition: Namespace,
+    capacity: number,
+  ) {
+    this.connection = { runner, namespace: partition }
+    this.capacity = capacity
+  }
+
+  /** Tasks this node is running in this partition now. */
+  get inFlight(): number {
+    return this.running.size
+  }
+
+  get slots(): number {
+    return this.capacity
+  }
+
+  /** Registers the node in the partition and starts taking its tasks. */
+  async begin(wakeups: Wakeups): Promise<void> {
+    // Subscribe before registering, so a wake-up caused by registration is not missed.
+    await wakeups.add(this.partition, {
+      onWork: () => void this.claim(),
+      onDue: () => void this.beat(),
+    })
+    await this.register()
+    await this.claim()
+    await this.beat()
+  }
+
+  /**
+   * Gives the node `capacity` slots in this partition. Lowered, the partition assigns nothing
+   * new until the node holds fewer tasks than that; what it holds meanwhile is reported by the
+   * next heartbeat, whose `capacityConfirmed` says the new figure was in force when it was sent.
+   */
+  async setCapacity(capacity: number): Promise<void> {
+    if (capacity === this.capacity) return
+    this.capacity = capacity
+    await this.register()
+    this.capacityWrites++
+    if (capacity > 0) void this.claim()
+  }
+
+  private async register(): Promise<void> {
+    await registerNode(this.connection.runner, this.connection.namespace, {
+      nodeId: this.nodeId,
+      weight: this.options.weight,
+      capacity: this.capacity,
+      queues: this.options.queues ?? [],
+    })
+  }
+
+  private report(error: unknown): void {
+    ;(this.options.onError ?? ((e: unknown) => console.error(`taskmill worker ${this.nodeId}:`, e)))(error)
+  }
+
+  /** A late outcome of a task this node no longer holds: worth telling, nothing to retry. */
+  private reportLostLease(error: unknown): void {
+    if (error instanceof LeaseLostError) this.report(error)
+  }
+
+  /** The Redis server's clock as this process best knows it, so a skewed local clock cannot make the worker wake too early or too late. */
+  private serverNow(): number {
+    return Date.now() + this.clockOffset
+  }
+
+  /** Starts what dispatch assigned to this node; wake-ups that arrive meanwhile run it once more. */
+  private claim(): Promise<void> {
+    if (this.claiming) {
+      this.claimAgain = true
+      return this.claiming
+    }
+    this.claiming = (async () => {
+      do {
+        this.claimAgain = false
+        await this.claimOnce()
+      } while (this.claimAgain && !this.stopping)
+    })().finally(() => {
+      this.claiming = undefined
+    })
+    return this.claiming
+  }
+
+  private async claimOnce(): Promise<void> {
+    if (this.stopping) return
+    try {
+      const started = await start(this.connection.runner, this.connection.namespace, {
+        nodeId: this.nodeId,
+        max: START_ALL,
+      })
+      this.run(started)
+    } catch (error) {
+      // A start whose reply was lost may have started tasks: the heartbeat hands them back.
+      if (error instanceof UnknownNodeError) return this.reRegister()
+      this.report(error)
+    }
+  }
+
+  private run(started: StartReply): void {
+    for (const [id, token, attempt, payload, queue] of started) {
+      const controller = new AbortController()
+      const entry: RunningTask = { token, controller }
+      this.running.set(id, entry)
+      // execute() settles every outcome itself and never rejects.
+      void this.execute({ id, token, attempt, payload, queue }, entry)
+    }
+  }
+
+  private async execute(
+    task: { id: string; token: number; attempt: number; payload: Buffer; queue: string },
+    entry: RunningTask,
+  ): Promise<void> {
+    const controller = entry.controller
+    const { runner, namespace } = this.connection
+    const context: TaskContext = {
+      ...task,
+      dependencyResults: async () => {
+        const rows = await dependencyResults(runner, namespace, { id: task.id })
+        return new Map(rows.map(([id, , result]) => [id, result]))
+      },
+    }
+    const timeoutMs = this.options.taskTimeoutMs ?? 0
+    const timer = timeoutMs > 0 ? setTimeout(() => abortTask(entry, 'timeout'), timeoutMs) : undefined
+    let outcome: { ok: true; result: string | Buffer } | { ok: false; message: string; retryable: boolean }
+    try {
+      // Only this worker aborts a task (abortTask), so it can stop waiting directly instead of
+      // listening on every signal: a listener per task is measurable at thousands of tasks/s.
+      const result = await new Promise<string | Buffer | void>((resolve, reject) => {
+        entry.stopWaiting = (reason) => reject(new Error(reason))
+        Promise.resolve(this.options.handler(context, controller.signal)).then(resolve, reject)
+      })
+      outcome = { ok: true, result: result ?? '' }
+    } catch (error) {
+      const reason = controller.signal.aborted ? (controller.signal.reason as AbortReason) : undefined
+      outcome = {
+        ok: false,
+        message: reason === 'timeout' ? `timed out after ${timeoutMs} ms` : describe(error),
+        retryable: !(error instanceof NonRetryableError),
+      }
+    } finally {
+      if (timer) clearTimeout(timer)
+    }
+    const reason = controller.signal.aborted ? (controller.signal.reason as AbortReason) : undefined
+    // The task was taken away (lease lost) or handed back: whatever the handler produced is not wanted.
+    if (reason === 'lease-lost' || reason === 'shutdown') {
+      this.forget(task.id, entry)
+      return
+    }
+    if (outcome.ok) {
+      this.pendingResults.push({ id: task.id, token: task.token, result: outcome.result })
+      this.scheduleFlush()
+      return
+    }
+    try {
+      await this.failTask(task.id, task.token, reason === 'canceled' ? 'canceled while running' : outcome.message, outcome.retryable)
+    } finally {
+      this.forget(task.id, entry)
+    }
+  }
+
+  /** The worker's entry of a task it still holds under `token`, or undefined once it lost it. */
+  private held(id: string, token: number): RunningTask | undefined {
+    const entry = this.running.get(id)
+    if (entry === undefined || entry.token !== token) return undefined
+    if (entry.controller.signal.aborted && entry.controller.signal.reason === 'lease-lost') return undefined
+    return entry
+  }
+
+  /**
+   * Drops the worker's entry of a task, unless the entry is a newer one: a task the node lost
+   * and then got again runs under a new entry while the old handler may still be returning.
+   */
+  private forget(id: string, entry: RunningTask | undefined): void {
+    if (entry !== undefined && this.running.get(id) === entry) this.running.delete(id)
+  }
+
+  /** Drops the entries of completions Redis has taken (or that were not wanted any more). */
+  private forgetResults(items: readonly PendingResult[]): void {
+    for (const item of items) {
+      const entry = this.running.get(item.id)
+      if (entry?.token === item.token) this.running.delete(item.id)
+    }
+  }
+
+  /**
+   * Records a failed attempt. A call refused for a passing reason is sent again while the node
+   * holds the task; refused for good, the task is left to the heartbeat's reconciliation.
+   */
+  private async failTask(id: string, token: number, message: string, retryable: boolean): Promise<void> {
+    const { runner, namespace } = this.connection
+    const args = { nodeId: this.nodeId, id, token, message: clip(message), retryable }
+    for (let pause = RETRY_FIRST_MS; ; pause = Math.min(pause * 2, RETRY_MAX_MS)) {
+      try {
+        await fail(runner, namespace, args)
+        return
+      } catch (error) {
+        if (isTaskGone(error)) return this.reportLostLease(error)
+        this.report(error)
+        if (!isPassing(error)) return
+      }
+      await sleep(pause)
+      if (this.abandoned || this.held(id, token) === undefined) return
+    }
+  }
+
+  /**
+   * Completions that finish close together go out as one call. Up to two calls are in flight
+   * at once, each carrying at most half the node's capacity, so while one batch's reply
+   * travels the other half of the slots is already being reported and refilled: a node of
+   * quick tasks is not left idle for a round trip per batch.
+   */
+  private scheduleFlush(): void {
+    if (this.flushes.size >= MAX_FLUSHES_IN_FLIGHT || this.scheduled) return
+    this.scheduled = true
+    const flush: Promise<void> = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => {
+        this.scheduled = false
+        return this.flush()
+      })
+      .finally(() => {
+        this.flushes.delete(flush)
+        if (this.pendingResults.length > 0) this.scheduleFlush()
+      })
+    this.flushes.add(flush)
+  }
+
+  private scheduled = false
+
+  private async waitForFlushes(): Promise<void> {
+    while (this.flushes.size > 0) await Promise.all([...this.flushes])
+  }
+
+  /** Sends the completions gathered so far in one call, which also starts the node's next tasks. */
+  private async flush(): Promise<void> {
+    const batch = this.pendingResults.splice(0, Math.max(1, Math.ceil(Math.max(this.capacity, this.running.size) / MAX_FLUSHES_IN_FLIGHT)))
+    if (this.pendingResults.length > 0) this.scheduleFlush()
+    if (batch.length === 0) return
+    const { runner, namespace } = this.connection
+    let started: StartReply
+    try {
+      started = await complete(runner, namespace, {
+        nodeId: this.nodeId,
+        claim: this.stopping ? 0 : START_ALL,
+        results: batch,
+      })
+    } catch (error) {
+      await this.settleCompletions(batch, error)
+      // The call that failed was also to start the node's next tasks.
+      await this.claim()
+      return
+    }
+    this.forgetResults(batch)
+    this.run(started)
+  }
+
+  /**
+   * Completions whose call failed with `error`. The call is atomic, so Redis took none of them.
+   * Refused for a passing reason, they are sent again after a pause, for as long as the node
+   * holds them; a refusal of a batch is sorted out one task at a time; a task whose lease is
+   * gone is dropped; a task whose completion is refused for good fails, not retryable.
+   */
+  private async settleCompletions(items: readonly PendingResult[], error: unknown): Promise<void> {
+    const { runner, namespace } = this.connection
+    let sent = items
+    let failure = error
+    for (let pause = RETRY_FIRST_MS; ; pause = Math.min(pause * 2, RETRY_MAX_MS)) {
+      const held = sent.filter((item) => this.held(item.id, item.token) !== undefined)
+      // Lost while waiting: the result is not wanted.
+      this.forgetResults(sent.filter((item) => !held.includes(item)))
+      if (held.length === 0) return
+      if (!isPassing(failure)) {
+        if (sent.length > 1) {
+          // One task spoils the atomic batch (a lost lease, a result over the cap): each alone.
+          for (const item of held) await this.completeAlone(item)
+          return
+        }
+        const [item] = held as [PendingResult]
+        if (!isTaskGone(failure)) {
+          this.report(failure)
+          await this.failTask(item.id, item.token, `result not accepted: ${describe(failure)}`, false)
+        } else {
+          this.reportLostLease(failure)
+        }
+        this.forgetResults([item])
+        return
+      }
+      this.report(failure)
+      await sleep(pause)
+      if (this.abandoned) return
+      sent = held
+      try {
+        await complete(runner, namespace, { nodeId: this.nodeId, claim: 0, results: [...sent] })
+        this.forgetResults(sent)
+        return
+      } catch (next) {
+        failure = next
+      }
+    }
+  }
+
+  private async completeAlone(item: PendingResult): Promise<void> {
+    const { runner, namespace } = this.connection
+    try {
+      await complete(runner, namespace, { nodeId: this.nodeId, claim: 0, results: [item] })
+      this.forgetResults([item])
+    } catch (error) {
+      await this.settleCompletions([item], error)
+    }
+  }
+
+  /** Reports in; returns what the heartbeat saw, or undefined when it failed. */
+  async beat(): Promise<PartitionLoad | undefined> {
+    if (this.stopped) return undefined
+    const { runner, namespace } = this.connection
+    // Strays seen by a heartbeat answered before this one was sent (see reconcile).
+    const earlier = this.strays
+    const capacityWrites = this.capacityWrites
+    try {
+      const reply = await heartbeat(runner, namespace, { nodeId: this.nodeId })
+      const load: PartitionLoad = {
+        inflight: reply.running.length + reply.assigned,
+        ready: reply.ready,
+        capacityConfirmed: capacityWrites === this.capacityWrites ? 1 : 0,
+      }
+      this.clockOffset = reply.now - Date.now()
+      this.setDueTimer(reply.nextDueAt)
+      const held = new Map(reply.running.map((id, i) => [id, reply.tokens[i]]))
+      // Replies on one connection come back in order, so every task in `running` now was
+      // started before this heartbeat ran: one missing from the reply, or held under another
+      // token, was taken back (lease expired, node dropped) and its result is not wanted.
+      for (const [id, task] of this.running) {
+        if (held.get(id) !== task.token) abortTask(task, 'lease-lost')
+      }
+      this.reconcile(held, earlier)
+      for (const id of reply.cancel) {
+        const task = this.running.get(id)
+        if (task) abortTask(task, 'canceled')
+      }
+      if (reply.assigned > 0) await this.claim()
+      let more = reply.more
+      for (let round = 0; more === 1 && round < MAX_MAINTENANCE_ROUNDS && !this.stopping; round++) {
+        more = (await maintain(runner, namespace, { limit: 1000 })).more
+      }
+      return load
+    } catch (error) {
+      if (error instanceof UnknownNodeError) await this.reRegister()
+      else if (!this.stopping) this.report(error)
+      return undefined
+    }
+  }
+
+  /**
+   * Hands back the tasks Redis has this node run and the worker does not. A task the worker
+   * started a moment ago may be in the reply before the call that started it has been answered,
+   * so a task is handed back only when it was a stray already in the reply of an earlier
+   * heartbeat, one answered before this one was sent: the call that started it, sent before
+   * that earlier heartbeat ran, has been answered since.
+   */
+  private reconcile(held: ReadonlyMap<string, number | undefined>, earlier: ReadonlyMap<string, number>): void {
+    const strays = new Map<string, number>()
+    for (const [id, token] of held) {
+      if (token === undefined || this.running.get(id)?.token === token) continue
+      if (earlier.get(id) === token) void this.handBack(id, token)
+      else strays.set(id, token)
+    }
+    this.strays = strays
+  }
+
+  private async handBack(id: string, token: number): Promise<void> {
+    if (this.releasing.has(id)) return
+    this.releasing.add(id)
+    try {
+      await release(this.connection.runner, this.connection.namespace, { nodeId: this.nodeId, id, token })
+    } catch (error) {
+      // Gone already (finished, taken back): nothing to hand back. Otherwise the next heartbeats try again.
+      if (!isTaskGone(error)) this.report(error)
+    } finally {
+      this.releasing.delete(id)
+    }
+  }
+
+  /** The timer node sleeps until the next due time (a server time) and then reports in. */
+  private setDueTimer(dueAt: number): void {
+    clearTimeout(this.dueTimer)
+    this.dueTimer = undefined
+    if (dueAt <= 0 || this.stopping) return
+    const interval = this.options.heartbeatIntervalMs ?? 1000
+    const wait = dueAt - this.serverNow()
+    // The regular heartbeat comes sooner: it will run the housekeeping then.
+    if (wait >= interval) return
+    this.dueTimer = setTimeout(() => void this.beat(), Math.max(1, wait))
+  }
+
+  private async reRegister(): Promise<void> {
+    // Dropped for silence (e.g. a long pause): whatever it held went back to ready, so every
+    // task it still runs has lost its lease.
+    for (const task of this.running.values()) abortTask(task, 'lease-lost')
+    if (this.stopping) return
+    await this.register().catch((error: unknown) => this.report(error))
+  }
+
+  /**
+   * Stops taking tasks: the node is drained (given nothing new; its tasks not yet started go
+   * to other nodes), running handlers get up to `timeoutMs` (default 30,000) to finish while
+   * the heartbeat goes on, what is still running then is handed back (it runs again elsewhere
+   * without using an attempt), and the node leaves the rotation.
+   */
+  async stop(options: { timeoutMs?: number } = {}): Promise<void> {
+    if (this.stopping) return
+    this.stopping = true
+    clearTimeout(this.dueTimer)
+    const deadline = Date.now() + (options.timeoutMs ?? 30_000)
+    const { runner, namespace } = this.connection
+    // A start in flight may still bring tasks; they are waited for like the others.
+    await this.claiming
+    await drainNode(runner, namespace, { nodeId: this.nodeId }).catch((error: unknown) => {
+      if (!(error instanceof UnknownNodeError)) this.report(error)
+    })
+    // `running` holds a task until Redis has its outcome, so this also waits for completions.
+    // It polls: waiting on the handlers' promises would spin once they have all returned and
+    // their results wait for a flush, which needs the event loop.
+    while (this.running.size > 0 && Date.now() < deadline) await sleep(10)
+    this.abandoned = true
+    await this.waitForFlushes()
+    this.stopped = true
+    for (const [id, task] of this.running) {
+      abortTask(task, 'shutdown')
+      await release(runner, namespace, { nodeId: this.nodeId, id, token: task.token }).catch(() => undefined)
+    }
+    this.running.clear()
+    await deregisterNode(runner, namespace, { nodeId: this.nodeId }).catch((error: unknown) => {
+      if (!(error instanceof UnknownNodeError)) this.report(error)
+    })
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name
+  return String(error)
+}
+
+function clip(message: string): string {
+  return message.length > MESSAGE_MAX_CHARS ? `${message.slice(0, MESSAGE_MAX_CHARS)}…` : message
+}
+
+/**
+ * A failure that passes: Redis unreachable or restarting, out of memory, a permission an
+ * operator can grant, a script cache emptied again and again (the runner's ScriptLoadError).
+ * The same call can get through later; sending it again is safe, because a call that did get
+ * through before its reply was lost now finds the task no longer held, and is dropped.
+ */
+function isPassing(error: unknown): boolean {
+  return (
+    error instanceof RedisUnavailableError ||
+    error instanceof RedisOutOfMemoryError ||
+    error instanceof RedisPermissionError ||
+    error instanceof ScriptLoadError
+  )
+}
+
+/** The node no longer holds the task under that token (or it no longer exists): its outcome is not wanted. */
+function isTaskGone(error: unknown): boolean {
+  return error instanceof LeaseLostError || error instanceof UnknownTaskError
+}
+
+/** Fires the handler's signal and stops waiting for a handler that ignores it. */
+function abortTask(task: RunningTask, reason: AbortReason): void {
+  if (task.controller.signal.aborted) return
+  task.controller.abort(reason)
+  task.stopWaiting?.(reason)
+}

@@ -1,0 +1,167 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { Scheduler, Worker, type TaskHandler } from '../../client/index.js'
+import { partitionOf } from '../../loader/routing.js'
+import { clusterClient, clusterInfo, clusterSkipReason, randomNamespace, redisInfo, serverClient } from '../support/context.js'
+
+const open: { close(): Promise<void> }[] = []
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((o) => o.close()))
+})
+
+const connections = [
+  { name: 'standalone', url: redisInfo.url, skip: undefined },
+  {
+    name: 'cluster',
+    url: `redis-cluster://${(clusterInfo?.nodes ?? []).map((n) => `${n.host}:${n.port}`).join(',')}`,
+    skip: clusterSkipReason,
+  },
+]
+
+let url = redisInfo.url
+
+async function scheduler(partitions: number, namespace = randomNamespace('p').name): Promise<Scheduler> {
+  const s = await Scheduler.open({ connection: url, namespace, partitions })
+  open.push(s)
+  return s
+}
+
+async function worker(s: Scheduler, handler: TaskHandler, options: { nodeId?: string; capacity?: number; weight?: number } = {}): Promise<Worker> {
+  const w = await Worker.start({ connection: url, namespace: s.namespace, handler, heartbeatIntervalMs: 100, ...options })
+  open.push({ close: () => w.stop({ timeoutMs: 2000 }) })
+  return w
+}
+
+async function until<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await read()
+    if (done(value)) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`)
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
+describe.each(connections)('a partitioned namespace on $name', (target) => {
+  if (target.skip !== undefined) it.skip(`skipped: ${target.skip}`, () => {})
+  beforeEach(({ skip }) => {
+    if (target.skip !== undefined) skip()
+    url = target.url
+  })
+
+  it('routes each task to the partition of its id and runs them all', async () => {
+    const s = await scheduler(3)
+    expect(s.partitions.count).toBe(3)
+    await worker(s, async (task) => `done ${task.id}`, { capacity: 6 })
+    const ids = Array.from({ length: 90 }, (_, i) => `t-${i}`)
+    for (const id of ids) await s.enqueue({ id })
+    const stats = await until('90 completions', () => s.stats(), (st) => st.completed === 90)
+    ids.forEach((id) => expect(stats.partitions.length).toBeGreaterThan(partitionOf(id, 3)))
+    const expected = [0, 1, 2].map((p) => ids.filter((id) => partitionOf(id, 3) === p).length)
+    expect(stats.partitions.map((st) => st.completed)).toEqual(expected)
+    expect((await s.getTask('t-7'))?.state).toBe('completed')
+    expect((await s.waitForResult('t-8', { timeoutMs: 5000 })).toString()).toBe('done t-8')
+  })
+
+  it('keeps a batch in the partition of its first task, and finds its other tasks by id', async () => {
+    const s = await scheduler(4)
+    const graph = [
+      { id: 'root' },
+      { id: 'left', dependsOn: ['root'] },
+      { id: 'right', dependsOn: ['root'] },
+      { id: 'join', dependsOn: ['left', 'right'] },
+    ]
+    await s.enqueueBatch(graph)
+    const home = partitionOf('root', 4)
+    const perPartition = (await s.stats()).partitions.map((st) => st.ready + st.waiting)
+    expect(perPartition[home]).toBe(4)
+    expect(perPartition.reduce((a, b) => a + b, 0)).toBe(4)
+    await worker(s, async (task) => task.id)
+    expect((await s.waitForResult('join', { timeoutMs: 10_000 })).toString()).toBe('join')
+    expect((await s.dependencyResults('join')).map((d) => [d.id, d.result?.toString()])).toEqual([
+      ['left', 'left'],
+      ['right', 'right'],
+    ])
+    expect(await s.cancel('join')).toBe('finished')
+  })
+
+  it('routes by partitionKey: tasks of one key share a partition', async () => {
+    const s = await scheduler(8)
+    for (let i = 0; i < 20; i++) await s.enqueue({ id: `k-${i}`, partitionKey: 'customer-42' })
+    const waiting = (await s.stats()).partitions.map((st) => st.ready)
+    expect(waiting[partitionOf('customer-42', 8)]).toBe(20)
+  })
+
+  it('never runs more handlers at once than the capacity, and moves its slots to where the tasks are', async () => {
+    const s = await scheduler(3)
+    let running = 0
+    let most = 0
+    const w = await worker(
+      s,
+      async () => {
+        running++
+        most = Math.max(most, running)
+        await new Promise((resolve) => setTimeout(resolve, 20))
+        running--
+      },
+      { capacity: 4 },
+    )
+    // Every task in one partition: the node's slots in the other two must move there.
+    const batch = Array.from({ length: 200 }, (_, i) => ({ id: `one-${i}`, partitionKey: 'hot' }))
+    for (let i = 0; i < batch.length; i += 50) await s.enqueueBatch(batch.slice(i, i + 50))
+    await until('200 completions', () => s.stats(), (st) => st.completed === 200, 30_000)
+    expect(most).toBeLessThanOrEqual(4)
+    expect(most).toBe(4)
+    expect(w.slots.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(4)
+  })
+
+  it('spreads a node over every partition: a raised count is served without a restart', async () => {
+    const s = await scheduler(1)
+    await worker(s, async () => undefined, { capacity: 4 })
+    let next = 0
+    const enqueued: string[] = []
+    const produce = async (count: number) => {
+      for (let i = 0; i < count; i++) {
+        const id = `r-${next++}`
+        await s.enqueue({ id })
+        enqueued.push(id)
+      }
+    }
+    await produce(50)
+    const raising = s.addPartitions(3)
+    await produce(50)
+    expect((await raising).count).toBe(3)
+    await produce(100)
+    const stats = await until('200 completions', () => s.stats(), (st) => st.completed === 200, 30_000)
+    expect(stats.partitions).toHaveLength(3)
+    // Tasks enqueued after the raise reached the new partitions, and none is stuck anywhere.
+    expect(stats.partitions[1]!.completed + stats.partitions[2]!.completed).toBeGreaterThan(0)
+    for (const st of stats.partitions) expect(st.ready + st.assigned + st.running + st.waiting).toBe(0)
+    // Ids enqueued under one partition are still found after the raise.
+    for (const id of enqueued.slice(0, 50)) expect((await s.getTask(id))?.state).toBe('completed')
+    await expect(s.addPartitions(2)).rejects.toThrow(/cannot be lowered/)
+  })
+})
+
+describe.skipIf(clusterSkipReason !== undefined)('partitions on the three-primary cluster', () => {
+  it('puts three partitions on three different primaries and sixteen on every primary', async () => {
+    url = connections[1]!.url
+    for (const count of [3, 16]) {
+      const s = await scheduler(count)
+      const cluster = clusterClient()
+      const slots = await cluster.cluster('SLOTS')
+      const ownerOf = (slot: number) => slots.find(([start, end]) => slot >= start && slot <= end)?.[2]?.[2]
+      const owners = await Promise.all(
+        s.partitions.all.map(async (p) => ownerOf(Number(await cluster.cluster('KEYSLOT', p.key('meta'))))),
+      )
+      const perPrimary = new Map<string, number>()
+      for (const owner of owners) perPrimary.set(owner as string, (perPrimary.get(owner as string) ?? 0) + 1)
+      expect(perPrimary.size).toBe(3)
+      for (const n of perPrimary.values()) expect(n).toBeGreaterThanOrEqual(Math.floor(count / 3))
+      // And the partitions' keys are really there: each primary holds its partitions' meta.
+      for (const [i, p] of s.partitions.all.entries()) {
+        const node = clusterInfo!.nodes.find((n) => slots.some(([, , primary]) => primary[2] === owners[i] && primary[1] === n.port))!
+        expect(await serverClient(node).exists(p.key('meta'))).toBe(1)
+      }
+    }
+  })
+})
