@@ -262,9 +262,27 @@ export class Scheduler {
     }
     const rows = tasks.map((task) => toEnqueueRow(task))
     const first = rows[0] as (typeof rows)[number]
-    const partition = this.partitions.route(tasks[0]?.partitionKey ?? first.id)
-    const statuses = await enqueue(this.connection.runner, partition, { tasks: rows })
-    return rows.map((row, i) => ({ id: row.id, created: statuses[i] === 'created' }))
+    const [partition, ...earlier] = this.partitions.candidates(tasks[0]?.partitionKey ?? first.id) as [Namespace, ...Namespace[]]
+    const existing = await this.existingElsewhere(earlier, rows)
+    const fresh = rows.filter((row) => !existing.has(row.id))
+    const statuses = fresh.length === 0 ? [] : await enqueue(this.connection.runner, partition, { tasks: fresh })
+    const created = new Set(fresh.filter((_, i) => statuses[i] === 'created').map((row) => row.id))
+    return rows.map((row) => ({ id: row.id, created: created.has(row.id) }))
+  }
+
+  /**
+   * The ids of the batch that exist in the partitions its routing key had under earlier counts.
+   * A raised count moves no task, so without this look an id enqueued again after a raise could
+   * be created a second time in its new partition. Only keys whose partition changed pay for it:
+   * one read per task and earlier partition.
+   */
+  private async existingElsewhere(earlier: readonly Namespace[], rows: readonly { id: string }[]): Promise<Set<string>> {
+    if (earlier.length === 0) return new Set()
+    const runner = this.connection.runner
+    const found = await Promise.all(
+      earlier.flatMap((partition) => rows.map(async (row) => ((await getTask(runner, partition, { id: row.id })) ? row.id : undefined))),
+    )
+    return new Set(found.filter((id): id is string => id !== undefined))
   }
 
   /** Cancels a task; a running one is told at its node's next heartbeat (its AbortSignal fires). */

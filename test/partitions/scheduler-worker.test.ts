@@ -136,8 +136,13 @@ describe.each(connections)('a partitioned namespace on $name', (target) => {
     // Tasks enqueued after the raise reached the new partitions, and none is stuck anywhere.
     expect(stats.partitions[1]!.completed + stats.partitions[2]!.completed).toBeGreaterThan(0)
     for (const st of stats.partitions) expect(st.ready + st.assigned + st.running + st.waiting).toBe(0)
-    // Ids enqueued under one partition are still found after the raise.
-    for (const id of enqueued.slice(0, 50)) expect((await s.getTask(id))?.state).toBe('completed')
+    // Ids enqueued under one partition are still found after the raise, and enqueueing one
+    // again is detected, though its id now routes to another partition.
+    for (const id of enqueued.slice(0, 50)) {
+      expect((await s.getTask(id))?.state).toBe('completed')
+      expect(await s.enqueue({ id })).toEqual({ id, created: false })
+    }
+    expect((await s.stats()).completed).toBe(200)
     await expect(s.addPartitions(2)).rejects.toThrow(/cannot be lowered/)
   })
 })
