@@ -5,7 +5,16 @@
  * of one and costs nothing extra.
  */
 import type { Cluster, Redis } from 'ioredis'
-import { addPartitions, init, partitions, type InitArgs, type PartitionsReply } from '../loader/generated/scripts.js'
+import {
+  addPartitions,
+  getTask,
+  init,
+  partitions,
+  type GetTaskReply,
+  type InitArgs,
+  type PartitionsReply,
+  type StatsReply,
+} from '../loader/generated/scripts.js'
 import { Namespace, partitionTag } from '../loader/keys.js'
 import { partitionOf } from '../loader/routing.js'
 import type { ScriptRunner } from '../loader/runner.js'
@@ -144,3 +153,54 @@ async function slotOwners(cluster: Cluster): Promise<string[]> {
 async function keySlot(cluster: Cluster, tag: string): Promise<number> {
   return (await cluster.cluster('KEYSLOT', `{${tag}}`)) as number
 }
+
+/**
+ * The partition holding task `id` and its record, or undefined when no partition has it. The
+ * id's own partition under the current count is read first, then under earlier counts; a task
+ * routed by another key (a batch's later tasks, a partitionKey) is then looked for in every
+ * other partition at once.
+ */
+export async function findTask(
+  runner: ScriptRunner,
+  table: PartitionTable,
+  id: string,
+): Promise<{ partition: Namespace; task: GetTaskReply & object } | undefined> {
+  const likely = table.candidates(id)
+  for (const partition of likely) {
+    const task = await getTask(runner, partition, { id })
+    if (task) return { partition, task }
+  }
+  const others = table.all.filter((partition) => !likely.includes(partition))
+  const found = await Promise.all(others.map((partition) => getTask(runner, partition, { id })))
+  const index = found.findIndex((task) => task !== null)
+  return index < 0 ? undefined : { partition: others[index] as Namespace, task: found[index] as GetTaskReply & object }
+}
+
+/** The partitions' counts added up; a node's figures added up over the partitions it serves. */
+export function addUpStats(each: readonly StatsReply[]): StatsReply {
+  const [first, ...rest] = each as [StatsReply, ...StatsReply[]]
+  const total: StatsReply = { ...first, nodes: first.nodes.map((node) => [...node] as (typeof first.nodes)[number]) }
+  const counts = ['waiting', 'delayed', 'ready', 'assigned', 'running', 'retrying', 'completed', 'dead', 'canceled'] as const
+  const nodes = new Map(total.nodes.map((node) => [node[0], node]))
+  for (const reply of rest) {
+    for (const count of counts) total[count] += reply[count]
+    for (const node of reply.nodes) {
+      const known = nodes.get(node[0])
+      if (!known) {
+        const copy = [...node] as (typeof first.nodes)[number]
+        nodes.set(node[0], copy)
+        total.nodes.push(copy)
+        continue
+      }
+      // id, weight, capacity, inflight, completed, failed, lastSeenAt, queues
+      known[2] += node[2]
+      known[3] += node[3]
+      known[4] += node[4]
+      known[5] += node[5]
+      known[6] = Math.max(known[6], node[6])
+    }
+  }
+  total.nodes.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+  return total
+}
+

@@ -18,7 +18,7 @@ import {
 import { TaskmillError } from '../loader/errors.js'
 import { open, type Connection, type Opened } from './connection.js'
 import { followEvents, toTaskEvents, type EventOptions, type TaskEvent } from './events.js'
-import { PartitionTable, raisePartitions, readPartitionTable } from './partitions.js'
+import { addUpStats, findTask, PartitionTable, raisePartitions, readPartitionTable } from './partitions.js'
 import type { Namespace } from '../loader/keys.js'
 import { duplicateConnection, lastStreamId, readStream } from './streams.js'
 
@@ -225,23 +225,8 @@ export class Scheduler {
       })
   }
 
-  /**
-   * The partition holding task `id` and its record, or undefined when no partition has it. The
-   * id's own partition under the current count is read first, then under earlier counts; a task
-   * routed by another key (a batch's later tasks, a partitionKey) is then looked for in every
-   * other partition at once.
-   */
-  private async locate(id: string): Promise<{ partition: Namespace; task: TaskInfo } | undefined> {
-    const runner = this.connection.runner
-    const likely = this.partitions.candidates(id)
-    for (const partition of likely) {
-      const task = (await getTask(runner, partition, { id })) as TaskInfo | null
-      if (task) return { partition, task }
-    }
-    const others = this.table.all.filter((partition) => !likely.includes(partition))
-    const found = await Promise.all(others.map((partition) => getTask(runner, partition, { id })))
-    const index = found.findIndex((task) => task !== null)
-    return index < 0 ? undefined : { partition: others[index] as Namespace, task: found[index] as TaskInfo }
+  private locate(id: string): Promise<{ partition: Namespace; task: TaskInfo } | undefined> {
+    return findTask(this.connection.runner, this.partitions, id) as Promise<{ partition: Namespace; task: TaskInfo } | undefined>
   }
 
   /** Adds one task. */
@@ -347,7 +332,7 @@ export class Scheduler {
   async stats(): Promise<NamespaceStats> {
     const runner = this.connection.runner
     const each = await Promise.all(this.partitions.all.map((partition) => stats(runner, partition)))
-    return { ...sumStats(each), partitions: each }
+    return { ...addUpStats(each), partitions: each }
   }
 
   /**
@@ -405,34 +390,6 @@ export class Scheduler {
 export type PartitionEvent = TaskEvent & { readonly partition: number }
 
 export type NamespaceStats = StatsReply & { partitions: StatsReply[] }
-
-/** The partitions' counts added up; a node's figures added up over the partitions it serves. */
-function sumStats(each: readonly StatsReply[]): StatsReply {
-  const [first, ...rest] = each as [StatsReply, ...StatsReply[]]
-  const total: StatsReply = { ...first, nodes: first.nodes.map((node) => [...node] as (typeof first.nodes)[number]) }
-  const counts = ['waiting', 'delayed', 'ready', 'assigned', 'running', 'retrying', 'completed', 'dead', 'canceled'] as const
-  const nodes = new Map(total.nodes.map((node) => [node[0], node]))
-  for (const reply of rest) {
-    for (const count of counts) total[count] += reply[count]
-    for (const node of reply.nodes) {
-      const known = nodes.get(node[0])
-      if (!known) {
-        const copy = [...node] as (typeof first.nodes)[number]
-        nodes.set(node[0], copy)
-        total.nodes.push(copy)
-        continue
-      }
-      // id, weight, capacity, inflight, completed, failed, lastSeenAt, queues
-      known[2] += node[2]
-      known[3] += node[3]
-      known[4] += node[4]
-      known[5] += node[5]
-      known[6] = Math.max(known[6], node[6])
-    }
-  }
-  total.nodes.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-  return total
-}
 
 async function* tagged(events: AsyncGenerator<TaskEvent>, partition: number): AsyncGenerator<PartitionEvent> {
   for await (const event of events) yield { ...event, partition }
