@@ -95,6 +95,11 @@ export interface WorkerOptions {
   /** Queues the node serves. Default: every queue. */
   queues?: string[]
   /**
+   * Partitions of the namespace the node serves, by index; one not created yet is served once
+   * it is. Default: every partition, those added later included.
+   */
+  partitions?: number[]
+  /**
    * How often the node reports in, in ms. Keep it below a third of the namespace's nodeTimeoutMs:
    * a node not seen for that long gets no new tasks until it reports in again. Default: 1000.
    */

@@ -55,9 +55,9 @@ export class Worker {
     return this.parts.reduce((sum, part) => sum + part.worker.inFlight, 0)
   }
 
-  /** The node's slots in each partition, by index: they add up to its capacity. */
-  get slots(): number[] {
-    return this.parts.map((part) => part.worker.slots)
+  /** The node's slots in each partition it serves, by partition index: they add up to its capacity. */
+  get slots(): Record<number, number> {
+    return Object.fromEntries(this.parts.map((part) => [part.worker.partition.partition, part.worker.slots]))
   }
 
   private async begin(): Promise<void> {
@@ -77,16 +77,27 @@ export class Worker {
   }
 
   /**
-   * Registers in the partitions of the table not yet served. At start the slots are split
-   * evenly, the remainder going to partitions chosen by the node id so that nodes with fewer
-   * slots than partitions cover different ones; a partition added later starts with none and
-   * gets slots once tasks wait there.
+   * Registers in the partitions of the table the node serves and does not serve yet. At start
+   * the slots are split evenly, the remainder going to partitions chosen by the node id so that
+   * nodes with fewer slots than partitions cover different ones; a partition added later starts
+   * with none and gets slots once tasks wait there.
    */
   private async join(table: PartitionTable): Promise<void> {
-    const first = this.parts.length
-    const added = table.all.slice(first)
-    if (added.length === 0) return
-    const shares = first === 0 ? evenShares(this.capacity, added.length, offsetOf(this.nodeId)) : added.map(() => 0)
+    const served = new Set(this.parts.map((part) => part.worker.partition.partition))
+    const wanted = this.options.partitions
+    const added = table.all.filter(
+      (partition) => !served.has(partition.partition) && (wanted === undefined || wanted.includes(partition.partition)),
+    )
+    if (added.length === 0) {
+      if (this.parts.length === 0) {
+        throw new RangeError(
+          `partitions: namespace ${table.namespace} has partitions 0 to ${table.count - 1}, none of ${JSON.stringify(wanted)}`,
+        )
+      }
+      return
+    }
+    const shares =
+      this.parts.length === 0 ? evenShares(this.capacity, added.length, offsetOf(this.nodeId)) : added.map(() => 0)
     const joined = added.map((partition, i) => {
       const worker = new PartitionWorker(this.options, this.nodeId, this.connection.runner, partition, shares[i] as number)
       return { worker, reserved: shares[i] as number }

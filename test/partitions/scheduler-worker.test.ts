@@ -25,7 +25,11 @@ async function scheduler(partitions: number, namespace = randomNamespace('p').na
   return s
 }
 
-async function worker(s: Scheduler, handler: TaskHandler, options: { nodeId?: string; capacity?: number; weight?: number } = {}): Promise<Worker> {
+async function worker(
+  s: Scheduler,
+  handler: TaskHandler,
+  options: { nodeId?: string; capacity?: number; weight?: number; partitions?: number[] } = {},
+): Promise<Worker> {
   const w = await Worker.start({ connection: url, namespace: s.namespace, handler, heartbeatIntervalMs: 100, ...options })
   open.push({ close: () => w.stop({ timeoutMs: 2000 }) })
   return w
@@ -111,7 +115,21 @@ describe.each(connections)('a partitioned namespace on $name', (target) => {
     await until('200 completions', () => s.stats(), (st) => st.completed === 200, 30_000)
     expect(most).toBeLessThanOrEqual(4)
     expect(most).toBe(4)
-    expect(w.slots.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(4)
+    expect(Object.values(w.slots).reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(4)
+  })
+
+  it('a node given a list of partitions serves those alone', async () => {
+    const s = await scheduler(3)
+    const ran = new Set<string>()
+    const w = await worker(s, async (task) => void ran.add(task.id), { partitions: [1, 2], capacity: 4 })
+    expect(Object.keys(w.slots)).toEqual(['1', '2'])
+    const ids = Array.from({ length: 30 }, (_, i) => `sub-${i}`)
+    for (const id of ids) await s.enqueue({ id })
+    const served = ids.filter((id) => partitionOf(id, 3) !== 0)
+    await until('the served partitions to drain', () => s.stats(), (st) => st.completed === served.length)
+    expect([...ran].sort()).toEqual([...served].sort())
+    expect((await s.stats()).partitions[0]!.ready).toBe(ids.length - served.length)
+    await expect(worker(s, async () => undefined, { partitions: [7] })).rejects.toThrow(/none of \[7\]/)
   })
 
   it('spreads a node over every partition: a raised count is served without a restart', async () => {
