@@ -118,6 +118,29 @@ describe.each(connections)('a partitioned namespace on $name', (target) => {
     expect(Object.values(w.slots).reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(4)
   })
 
+  it('merges the events of every partition, each naming its partition, in order within a partition', async () => {
+    const s = await scheduler(3)
+    const stop = new AbortController()
+    const seen: { partition: number; type: string; task: string }[] = []
+    const following = (async () => {
+      for await (const event of s.events({ from: '0', signal: stop.signal })) {
+        seen.push({ partition: event.partition, type: event.type, task: event.task })
+      }
+    })()
+    await worker(s, async () => undefined)
+    const ids = Array.from({ length: 12 }, (_, i) => `ev-${i}`)
+    for (const id of ids) await s.enqueue({ id })
+    await until('every completion event', async () => seen.filter((e) => e.type === 'completed').length, (n) => n === 12)
+    stop.abort()
+    await following
+    for (const id of ids) {
+      const mine = seen.filter((e) => e.task === id)
+      expect(new Set(mine.map((e) => e.partition))).toEqual(new Set([partitionOf(id, 3)]))
+      expect(mine.map((e) => e.type).filter((t) => t === 'enqueued' || t === 'completed')).toEqual(['enqueued', 'completed'])
+    }
+    expect(new Set(seen.map((e) => e.partition))).toEqual(new Set([0, 1, 2]))
+  })
+
   it('a node given a list of partitions serves those alone', async () => {
     const s = await scheduler(3)
     const ran = new Set<string>()
