@@ -54,7 +54,8 @@ export interface TestCluster {
   waitForReplicasInSync(timeoutMs?: number): Promise<void>
   /**
    * Sends `CLUSTER FAILOVER [FORCE|TAKEOVER]` to a replica and polls until every node that still
-   * answers sees it as a primary serving slots, and reports `cluster_state:ok`.
+   * answers sees it as a primary serving slots, and reports `cluster_state:ok`; unless taking
+   * over, also until the old primary follows it in sync and every node lists it as its replica.
    */
   failover(replica: NodeAddress, mode?: FailoverMode, timeoutMs?: number): Promise<void>
   /** The process behind a node, e.g. to SIGSTOP it; nodes that do not answer are left out of the waits above. */
@@ -103,7 +104,10 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     })
     const cluster = new ReplicatedCluster(servers, stop)
     await cluster.waitUntilOk(READY_TIMEOUT_MS)
-    if (replicas > 0) await cluster.waitUntilReplicasListed(READY_TIMEOUT_MS)
+    if (replicas > 0) {
+      await cluster.touchPrimaries()
+      await cluster.waitForReplicasListed()
+    }
     return cluster
   } catch (error) {
     await stop()
@@ -162,10 +166,13 @@ class ReplicatedCluster implements TestCluster {
         if (field(info, 'role') !== 'slave') continue
         const primary = `${field(info, 'master_host')}:${field(info, 'master_port')}`
         if (this.silent.has(primary)) continue
-        const sent = field(await this.on(primary, (c) => c.info('replication')), 'master_repl_offset')
-        const applied = field(info, 'slave_repl_offset')
-        const link = field(info, 'master_link_status')
-        if (link !== 'up' || field(info, 'master_sync_in_progress') !== '0' || applied !== sent) {
+        // The primary's offset is read first: under traffic it moves on, and the replica is in
+        // sync once it has applied everything sent up to that reading.
+        const sent = Number(field(await this.on(primary, (c) => c.info('replication')), 'master_repl_offset'))
+        const now = await this.on(server, (c) => c.info('replication'))
+        const applied = Number(field(now, 'slave_repl_offset'))
+        const link = field(now, 'master_link_status')
+        if (link !== 'up' || field(now, 'master_sync_in_progress') !== '0' || !(applied >= sent)) {
           lagging.push(`${server} (link ${link}, at ${applied} of ${sent})`)
         }
       }
@@ -193,6 +200,8 @@ class ReplicatedCluster implements TestCluster {
       const waiting = states.filter((s) => s !== undefined)
       return waiting.length === 0 ? true : waiting.join('; ')
     })
+    // The old primary, still there, follows the new one: done once it is synced and listed.
+    if (mode !== 'TAKEOVER') await this.waitForReplicasListed(timeoutMs)
   }
 
   pid(node: NodeAddress): number {
@@ -229,12 +238,11 @@ class ReplicatedCluster implements TestCluster {
   }
 
   /**
-   * Polls until every node's `CLUSTER SLOTS` names a replica for every slot range, which is where
-   * clients (ioredis among them) learn of replicas. Redis 7.0 leaves out a replica whose
-   * replication offset it has not yet heard to be above 0, and a primary nothing was written to
-   * stays at offset 0: so one key is written to and deleted from each primary first.
+   * Writes and deletes one key on each primary. Redis 7.0's `CLUSTER SLOTS`, where clients
+   * (ioredis among them) learn of replicas, leaves out a replica whose replication offset it has
+   * not heard to be above 0, and a primary nothing was written to stays at offset 0.
    */
-  async waitUntilReplicasListed(timeoutMs: number): Promise<void> {
+  async touchPrimaries(): Promise<void> {
     const ranges = await this.ask((c) => c.cluster('SLOTS'))
     const primaries = new Set(ranges.map(([, , primary]) => `${primary?.[0]}:${primary?.[1]}`))
     for (let i = 0; primaries.size > 0; i++) {
@@ -246,13 +254,17 @@ class ReplicatedCluster implements TestCluster {
         await c.del(candidate)
       })
     }
+  }
+
+  /** Polls until every answering node's `CLUSTER SLOTS` names a replica for every slot range, and the replicas are in sync. */
+  async waitForReplicasListed(timeoutMs = READY_TIMEOUT_MS): Promise<void> {
     await this.poll('every node to list a replica for every slot range', timeoutMs, async () => {
       const views = await Promise.all(this.answering().map((s) => this.on(s, (c) => c.cluster('SLOTS') as Promise<unknown[][]>)))
       const listed = views.map((view) => view.filter((range) => range.length > 3).length)
       if (views.every((view, i) => listed[i] === view.length)) return true
       return `ranges with a replica listed, per node: ${listed.join(', ')}`
     })
-    await this.waitForReplicasInSync()
+    await this.waitForReplicasInSync(timeoutMs)
   }
 
   /** `host:port` of every node not paused or killed by the test. */
