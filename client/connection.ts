@@ -8,7 +8,7 @@ import { connect, connectCluster } from '../loader/connect.js'
 import { errorClassesByCode } from '../loader/generated/errors.js'
 import { allScripts } from '../loader/generated/scripts.js'
 import { Namespace } from '../loader/keys.js'
-import { ScriptRunner } from '../loader/runner.js'
+import { ScriptRunner, type ReplicaWaitOptions } from '../loader/runner.js'
 import { refuseEvictingPolicy } from './eviction-policy.js'
 
 /**
@@ -45,20 +45,23 @@ export function openRedis(connection: Connection): { redis: Redis | Cluster; own
   return { redis: connect(connection), owned: true }
 }
 
-export function createRunner(redis: Redis | Cluster): ScriptRunner {
-  return new ScriptRunner(redis, allScripts, { errorClasses: errorClassesByCode })
+export function createRunner(redis: Redis | Cluster, options: { waitForReplicas?: ReplicaWaitOptions } = {}): ScriptRunner {
+  return new ScriptRunner(redis, allScripts, { errorClasses: errorClassesByCode, waitForReplicas: options.waitForReplicas })
 }
 
 export interface OpenOptions {
   /** Skip the refusal of a Redis whose maxmemory-policy may evict taskmill's keys (see eviction-policy.ts). */
   allowEvictingPolicy?: boolean
+  /** Passed to the runner: which calls wait for replicas (Redis `WAIT`), see ReplicaWaitOptions. Default: none. */
+  waitForReplicas?: ReplicaWaitOptions
 }
 
 export async function open(connection: Connection, namespace: string, options: OpenOptions = {}): Promise<Opened> {
   const ns = new Namespace(namespace)
   const { redis, owned } = openRedis(connection)
-  const runner = createRunner(redis)
+  let runner: ScriptRunner
   try {
+    runner = createRunner(redis, { waitForReplicas: options.waitForReplicas })
     if (options.allowEvictingPolicy !== true) await refuseEvictingPolicy(redis)
     await runner.loadAll()
   } catch (error) {

@@ -5,7 +5,8 @@
  * `scripts-lua/errors.json`; codegen emits one subclass of {@link TaskmillScriptError} per code
  * into `loader/generated/errors.ts`. Everything else the runner can meet is one of the classes
  * below, so a caller can tell "the scheduler said no" from "the script broke" from "Redis is not
- * there" from "Redis is full" from "this user may not" by class, never by matching text.
+ * there" from "Redis is full" from "this user may not" from "written, but not yet on enough
+ * replicas" by class, never by matching text.
  * `redis-failures.ts` is the one place that reads Redis' and ioredis' own errors.
  */
 
@@ -87,6 +88,63 @@ export class RedisUnavailableError extends TaskmillError {
       options,
     )
     this.target = target
+  }
+}
+
+/**
+ * A write script ran, but fewer replicas than the runner's `waitForReplicas` asks for
+ * acknowledged it before the timeout (or the WAIT sent with it failed, as when its node was
+ * demoted in between: then `acknowledged` is 0 and `cause` is the WAIT's error).
+ *
+ * The write happened: it is on the primary, every other client sees it, and nothing undoes it.
+ * What is not known is whether it survives a failover: a replica promoted before it received
+ * the write has lost it. `reply` holds what the script answered, as if the call had resolved.
+ * Sending the same call again is how to wait again when the call is idempotent (an enqueue with
+ * ids answers `exists`, and its WAIT covers the first write when it travels on the same
+ * connection); otherwise treat the write as done on the primary only.
+ */
+export class ReplicationTimeoutError extends TaskmillError {
+  readonly script: ScriptErrorContext
+  /** The namespace the script wrote to. */
+  readonly namespace: string
+  /** `host:port` of the server, or the cluster's nodes. */
+  readonly target: string
+  /** How many replicas were asked for. */
+  readonly replicas: number
+  /** How many acknowledged the write within `timeoutMs`. */
+  readonly acknowledged: number
+  readonly timeoutMs: number
+  /** The script's decoded reply: what the write did. */
+  readonly reply: unknown
+
+  constructor(
+    details: {
+      script: ScriptErrorContext
+      namespace: string
+      target: string
+      replicas: number
+      acknowledged: number
+      timeoutMs: number
+      reply: unknown
+    },
+    options?: { cause?: unknown },
+  ) {
+    const waitFailed = options?.cause instanceof Error ? ` (WAIT failed: ${options.cause.message})` : ''
+    super(
+      `script ${details.script.script} v${details.script.version} wrote to namespace ${JSON.stringify(details.namespace)} ` +
+        `on ${details.target}, but ${details.acknowledged} of the ${details.replicas} replicas asked for acknowledged it ` +
+        `within ${details.timeoutMs} ms${waitFailed}. The write happened and stays on the primary; a failover to a replica ` +
+        'that lacks it loses it. Send the same call again to wait again if it is idempotent (an enqueue with ids is), ' +
+        'or check the replicas (INFO replication on the primary).',
+      options,
+    )
+    this.script = details.script
+    this.namespace = details.namespace
+    this.target = details.target
+    this.replicas = details.replicas
+    this.acknowledged = details.acknowledged
+    this.timeoutMs = details.timeoutMs
+    this.reply = details.reply
   }
 }
 

@@ -12,8 +12,12 @@ import {
   type RefusedCommand,
 } from './errors.js'
 
-/** First words of error replies that mean "the server cannot serve now", not "the call failed". */
-const UNAVAILABLE_REPLY_CODES = new Set(['LOADING', 'CLUSTERDOWN', 'MASTERDOWN', 'BUSY'])
+/**
+ * First words of error replies that mean "the server cannot serve now", not "the call failed".
+ * ioredis and the runner follow MOVED, ASK and TRYAGAIN themselves, so one that reaches this far
+ * means the cluster kept redirecting: a slot on the move, or a failover that has not settled.
+ */
+const UNAVAILABLE_REPLY_CODES = new Set(['LOADING', 'CLUSTERDOWN', 'MASTERDOWN', 'BUSY', 'MOVED', 'ASK', 'TRYAGAIN'])
 
 /** Redis appends this to an error raised inside a script; it says nothing the error classes do not. */
 const SCRIPT_LOCATION_SUFFIX = / script: [0-9a-f]{40}, on @user_script:\d+\.$/

@@ -13,6 +13,17 @@
  * does the caller hear of it, as a ScriptLoadError. NOSCRIPT means the script did not run, so
  * re-sending can never run a call twice. Pipelines re-send only their calls that met NOSCRIPT.
  *
+ * Waiting for replicas (`waitForReplicas`): a call of a script that writes goes out in one
+ * pipeline with `WAIT numreplicas timeout` behind it. Replies on one connection come in order
+ * and WAIT covers every write its connection made before it, so the pair needs to share a
+ * connection, and a pipeline is what guarantees that on a cluster as well (ioredis sends a
+ * pipeline to the one node owning its keys' slot; WAIT has no keys). A redirect is then the
+ * runner's to follow: ioredis re-sends a pipeline by itself only when every reply in it is the
+ * same error, and WAIT answers differently from the EVALSHA it rides with. A MOVED, ASK,
+ * TRYAGAIN or CLUSTERDOWN means the script did not run, so the runner refreshes the slot map and
+ * sends the pair again, a bounded number of times. A shortfall (fewer replicas within the
+ * timeout) rejects with a ReplicationTimeoutError that carries the reply: the write happened.
+ *
  * Routing on a cluster: ioredis finds the slot of a command from the key positions in
  * `@ioredis/commands`, which lists EVALSHA_RO like EVALSHA (keys start after numkeys), so
  * `cluster.callBuffer('evalsha_ro', …)` goes to the primary owning the namespace's slot; the
@@ -32,6 +43,7 @@ import { aclUser, describeTarget, nodeName } from './connect.js'
 import {
   RedisPermissionError,
   RedisUnavailableError,
+  ReplicationTimeoutError,
   ScriptLoadError,
   TaskmillError,
   TaskmillScriptError,
@@ -53,10 +65,51 @@ export interface ScriptRunnerOptions {
    * and re-send. Default: 10000.
    */
   reloadDeadlineMs?: number
+  /**
+   * Make calls of scripts that write resolve only once that many replicas acknowledged the
+   * write (Redis `WAIT`), and reject with a {@link ReplicationTimeoutError} otherwise. Default:
+   * none (a call resolves when the primary answers).
+   */
+  waitForReplicas?: ReplicaWaitOptions
+}
+
+/**
+ * What `waitForReplicas` asks for. The WAIT travels with the call, so a call the script refused
+ * may still wait out the timeout when the connection has earlier writes not yet acknowledged.
+ */
+export interface ReplicaWaitOptions {
+  /** How many replicas must acknowledge the write; an integer of 1 or more. */
+  replicas: number
+  /**
+   * How long the call waits for them, in ms; an integer of 1 or more (WAIT's own 0 would wait for
+   * ever, and a primary whose replicas are all gone would hold every call).
+   */
+  timeoutMs: number
+  /**
+   * The scripts whose calls wait, e.g. `[enqueueScript]`; each must write (not be `@readonly`).
+   * Default: every script of the runner that writes.
+   */
+  scripts?: readonly ScriptDefinition[]
 }
 
 /** The outcome of one call in a pipeline. */
 export type PipelineResult = { ok: true; value: unknown } | { ok: false; error: Error }
+
+/** What Redis answered to one call, and to the WAIT sent behind it when there was one. */
+interface Outcome {
+  error: Error | null
+  reply: unknown
+  /** Replicas that acknowledged, when a WAIT went with the call (0 when the WAIT failed). */
+  acknowledged?: number
+  waitError?: Error
+}
+
+interface ReplicaWait {
+  readonly replicas: number
+  readonly timeoutMs: number
+  /** SHAs of the scripts whose calls wait. */
+  readonly shas: ReadonlySet<string>
+}
 
 const DEFAULT_RELOAD_DEADLINE_MS = 10_000
 
@@ -66,6 +119,17 @@ const DEFAULT_RELOAD_DEADLINE_MS = 10_000
  * of flushes milliseconds apart is outlasted within a few rounds without hammering Redis.
  */
 const MAX_RELOAD_PAUSE_MS = 50
+
+/**
+ * How many times a call sent with a WAIT follows a redirect before it fails, and the longest
+ * pause between two tries: as ioredis does for the commands it redirects itself (16 redirections,
+ * 100 ms pauses on TRYAGAIN and CLUSTERDOWN). A failover settles within a few tries.
+ */
+const MAX_REDIRECTS = 16
+const MAX_REDIRECT_PAUSE_MS = 100
+
+/** Replies that mean "not here, not now": the command was not run. */
+const REDIRECT_CODES = new Set(['MOVED', 'ASK', 'TRYAGAIN', 'CLUSTERDOWN'])
 
 interface PreparedCall {
   readonly definition: ScriptDefinition
@@ -79,6 +143,7 @@ export class ScriptRunner implements ScriptCaller {
   readonly scripts: readonly ScriptDefinition[]
   private readonly errorClasses: Readonly<Record<string, ScriptErrorClass>>
   private readonly reloadDeadlineMs: number
+  private readonly replicaWait: ReplicaWait | undefined
   private loadingAll: Promise<void> | undefined
   private loadedOnce = false
   /** One reload per script at a time, so many calls meeting NOSCRIPT together load it once. */
@@ -89,6 +154,7 @@ export class ScriptRunner implements ScriptCaller {
     this.scripts = scripts
     this.errorClasses = options.errorClasses ?? {}
     this.reloadDeadlineMs = options.reloadDeadlineMs ?? DEFAULT_RELOAD_DEADLINE_MS
+    this.replicaWait = options.waitForReplicas && replicaWait(options.waitForReplicas, scripts)
   }
 
   /**
@@ -112,6 +178,12 @@ export class ScriptRunner implements ScriptCaller {
     args: Readonly<Record<string, unknown>>,
   ): Promise<unknown> {
     const prepared = prepare(definition, namespace, args)
+    if (this.waitsAfter(definition)) {
+      // Its WAIT must share its connection, which only a pipeline guarantees on a cluster.
+      const [result] = await this.runCalls([prepared])
+      if (!result!.ok) throw result!.error
+      return result!.value
+    }
     const since = Date.now()
     let reply: unknown
     for (let round = 1; ; round++) {
@@ -139,8 +211,12 @@ export class ScriptRunner implements ScriptCaller {
   async execPipeline(calls: readonly PreparedCall[]): Promise<PipelineResult[]> {
     if (calls.length === 0) return []
     if (!this.loadedOnce) await this.loadAll()
+    return this.runCalls(calls)
+  }
+
+  private async runCalls(calls: readonly PreparedCall[]): Promise<PipelineResult[]> {
     const since = Date.now()
-    const outcomes: { error: Error | null; reply: unknown }[] = await this.sendPipeline(calls)
+    const outcomes = await this.sendPipeline(calls)
     const metNoScript = (i: number): boolean => isNoScript(outcomes[i]!.error)
     let pending = calls.flatMap((_, i) => (metNoScript(i) ? [i] : []))
     for (let round = 1; pending.length > 0; round++) {
@@ -161,17 +237,40 @@ export class ScriptRunner implements ScriptCaller {
       const call = calls[i]!
       const definition = call.definition
       if (entry.error !== null) return { ok: false, error: this.mapError(call, entry.error) }
+      let value: unknown
       try {
-        return { ok: true, value: this.decode(definition, entry.reply) }
+        value = this.decode(definition, entry.reply)
       } catch (error) {
         return { ok: false, error: error as Error }
       }
+      const shortfall = this.replicaShortfall(call, entry, value)
+      return shortfall === undefined ? { ok: true, value } : { ok: false, error: shortfall }
     })
   }
 
-  private async sendPipeline(calls: readonly PreparedCall[]): Promise<{ error: Error | null; reply: unknown }[]> {
+  /**
+   * Sends calls in one pipeline, with a WAIT behind them when one of them waits for replicas; on
+   * a cluster, calls sent with a WAIT that were redirected are sent again (see the module note).
+   */
+  private async sendPipeline(calls: readonly PreparedCall[]): Promise<Outcome[]> {
+    const wait = calls.some((call) => this.waitsAfter(call.definition)) ? this.replicaWait : undefined
+    const outcomes = await this.sendOnce(calls, wait)
+    if (wait === undefined || !(this.redis instanceof Cluster)) return outcomes
+    for (let attempt = 1; ; attempt++) {
+      const redirected = calls.flatMap((_, i) => (isRedirect(outcomes[i]!.error) ? [i] : []))
+      if (redirected.length === 0 || attempt > MAX_REDIRECTS) return outcomes
+      await Promise.all([refreshSlots(this.redis), sleep(Math.min(2 ** (attempt - 1) - 1, MAX_REDIRECT_PAUSE_MS))])
+      const again = await this.sendOnce(redirected.map((i) => calls[i]!), wait)
+      redirected.forEach((callIndex, j) => {
+        outcomes[callIndex] = again[j]!
+      })
+    }
+  }
+
+  private async sendOnce(calls: readonly PreparedCall[], wait: ReplicaWait | undefined): Promise<Outcome[]> {
     const pipeline = this.redis.pipeline()
     for (const call of calls) pipeline.callBuffer(call.command, ...call.commandArgs)
+    if (wait !== undefined) pipeline.call('wait', String(wait.replicas), String(wait.timeoutMs))
     let results: [Error | null, unknown][] | null
     try {
       results = await pipeline.exec()
@@ -179,10 +278,37 @@ export class ScriptRunner implements ScriptCaller {
       throw this.unavailable(error)
     }
     if (results === null) throw this.unavailable(new Error('the pipeline was discarded'))
+    const [waitError, acknowledged] = results[calls.length] ?? [new Error('no reply to WAIT'), 0]
     return calls.map((_, i) => {
       const [error, reply] = results[i] ?? [new Error('no reply for this call'), null]
-      return { error, reply }
+      if (wait === undefined) return { error, reply }
+      if (waitError !== null) return { error, reply, acknowledged: 0, waitError }
+      return { error, reply, acknowledged: Number(acknowledged) }
     })
+  }
+
+  private waitsAfter(definition: ScriptDefinition): boolean {
+    return this.replicaWait?.shas.has(definition.sha) ?? false
+  }
+
+  /** The error for a call that ran and waited, when fewer replicas than asked acknowledged it. */
+  private replicaShortfall(call: PreparedCall, outcome: Outcome, value: unknown): ReplicationTimeoutError | undefined {
+    const wait = this.replicaWait
+    if (wait === undefined || !this.waitsAfter(call.definition)) return undefined
+    const acknowledged = outcome.acknowledged ?? 0
+    if (acknowledged >= wait.replicas) return undefined
+    return new ReplicationTimeoutError(
+      {
+        script: contextOf(call.definition),
+        namespace: call.namespace,
+        target: this.target(),
+        replicas: wait.replicas,
+        acknowledged,
+        timeoutMs: wait.timeoutMs,
+        reply: value,
+      },
+      { cause: outcome.waitError },
+    )
   }
 
   private send(call: PreparedCall): Promise<unknown> {
@@ -389,6 +515,34 @@ function prepare(
 
 function contextOf(definition: ScriptDefinition): ScriptErrorContext {
   return { script: definition.name, version: definition.version, sha: definition.sha }
+}
+
+/** Checks `waitForReplicas` once, when the runner is made. */
+function replicaWait(options: ReplicaWaitOptions, scripts: readonly ScriptDefinition[]): ReplicaWait {
+  const { replicas, timeoutMs } = options
+  if (!Number.isInteger(replicas) || replicas < 1) {
+    throw new RangeError(`waitForReplicas.replicas must be an integer of 1 or more, got ${replicas}`)
+  }
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) {
+    throw new RangeError(
+      `waitForReplicas.timeoutMs must be an integer of 1 or more, got ${timeoutMs} (WAIT with 0 waits for ever)`,
+    )
+  }
+  const waiting = options.scripts ?? scripts.filter((definition) => !definition.readOnly)
+  const readOnly = waiting.find((definition) => definition.readOnly)
+  if (readOnly !== undefined) {
+    throw new TypeError(`waitForReplicas.scripts names ${readOnly.name}, which is @readonly: it writes nothing to wait for`)
+  }
+  return { replicas, timeoutMs, shas: new Set(waiting.map((definition) => definition.sha)) }
+}
+
+/** Asks the cluster for its slot map again and resolves when it has it, or failed to get it. */
+function refreshSlots(cluster: Cluster): Promise<void> {
+  return new Promise((resolve) => cluster.refreshSlotsCache(() => resolve()))
+}
+
+function isRedirect(error: unknown): boolean {
+  return isReplyError(error) && REDIRECT_CODES.has(replyCode(error.message))
 }
 
 function isNoScript(error: unknown): boolean {
