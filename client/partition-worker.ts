@@ -43,10 +43,12 @@ import {
   registerNode,
   release,
   start,
+  type CompleteArgs,
   type StartReply,
 } from '../loader/generated/scripts.js'
 import { LeaseLostError, UnknownNodeError, UnknownTaskError } from '../loader/generated/errors.js'
 import {
+  ReplicationTimeoutError,
   RedisOutOfMemoryError,
   RedisPermissionError,
   RedisUnavailableError,
@@ -94,6 +96,13 @@ export interface WorkerOptions {
   capacity?: number
   /** Queues the node serves. Default: every queue. */
   queues?: string[]
+  /**
+   * Make each completion call return only once this many replicas hold it (Redis `WAIT`), so a
+   * failover to one of them keeps it. Fewer in time: the completion stands on the primary (a
+   * failover to a replica without it would run the task again), and `onError` gets a
+   * ReplicationTimeoutError. See docs/reliability.md. Default: none.
+   */
+  waitForReplicas?: { replicas: number; timeoutMs: number }
   /**
    * Partitions of the namespace the node serves, by index; one not created yet is served once
    * it is. Default: every partition, those added later included.
@@ -432,7 +441,7 @@ export class PartitionWorker {
     const { runner, namespace } = this.connection
     let started: StartReply
     try {
-      started = await complete(runner, namespace, {
+      started = await this.completeDurably({
         nodeId: this.nodeId,
         claim: this.stopping ? 0 : START_ALL,
         results: batch,
@@ -483,7 +492,7 @@ export class PartitionWorker {
       if (this.abandoned) return
       sent = held
       try {
-        await complete(runner, namespace, { nodeId: this.nodeId, claim: 0, results: [...sent] })
+        await this.completeDurably({ nodeId: this.nodeId, claim: 0, results: [...sent] })
         this.forgetResults(sent)
         return
       } catch (next) {
@@ -492,10 +501,26 @@ export class PartitionWorker {
     }
   }
 
+  /**
+   * `complete`, where a ReplicationTimeoutError is an outcome, not a failure: the completions
+   * were recorded on the primary and the call started the node's next tasks, which its reply
+   * carries. Sending it again would not wait again (the tasks are no longer held), so it is
+   * reported and the reply used.
+   */
+  private async completeDurably(args: CompleteArgs): Promise<StartReply> {
+    try {
+      return await complete(this.connection.runner, this.connection.namespace, args)
+    } catch (error) {
+      if (!(error instanceof ReplicationTimeoutError)) throw error
+      this.report(error)
+      return error.reply as StartReply
+    }
+  }
+
   private async completeAlone(item: PendingResult): Promise<void> {
     const { runner, namespace } = this.connection
     try {
-      await complete(runner, namespace, { nodeId: this.nodeId, claim: 0, results: [item] })
+      await this.completeDurably({ nodeId: this.nodeId, claim: 0, results: [item] })
       this.forgetResults([item])
     } catch (error) {
       await this.settleCompletions([item], error)

@@ -10,6 +10,7 @@ import {
   cancel,
   dependencyResults,
   enqueue,
+  enqueueScript,
   getTask,
   init,
   maintain,
@@ -48,6 +49,14 @@ export interface SchedulerOptions {
    * keeps its count, which never goes down. Default: the namespace's count, 1 for a new one.
    */
   partitions?: number
+  /**
+   * Make `enqueue` and `enqueueBatch` resolve only once this many replicas hold the tasks (Redis
+   * `WAIT` after each enqueue call, on the same connection), so a failover to one of those
+   * replicas keeps them. Fewer in time: the call rejects with a ReplicationTimeoutError whose
+   * `reply` holds the statuses, because the tasks were written; enqueue the same ids again to
+   * wait again. Not a write to disk and not consensus: see docs/reliability.md. Default: none.
+   */
+  waitForReplicas?: { replicas: number; timeoutMs: number }
 }
 
 export interface SchedulerConfig {
@@ -172,6 +181,7 @@ export class Scheduler {
   static async open(options: SchedulerOptions): Promise<Scheduler> {
     const connection = await open(options.connection, options.namespace, {
       allowEvictingPolicy: options.allowEvictingPolicy,
+      waitForReplicas: options.waitForReplicas && { ...options.waitForReplicas, scripts: [enqueueScript] },
     })
     try {
       const { runner, namespace } = connection

@@ -7,6 +7,7 @@
  */
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
+import { completeScript } from '../loader/generated/scripts.js'
 import { open, type Opened } from './connection.js'
 import { PartitionWorker, type PartitionLoad, type WorkerOptions } from './partition-worker.js'
 import { readPartitionTable, type PartitionTable } from './partitions.js'
@@ -63,6 +64,7 @@ export class Worker {
   private async begin(): Promise<void> {
     this.connection = await open(this.options.connection, this.options.namespace, {
       allowEvictingPolicy: this.options.allowEvictingPolicy,
+      waitForReplicas: this.options.waitForReplicas && { ...this.options.waitForReplicas, scripts: [completeScript] },
     })
     try {
       this.wakeups = await subscribeToWakeups(this.connection.redis, this.nodeId)
