@@ -215,6 +215,34 @@ describe('taskmill stats and task', () => {
   })
 })
 
+describe('taskmill on a partitioned namespace, alone on a fresh redis-server', () => {
+  // The namespace listing is a bounded SCAN: on the run's shared Redis the namespace under test
+  // would be one among hundreds, so this one gets a server of its own.
+  const executable = findExecutable('redis-server')
+  const it_ = it.skipIf(executable === undefined)
+  let server: SpawnedRedis
+
+  beforeAll(async () => {
+    if (executable === undefined) return
+    server = await spawnRedisServer(executable, [])
+  })
+  afterAll(async () => {
+    await server?.stop()
+  })
+
+  it_('names the namespaces there when one does not exist, without its partitions\' tags', async () => {
+    const scheduler = await Scheduler.open({ connection: server.url, namespace: 'shop', partitions: 3 })
+    await scheduler.close()
+    const keys = await openClient(server.url).keys('tm:*:meta')
+    expect(keys.sort()).toEqual(['tm:{shop/1.0}:meta', 'tm:{shop/2.0}:meta', 'tm:{shop}:meta'])
+
+    const { code, stderr } = await runCli(['stats', '--url', server.url, '--namespace', 'shops'])
+    expect(code).toBe(1)
+    expect(stderr).toContain('namespace "shops" does not exist')
+    expect(stderr).toContain(' Namespaces there: shop. Check --namespace')
+  })
+})
+
 describe('taskmill usage', () => {
   it('--help lists the commands and exits 0', async () => {
     const { code, stdout } = await runCli(['--help'])
