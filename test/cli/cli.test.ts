@@ -9,8 +9,9 @@ import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Scheduler } from '../../client/index.js'
 import { createRunner } from '../../client/connection.js'
-import { allScripts, registerNode } from '../../loader/generated/scripts.js'
-import { clusterInfo, clusterSkipReason, openClient, randomNamespace, redisInfo } from '../support/context.js'
+import type { PartitionTable } from '../../client/partitions.js'
+import { allScripts, registerNode, type StatsReply } from '../../loader/generated/scripts.js'
+import { clusterInfo, clusterSkipReason, openClient, openCluster, randomNamespace, redisInfo } from '../support/context.js'
 import { findExecutable, spawnRedisServer, type SpawnedRedis } from '../../devtools/redis-server.js'
 import { runCli } from './run-cli.js'
 
@@ -212,6 +213,101 @@ describe('taskmill stats and task', () => {
     const missing = await runCli([...base, 'nope'])
     expect(missing.code).toBe(1)
     expect(missing.stderr).toContain('no task "nope"')
+  })
+})
+
+/** `count` task ids that the table routes to partition `index`. */
+function idsIn(table: PartitionTable, index: number, count: number, prefix: string): string[] {
+  const ids: string[] = []
+  for (let i = 0; ids.length < count; i++) {
+    if (table.route(`${prefix}-${i}`).partition === index) ids.push(`${prefix}-${i}`)
+  }
+  return ids
+}
+
+/** The cells of the table row whose first cell is `first`. */
+function cellsOf(stdout: string, first: string): string[] | undefined {
+  return stdout
+    .split('\n')
+    .map((line) => line.trim().split(/\s{2,}/))
+    .find((cells) => cells[0] === first)
+}
+
+/**
+ * A namespace of three partitions holding 2, 3 and 5 tasks (one of them delayed, in partition
+ * 2), with a node registered in each partition with capacity 1, 2 and 3 (so it holds 1, 2 and
+ * 3 tasks), a few milliseconds apart so its heartbeats differ.
+ */
+async function partitionedNamespace(connection: string, redis: Redis | ReturnType<typeof openCluster>) {
+  const namespace = randomNamespace('cli')
+  const scheduler = await Scheduler.open({ connection, namespace: namespace.name, partitions: 3 })
+  const table = scheduler.partitions
+  try {
+    for (const [index, count] of [2, 3, 4].entries()) {
+      for (const id of idsIn(table, index, count, 'task')) await scheduler.enqueue({ id, payload: id })
+    }
+    await scheduler.enqueue({ id: idsIn(table, 2, 1, 'later')[0]!, delayMs: 3_600_000 })
+    const runner = createRunner(redis)
+    for (const partition of table.all) {
+      await registerNode(runner, partition, { nodeId: 'cli-node', weight: 3, capacity: partition.partition + 1 })
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  } finally {
+    await scheduler.close()
+  }
+  return { namespace, table }
+}
+
+describe('taskmill stats and task on a partitioned namespace', () => {
+  it('stats adds the partitions up, then shows each partition', async () => {
+    const { namespace, table } = await partitionedNamespace(redisInfo.url, openClient(redisInfo.url))
+    const { code, stdout, stderr } = await runCli(['stats', '--url', redisInfo.url, '--namespace', namespace.name])
+    expect(stderr).toBe('')
+    expect(code).toBe(0)
+    expect(stdout).toContain(`Namespace ${namespace.name} on Redis at ${redisInfo.url}, dispatch strategy weighted, 3 partitions\n`)
+    const count = (state: string): string | undefined => cellsOf(stdout, state)?.[1]
+    expect([count('ready'), count('assigned'), count('delayed'), count('total')]).toEqual(['3', '6', '1', '10'])
+    // Capacity and tasks in flight summed over the three partitions.
+    expect(cellsOf(stdout, 'cli-node')?.slice(0, 6)).toEqual(['cli-node', '3', '6', '6', '0', '0'])
+
+    expect(stdout).toMatch(/^PARTITION\s+TAG\s+WAITING\s+DELAYED\s+READY\s+ASSIGNED\s+RUNNING\s+RETRYING\s+COMPLETED\s+DEAD\s+CANCELED\s+TOTAL$/m)
+    const tags = table.all.map((partition) => partition.tag)
+    expect(cellsOf(stdout, '0')).toEqual(['0', tags[0], '0', '0', '1', '1', '0', '0', '0', '0', '0', '2'])
+    expect(cellsOf(stdout, '1')).toEqual(['1', tags[1], '0', '0', '1', '2', '0', '0', '0', '0', '0', '3'])
+    expect(cellsOf(stdout, '2')).toEqual(['2', tags[2], '0', '1', '1', '3', '0', '0', '0', '0', '0', '5'])
+  })
+
+  it('stats --json gives the added-up reply and each partition\'s', async () => {
+    const { namespace, table } = await partitionedNamespace(redisInfo.url, openClient(redisInfo.url))
+    const { code, stdout } = await runCli(['stats', '--json', '--url', redisInfo.url, '--namespace', namespace.name])
+    expect(code).toBe(0)
+    const reply = JSON.parse(stdout) as StatsReply & { partitions: (StatsReply & { partition: number; tag: string })[] }
+    expect(reply).toMatchObject({ ready: 3, assigned: 6, delayed: 1 })
+    expect(reply.partitions.map((each) => [each.partition, each.tag, each.ready, each.assigned, each.delayed])).toEqual([
+      [0, table.all[0]!.tag, 1, 1, 0],
+      [1, table.all[1]!.tag, 1, 2, 0],
+      [2, table.all[2]!.tag, 1, 3, 1],
+    ])
+    // The node's last heartbeat is its most recent one in any partition.
+    const seen = reply.partitions.map((each) => each.nodes[0]![6])
+    expect(new Set(seen).size).toBe(3)
+    expect(reply.nodes.map((node) => [node[0], node[2], node[3], node[6]])).toEqual([['cli-node', 6, 6, Math.max(...seen)]])
+  })
+
+  it.skipIf(clusterSkipReason !== undefined)('stats --cluster names the primary serving each partition', async () => {
+    const { namespace, table } = await partitionedNamespace(`redis-cluster://${clusterInfo!.urls.join(',')}`, openCluster(clusterInfo!.urls))
+    const seed = `${clusterInfo!.nodes[0]!.host}:${clusterInfo!.nodes[0]!.port}`
+    const { code, stdout } = await runCli(['stats', '--cluster', seed, '--namespace', namespace.name])
+    expect(code).toBe(0)
+    expect(stdout).toMatch(/^PARTITION\s+TAG\s+SHARD\s+WAITING\s+/m)
+    for (const partition of table.all) {
+      const row = cellsOf(stdout, String(partition.partition))
+      expect(row?.slice(0, 2)).toEqual([String(partition.partition), partition.tag])
+      expect(row?.at(-1)).toBe(String([2, 3, 5][partition.partition]))
+      // The shard named is the server that holds the partition's keys.
+      const shard = openClient(`redis://${row![2]}`)
+      expect(await shard.exists(partition.key('meta'))).toBe(1)
+    }
   })
 })
 
