@@ -199,6 +199,7 @@ describe('taskmill stats and task', () => {
     const text = await runCli([...base, 'text'])
     expect(text.code).toBe(0)
     expect(text.stdout).toMatch(/^state\s+ready$/m)
+    expect(text.stdout).not.toMatch(/^partition/m)
     expect(text.stdout).toMatch(/^priority\s+5$/m)
     expect(text.stdout).toMatch(/^attempts\s+0 of 3$/m)
     expect(text.stdout).toMatch(/^enqueued\s+\d{4}-\d\d-\d\dT.*Z \(.* ago\)$/m)
@@ -292,6 +293,36 @@ describe('taskmill stats and task on a partitioned namespace', () => {
     const seen = reply.partitions.map((each) => each.nodes[0]![6])
     expect(new Set(seen).size).toBe(3)
     expect(reply.nodes.map((node) => [node[0], node[2], node[3], node[6]])).toEqual([['cli-node', 6, 6, Math.max(...seen)]])
+  })
+
+  it('task finds a task in whichever partition holds it, and names the partition', async () => {
+    const namespace = randomNamespace('cli')
+    const scheduler = await Scheduler.open({ connection: redisInfo.url, namespace: namespace.name, partitions: 3 })
+    const table = scheduler.partitions
+    // One task where its id routes it; one routed by a partitionKey away from its id's partition.
+    const routed = idsIn(table, 1, 1, 'routed')[0]!
+    const keyed = idsIn(table, 0, 1, 'keyed')[0]!
+    try {
+      await scheduler.enqueue({ id: routed, payload: 'by id' })
+      await scheduler.enqueue({ id: keyed, payload: 'by key', partitionKey: idsIn(table, 2, 1, 'key')[0]! })
+    } finally {
+      await scheduler.close()
+    }
+    const base = ['task', '--url', redisInfo.url, '--namespace', namespace.name]
+
+    const byId = await runCli([...base, routed])
+    expect(byId.code).toBe(0)
+    expect(byId.stdout).toMatch(new RegExp(`^partition\\s+1 of 3 \\(tag ${table.all[1]!.tag.replace('.', '\\.')}\\)$`, 'm'))
+    expect(byId.stdout).toMatch(/^payload\s+by id \(5 bytes, text\)$/m)
+
+    const byKey = await runCli([...base, keyed])
+    expect(byKey.code).toBe(0)
+    expect(byKey.stdout).toMatch(new RegExp(`^partition\\s+2 of 3 \\(tag ${table.all[2]!.tag.replace('.', '\\.')}\\)$`, 'm'))
+    expect(byKey.stdout).toMatch(/^payload\s+by key \(6 bytes, text\)$/m)
+
+    const missing = await runCli([...base, 'nope'])
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toContain(`no task "nope" in namespace ${namespace.name} (all 3 partitions searched)`)
   })
 
   it.skipIf(clusterSkipReason !== undefined)('stats --cluster names the primary serving each partition', async () => {
