@@ -42,22 +42,33 @@ export async function statsOfEach(runner: ScriptRunner, table: PartitionTable, o
   }
 }
 
+/** Where a namespace's partitions live on a cluster. */
+export interface Placements {
+  /** Each partition's, by index. */
+  readonly partitions: readonly Placement[]
+  /** Every primary serving slots, as `host:port`, sorted: the shards a partition may be on. */
+  readonly primaries: readonly string[]
+}
+
 /**
  * On a cluster, each partition's slot (CLUSTER KEYSLOT of its hash tag) and the primary that
  * serves it (CLUSTER SLOTS); undefined on a single Redis, where there is one shard.
  */
-export async function placePartitions(redis: Redis | Cluster, table: PartitionTable): Promise<Placement[] | undefined> {
+export async function placePartitions(redis: Redis | Cluster, table: PartitionTable): Promise<Placements | undefined> {
   if (!(redis instanceof Cluster)) return undefined
   const [ranges, slots] = await Promise.all([
     redis.cluster('SLOTS'),
     Promise.all(table.all.map(async (partition) => (await redis.cluster('KEYSLOT', `{${partition.tag}}`)) as number)),
   ])
-  return slots.map((slot) => {
-    const range = ranges.find(([start, end]) => start <= slot && slot <= end)
-    // A slot no primary serves: the cluster is resharding or has lost a shard.
-    const primary = range?.[2]
-    return { slot, shard: primary === undefined ? '(no primary)' : `${primary[0]}:${primary[1]}` }
-  })
+  const address = (primary: [string, number, ...unknown[]]): string => `${primary[0]}:${primary[1]}`
+  return {
+    partitions: slots.map((slot) => {
+      const primary = ranges.find(([start, end]) => start <= slot && slot <= end)?.[2]
+      // A slot no primary serves: the cluster is resharding or has lost a shard.
+      return { slot, shard: primary === undefined ? '(no primary)' : address(primary) }
+    }),
+    primaries: [...new Set(ranges.flatMap(([, , primary]) => (primary === undefined ? [] : [address(primary)])))].sort(),
+  }
 }
 
 /** All the tasks of one reply, whatever their state. */
@@ -72,7 +83,7 @@ export function totalTasks(reply: StatsReply): number {
 export function renderPartitions(
   table: PartitionTable,
   each: readonly StatsReply[],
-  placements: readonly Placement[] | undefined,
+  placements: Placements | undefined,
   options: { withSlot: boolean },
 ): string {
   const columns: Column[] = [{ header: 'PARTITION', align: 'right' }, { header: 'TAG' }]
@@ -83,7 +94,7 @@ export function renderPartitions(
   columns.push(...STATES.map((state): Column => ({ header: state.toUpperCase(), align: 'right' })), { header: 'TOTAL', align: 'right' })
   const rows = table.all.map((partition, i) => {
     const reply = each[i]!
-    const placement = placements?.[i]
+    const placement = placements?.partitions[i]
     const where = placement === undefined ? [] : options.withSlot ? [String(placement.slot), placement.shard] : [placement.shard]
     return [String(partition.partition), partition.tag, ...where, ...STATES.map((state) => String(reply[state])), String(totalTasks(reply))]
   })

@@ -18,7 +18,7 @@ import {
 import { EXIT_OK } from '../errors.js'
 import { formatDuration } from '../format.js'
 import { explainNamespace, namespaceHelp, namespaceOption } from '../namespace.js'
-import { placePartitions, renderPartitions, STATES, statsOfEach, totalTasks, type Placement } from '../partitions.js'
+import { placePartitions, renderPartitions, STATES, statsOfEach, totalTasks, type Placements } from '../partitions.js'
 import { renderTable } from '../table.js'
 
 const options = { ...connectionOptions, namespace: { type: 'string' }, json: { type: 'boolean' } } as const
@@ -53,7 +53,7 @@ export const statsCommand: Command = {
       const runner = createRunner(target.redis)
       let table: PartitionTable
       let each: StatsReply[]
-      let placements: Placement[] | undefined
+      let placements: Placements | undefined
       let now: number
       try {
         table = await readPartitionTable(runner, namespace.name)
@@ -91,14 +91,14 @@ function withPartitions(
   total: StatsReply,
   table: PartitionTable,
   each: readonly StatsReply[],
-  placements: readonly Placement[] | undefined,
+  placements: Placements | undefined,
 ): StatsReply & { partitions: object[] } {
   return {
     ...total,
     partitions: table.all.map((partition, i) => ({
       partition: partition.partition,
       tag: partition.tag,
-      ...placements?.[i],
+      ...placements?.partitions[i],
       ...each[i]!,
     })),
   }

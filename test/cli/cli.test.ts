@@ -9,9 +9,17 @@ import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Scheduler } from '../../client/index.js'
 import { createRunner } from '../../client/connection.js'
-import type { PartitionTable } from '../../client/partitions.js'
+import { readPartitionTable, type PartitionTable } from '../../client/partitions.js'
 import { allScripts, registerNode, type StatsReply } from '../../loader/generated/scripts.js'
-import { clusterInfo, clusterSkipReason, openClient, openCluster, randomNamespace, redisInfo } from '../support/context.js'
+import {
+  clusterInfo,
+  clusterSkipReason,
+  dumpNamespace,
+  openClient,
+  openCluster,
+  randomNamespace,
+  redisInfo,
+} from '../support/context.js'
 import { findExecutable, spawnRedisServer, type SpawnedRedis } from '../../devtools/redis-server.js'
 import { runCli } from './run-cli.js'
 
@@ -342,6 +350,93 @@ describe('taskmill stats and task on a partitioned namespace', () => {
   })
 })
 
+describe('taskmill partitions', () => {
+  it('shows each partition with its tag and tasks, and --raise adds partitions, saying how far it has got', async () => {
+    const namespace = randomNamespace('cli')
+    const scheduler = await Scheduler.open({ connection: redisInfo.url, namespace: namespace.name, partitions: 2 })
+    const before = scheduler.partitions
+    try {
+      for (const id of idsIn(before, 1, 3, 'task')) await scheduler.enqueue({ id })
+    } finally {
+      await scheduler.close()
+    }
+    const base = ['partitions', '--url', redisInfo.url, '--namespace', namespace.name]
+
+    const shown = await runCli(base)
+    expect(shown.stderr).toBe('')
+    expect(shown.code).toBe(0)
+    expect(shown.stdout).toContain(`Namespace ${namespace.name} on Redis at ${redisInfo.url}: 2 partitions (earlier counts: 1)\n`)
+    expect(cellsOf(shown.stdout, '0')).toEqual(['0', namespace.name, '0', '0', '0', '0', '0', '0', '0', '0', '0', '0'])
+    expect(cellsOf(shown.stdout, '1')).toEqual(['1', before.all[1]!.tag, '0', '0', '3', '0', '0', '0', '0', '0', '0', '3'])
+
+    const raised = await runCli([...base, '--raise', '4'])
+    expect(raised.code).toBe(0)
+    const table = await readPartitionTable(createRunner(openClient(redisInfo.url)), namespace.name)
+    expect(table.count).toBe(4)
+    expect(table.history).toEqual([1, 2, 4])
+    expect(raised.stderr).toContain(`Raising namespace ${namespace.name} from 2 to 4 partitions on Redis at ${redisInfo.url}\n`)
+    expect(raised.stderr).toContain(`  initialised partition 2 (tag ${table.all[2]!.tag}), `)
+    expect(raised.stderr).toContain(`  initialised partition 3 (tag ${table.all[3]!.tag}), `)
+    expect(raised.stderr).toContain('  publishing partitions 2 to 3 in the partition table\n')
+    expect(raised.stderr).toContain(`Namespace ${namespace.name} has 4 partitions now.`)
+    expect(raised.stdout).toContain(': 4 partitions (earlier counts: 1, 2)\n')
+    for (const partition of table.all) expect(cellsOf(raised.stdout, String(partition.partition))?.[1]).toBe(partition.tag)
+    // The tasks stay where they were.
+    expect(cellsOf(raised.stdout, '1')?.at(-1)).toBe('3')
+
+    const again = await runCli([...base, '--raise', '4'])
+    expect(again.code).toBe(0)
+    expect(again.stderr).toBe(`Namespace ${namespace.name} has 4 partitions already: nothing to raise.\n`)
+  })
+
+  it('--raise refuses to lower the count, says why, and writes nothing', async () => {
+    const namespace = randomNamespace('cli')
+    const scheduler = await Scheduler.open({ connection: redisInfo.url, namespace: namespace.name, partitions: 3 })
+    const table = scheduler.partitions
+    await scheduler.close()
+    const client = openClient(redisInfo.url)
+    const dumps = () => Promise.all(table.all.map((partition) => dumpNamespace(client, partition)))
+    const before = await dumps()
+
+    const { code, stdout, stderr } = await runCli(['partitions', '--url', redisInfo.url, '--namespace', namespace.name, '--raise', '2'])
+    expect(code).toBe(1)
+    expect(stdout).toBe('')
+    expect(stderr).toContain(`namespace ${namespace.name} has 3 partitions and --raise 2 would lower that: the partition count cannot be lowered, because`)
+    expect(stderr).toContain('Pass --raise with a count above 3')
+    expect(await dumps()).toEqual(before)
+  })
+
+  it('--raise takes a count from 1 to 1024', async () => {
+    for (const count of ['0', '1025', 'three']) {
+      const { code, stderr } = await runCli(['partitions', '--url', redisInfo.url, '--namespace', 'ns', '--raise', count])
+      expect(code, count).toBe(2)
+      expect(stderr).toContain('taskmill partitions --help')
+    }
+  })
+
+  it.skipIf(clusterSkipReason !== undefined)('on a cluster, names each partition\'s slot and primary, and --raise spreads them', async () => {
+    const namespace = randomNamespace('cli')
+    const scheduler = await Scheduler.open({ connection: `redis-cluster://${clusterInfo!.urls.join(',')}`, namespace: namespace.name })
+    await scheduler.close()
+    const seed = `${clusterInfo!.nodes[0]!.host}:${clusterInfo!.nodes[0]!.port}`
+    const { code, stdout } = await runCli(['partitions', '--cluster', seed, '--namespace', namespace.name, '--raise', '3'])
+    expect(code).toBe(0)
+    expect(stdout).toMatch(/^PARTITION\s+TAG\s+SLOT\s+SHARD\s+WAITING\s+/m)
+    const table = await readPartitionTable(createRunner(openCluster(clusterInfo!.urls)), namespace.name)
+    const shards = new Set<string>()
+    for (const partition of table.all) {
+      const [index, tag, slot, shard] = cellsOf(stdout, String(partition.partition))!
+      expect([index, tag]).toEqual([String(partition.partition), partition.tag])
+      // The primary named holds the partition's meta key, in the slot named.
+      const primary = openClient(`redis://${shard}`)
+      expect(await primary.cluster('GETKEYSINSLOT', Number(slot), 100)).toContain(partition.key('meta'))
+      shards.add(shard!)
+    }
+    expect(shards.size).toBe(3)
+    expect(stdout).toMatch(/^Partitions per primary: \S+ 1, \S+ 1, \S+ 1\.$/m)
+  })
+})
+
 describe('taskmill on a partitioned namespace, alone on a fresh redis-server', () => {
   // The namespace listing is a bounded SCAN: on the run's shared Redis the namespace under test
   // would be one among hundreds, so this one gets a server of its own.
@@ -374,7 +469,7 @@ describe('taskmill usage', () => {
   it('--help lists the commands and exits 0', async () => {
     const { code, stdout } = await runCli(['--help'])
     expect(code).toBe(0)
-    for (const command of ['scripts', 'load', 'stats', 'task']) expect(stdout).toMatch(new RegExp(`^  ${command} `, 'm'))
+    for (const command of ['scripts', 'load', 'stats', 'task', 'partitions']) expect(stdout).toMatch(new RegExp(`^  ${command} `, 'm'))
   })
 
   it('a command --help shows its options', async () => {
@@ -382,6 +477,11 @@ describe('taskmill usage', () => {
     expect(code).toBe(0)
     expect(stdout).toContain('Usage: taskmill stats --namespace NS')
     expect(stdout).toContain('--cluster SEEDS')
+
+    const partitions = await runCli(['partitions', '--help'])
+    expect(partitions.code).toBe(0)
+    expect(partitions.stdout).toContain('Usage: taskmill partitions --namespace NS [--url URL | --cluster SEEDS] [--raise N]')
+    expect(partitions.stdout).toContain('  --raise N              Raise the partition count to N')
   })
 
   it('an unknown command prints the usage and exits 2', async () => {
