@@ -42,9 +42,13 @@ export async function explainNamespace(
   )
 }
 
-/** Up to {@link LISTED} namespace names, from the `meta` key every initialised namespace has. */
+/**
+ * Up to {@link LISTED} namespace names, from the `meta` key every initialised namespace has.
+ * Partitions 1, 2, … of a namespace have a meta of their own under the tag `<namespace>/<p>.<salt>`;
+ * `/` cannot occur in a namespace, so a tag with one is a partition and not listed.
+ */
 async function existingNamespaces(redis: Redis): Promise<string[]> {
-  const pattern = /^tm:\{(.+)\}:meta$/
+  const pattern = /^tm:\{([^/{}]+)\}:meta$/
   const names = new Set<string>()
   let cursor = '0'
   // A bounded walk: this is a hint in an error message, not an inventory.

@@ -1,6 +1,10 @@
-/** `taskmill stats`: a namespace's task counts per state and its worker nodes, from the `stats` script. */
-import { stats, type StatsReply } from '../../loader/generated/scripts.js'
+/**
+ * `taskmill stats`: a namespace's task counts per state and its worker nodes, from the `stats`
+ * script; on a partitioned namespace, added up over the partitions and then shown per partition.
+ */
+import type { StatsReply } from '../../loader/generated/scripts.js'
 import { createRunner } from '../../client/connection.js'
+import { addUpStats, readPartitionTable, type PartitionTable } from '../../client/partitions.js'
 import { parseCommandArgs, type Command } from '../command.js'
 import {
   connectionHelp,
@@ -14,6 +18,7 @@ import {
 import { EXIT_OK } from '../errors.js'
 import { formatDuration } from '../format.js'
 import { explainNamespace, namespaceHelp, namespaceOption } from '../namespace.js'
+import { placePartitions, renderPartitions, STATES, statsOfEach, totalTasks, type Placements } from '../partitions.js'
 import { renderTable } from '../table.js'
 
 const options = { ...connectionOptions, namespace: { type: 'string' }, json: { type: 'boolean' } } as const
@@ -23,14 +28,17 @@ const help = `Usage: taskmill stats --namespace NS [--url URL | --cluster SEEDS]
 Shows how many tasks of the namespace are in each state, and each registered worker node: its
 weight, capacity, tasks in flight, tasks completed and failed, and how long ago it last reported.
 
+A partitioned namespace is shown added up over its partitions (a node's capacity, tasks in flight,
+completed and failed summed, its most recent heartbeat), then one row per partition with its hash
+tag, on a cluster the primary serving it, and its tasks in each state.
+
 Options:
 ${namespaceHelp}
 ${connectionHelp.join('\n')}
-  --json                 Print the reply of the stats script as JSON.
+  --json                 Print the reply of the stats script as JSON; for a partitioned namespace,
+                         added up, with each partition's own reply under "partitions".
   -h, --help             Show this help.
 `
-
-const STATES = ['waiting', 'delayed', 'ready', 'assigned', 'running', 'retrying', 'completed', 'dead', 'canceled'] as const
 
 export const statsCommand: Command = {
   name: 'stats',
@@ -42,21 +50,35 @@ export const statsCommand: Command = {
     const spec = targetSpec(values, 'stats')
     const target = await openTarget(spec)
     try {
-      let reply: StatsReply
+      const runner = createRunner(target.redis)
+      let table: PartitionTable
+      let each: StatsReply[]
+      let placements: Placements | undefined
       let now: number
       try {
-        ;[reply, now] = await Promise.all([stats(createRunner(target.redis), namespace), serverTimeMs(target.redis)])
+        table = await readPartitionTable(runner, namespace.name)
+        ;[each, placements, now] = await Promise.all([
+          statsOfEach(runner, table, output),
+          table.count === 1 ? undefined : placePartitions(target.redis, table),
+          serverTimeMs(target.redis),
+        ])
       } catch (error) {
         throw await explainNamespace(explainUnavailable(spec, error), namespace, target.redis, spec)
       }
+      const reply = table.count === 1 ? each[0]! : addUpStats(each)
       if (values.json) {
-        output.out(JSON.stringify(reply, null, 2) + '\n')
+        output.out(JSON.stringify(table.count === 1 ? reply : withPartitions(reply, table, each, placements), null, 2) + '\n')
         return EXIT_OK
       }
-      output.out(`Namespace ${namespace.name} on ${describeTarget(spec)}, dispatch strategy ${reply.strategy}\n\n`)
+      const partitioned = table.count === 1 ? '' : `, ${table.count} partitions`
+      output.out(`Namespace ${namespace.name} on ${describeTarget(spec)}, dispatch strategy ${reply.strategy}${partitioned}\n\n`)
       output.out(renderStates(reply))
       output.out('\n')
       output.out(reply.nodes.length === 0 ? 'No worker nodes are registered.\n' : renderNodes(reply.nodes, now))
+      if (table.count > 1) {
+        output.out('\n')
+        output.out(renderPartitions(table, each, placements, { withSlot: false }))
+      }
       return EXIT_OK
     } finally {
       await target.close()
@@ -64,9 +86,27 @@ export const statsCommand: Command = {
   },
 }
 
+/** The added-up reply with each partition's own, named by index and tag (and shard on a cluster). */
+function withPartitions(
+  total: StatsReply,
+  table: PartitionTable,
+  each: readonly StatsReply[],
+  placements: Placements | undefined,
+): StatsReply & { partitions: object[] } {
+  return {
+    ...total,
+    partitions: table.all.map((partition, i) => ({
+      partition: partition.partition,
+      tag: partition.tag,
+      ...placements?.partitions[i],
+      ...each[i]!,
+    })),
+  }
+}
+
 function renderStates(reply: StatsReply): string {
   const rows = STATES.map((state) => [state, String(reply[state])])
-  rows.push(['total', String(STATES.reduce((sum, state) => sum + reply[state], 0))])
+  rows.push(['total', String(totalTasks(reply))])
   return renderTable([{ header: 'STATE' }, { header: 'TASKS', align: 'right' }], rows)
 }
 

@@ -1,6 +1,11 @@
-/** `taskmill task ID`: one task as the `get-task` script reads it. */
-import { getTask, type GetTaskReply } from '../../loader/generated/scripts.js'
+/**
+ * `taskmill task ID`: one task as the `get-task` script reads it, from whichever partition holds
+ * it (`findTask`: the partition its id routes to first, then the others).
+ */
+import type { GetTaskReply } from '../../loader/generated/scripts.js'
 import { createRunner } from '../../client/connection.js'
+import { findTask, readPartitionTable, type PartitionTable } from '../../client/partitions.js'
+import type { Namespace } from '../../loader/keys.js'
 import { integerOption, parseCommandArgs, type Command } from '../command.js'
 import { connectionHelp, connectionOptions, describeTarget, explainUnavailable, openTarget, serverTimeMs, targetSpec } from '../connection.js'
 import { CliFailure, EXIT_OK } from '../errors.js'
@@ -16,6 +21,7 @@ const help = `Usage: taskmill task --namespace NS [--url URL | --cluster SEEDS] 
 
 Shows one task: state, attempts, the node holding it, its timestamps, the error or reason it
 failed with, and its payload and result (as text when printable, else hex; cut after N bytes).
+In a partitioned namespace every partition is searched, and the one holding the task is shown.
 
 Options:
 ${namespaceHelp}
@@ -38,20 +44,25 @@ export const taskCommand: Command = {
     const spec = targetSpec(values, 'task')
     const target = await openTarget(spec)
     try {
-      let task: GetTaskReply
+      const runner = createRunner(target.redis)
+      let table: PartitionTable
+      let found: { partition: Namespace; task: Task } | undefined
       let now: number
       try {
-        ;[task, now] = await Promise.all([getTask(createRunner(target.redis), namespace, { id }), serverTimeMs(target.redis)])
+        table = await readPartitionTable(runner, namespace.name)
+        ;[found, now] = await Promise.all([findTask(runner, table, id), serverTimeMs(target.redis)])
       } catch (error) {
         throw await explainNamespace(explainUnavailable(spec, error), namespace, target.redis, spec)
       }
-      if (task === null) {
+      if (found === undefined) {
+        const where = table.count === 1 ? '' : ` (all ${table.count} partitions searched)`
         throw new CliFailure(
-          `no task ${JSON.stringify(id)} in namespace ${namespace.name} on ${describeTarget(spec)}: ` +
+          `no task ${JSON.stringify(id)} in namespace ${namespace.name}${where} on ${describeTarget(spec)}: ` +
             'it was never enqueued there, or retention has removed it since it finished',
         )
       }
-      output.out(renderPairs(taskPairs(task, now, maxBytes), 100))
+      const partition = table.count === 1 ? undefined : `${found.partition.partition} of ${table.count} (tag ${found.partition.tag})`
+      output.out(renderPairs(taskPairs(found.task, partition, now, maxBytes), 100))
       return EXIT_OK
     } finally {
       await target.close()
@@ -59,7 +70,7 @@ export const taskCommand: Command = {
   },
 }
 
-function taskPairs(task: Task, now: number, maxBytes: number): [string, string][] {
+function taskPairs(task: Task, partition: string | undefined, now: number, maxBytes: number): [string, string][] {
   const time = (ms: number | undefined): string | undefined => (ms === undefined ? undefined : formatTimestamp(ms, now))
   const lost = task.lostAttempts > 0 ? ` (+${task.lostAttempts} lost with their node)` : ''
   const dependencies =
@@ -68,6 +79,7 @@ function taskPairs(task: Task, now: number, maxBytes: number): [string, string][
       : `${task.dependsOn.join(' ')}${task.unmetDependencies > 0 ? ` (${task.unmetDependencies} not completed yet)` : ''}`
   const pairs: [string, string | undefined][] = [
     ['id', task.id],
+    ['partition', partition],
     ['state', task.state + (task.cancelRequested ? ' (cancel requested)' : '')],
     ['queue', task.queue],
     ['priority', String(task.priority)],

@@ -9,8 +9,17 @@ import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Scheduler } from '../../client/index.js'
 import { createRunner } from '../../client/connection.js'
-import { allScripts, registerNode } from '../../loader/generated/scripts.js'
-import { clusterInfo, clusterSkipReason, openClient, randomNamespace, redisInfo } from '../support/context.js'
+import { readPartitionTable, type PartitionTable } from '../../client/partitions.js'
+import { allScripts, registerNode, type StatsReply } from '../../loader/generated/scripts.js'
+import {
+  clusterInfo,
+  clusterSkipReason,
+  dumpNamespace,
+  openClient,
+  openCluster,
+  randomNamespace,
+  redisInfo,
+} from '../support/context.js'
 import { findExecutable, spawnRedisServer, type SpawnedRedis } from '../../devtools/redis-server.js'
 import { runCli } from './run-cli.js'
 
@@ -198,6 +207,7 @@ describe('taskmill stats and task', () => {
     const text = await runCli([...base, 'text'])
     expect(text.code).toBe(0)
     expect(text.stdout).toMatch(/^state\s+ready$/m)
+    expect(text.stdout).not.toMatch(/^partition/m)
     expect(text.stdout).toMatch(/^priority\s+5$/m)
     expect(text.stdout).toMatch(/^attempts\s+0 of 3$/m)
     expect(text.stdout).toMatch(/^enqueued\s+\d{4}-\d\d-\d\dT.*Z \(.* ago\)$/m)
@@ -215,11 +225,251 @@ describe('taskmill stats and task', () => {
   })
 })
 
+/** `count` task ids that the table routes to partition `index`. */
+function idsIn(table: PartitionTable, index: number, count: number, prefix: string): string[] {
+  const ids: string[] = []
+  for (let i = 0; ids.length < count; i++) {
+    if (table.route(`${prefix}-${i}`).partition === index) ids.push(`${prefix}-${i}`)
+  }
+  return ids
+}
+
+/** The cells of the table row whose first cell is `first`. */
+function cellsOf(stdout: string, first: string): string[] | undefined {
+  return stdout
+    .split('\n')
+    .map((line) => line.trim().split(/\s{2,}/))
+    .find((cells) => cells[0] === first)
+}
+
+/**
+ * A namespace of three partitions holding 2, 3 and 5 tasks (one of them delayed, in partition
+ * 2), with a node registered in each partition with capacity 1, 2 and 3 (so it holds 1, 2 and
+ * 3 tasks), a few milliseconds apart so its heartbeats differ.
+ */
+async function partitionedNamespace(connection: string, redis: Redis | ReturnType<typeof openCluster>) {
+  const namespace = randomNamespace('cli')
+  const scheduler = await Scheduler.open({ connection, namespace: namespace.name, partitions: 3 })
+  const table = scheduler.partitions
+  try {
+    for (const [index, count] of [2, 3, 4].entries()) {
+      for (const id of idsIn(table, index, count, 'task')) await scheduler.enqueue({ id, payload: id })
+    }
+    await scheduler.enqueue({ id: idsIn(table, 2, 1, 'later')[0]!, delayMs: 3_600_000 })
+    const runner = createRunner(redis)
+    for (const partition of table.all) {
+      await registerNode(runner, partition, { nodeId: 'cli-node', weight: 3, capacity: partition.partition + 1 })
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  } finally {
+    await scheduler.close()
+  }
+  return { namespace, table }
+}
+
+describe('taskmill stats and task on a partitioned namespace', () => {
+  it('stats adds the partitions up, then shows each partition', async () => {
+    const { namespace, table } = await partitionedNamespace(redisInfo.url, openClient(redisInfo.url))
+    const { code, stdout, stderr } = await runCli(['stats', '--url', redisInfo.url, '--namespace', namespace.name])
+    expect(stderr).toBe('')
+    expect(code).toBe(0)
+    expect(stdout).toContain(`Namespace ${namespace.name} on Redis at ${redisInfo.url}, dispatch strategy weighted, 3 partitions\n`)
+    const count = (state: string): string | undefined => cellsOf(stdout, state)?.[1]
+    expect([count('ready'), count('assigned'), count('delayed'), count('total')]).toEqual(['3', '6', '1', '10'])
+    // Capacity and tasks in flight summed over the three partitions.
+    expect(cellsOf(stdout, 'cli-node')?.slice(0, 6)).toEqual(['cli-node', '3', '6', '6', '0', '0'])
+
+    expect(stdout).toMatch(/^PARTITION\s+TAG\s+WAITING\s+DELAYED\s+READY\s+ASSIGNED\s+RUNNING\s+RETRYING\s+COMPLETED\s+DEAD\s+CANCELED\s+TOTAL$/m)
+    const tags = table.all.map((partition) => partition.tag)
+    expect(cellsOf(stdout, '0')).toEqual(['0', tags[0], '0', '0', '1', '1', '0', '0', '0', '0', '0', '2'])
+    expect(cellsOf(stdout, '1')).toEqual(['1', tags[1], '0', '0', '1', '2', '0', '0', '0', '0', '0', '3'])
+    expect(cellsOf(stdout, '2')).toEqual(['2', tags[2], '0', '1', '1', '3', '0', '0', '0', '0', '0', '5'])
+  })
+
+  it('stats --json gives the added-up reply and each partition\'s', async () => {
+    const { namespace, table } = await partitionedNamespace(redisInfo.url, openClient(redisInfo.url))
+    const { code, stdout } = await runCli(['stats', '--json', '--url', redisInfo.url, '--namespace', namespace.name])
+    expect(code).toBe(0)
+    const reply = JSON.parse(stdout) as StatsReply & { partitions: (StatsReply & { partition: number; tag: string })[] }
+    expect(reply).toMatchObject({ ready: 3, assigned: 6, delayed: 1 })
+    expect(reply.partitions.map((each) => [each.partition, each.tag, each.ready, each.assigned, each.delayed])).toEqual([
+      [0, table.all[0]!.tag, 1, 1, 0],
+      [1, table.all[1]!.tag, 1, 2, 0],
+      [2, table.all[2]!.tag, 1, 3, 1],
+    ])
+    // The node's last heartbeat is its most recent one in any partition.
+    const seen = reply.partitions.map((each) => each.nodes[0]![6])
+    expect(new Set(seen).size).toBe(3)
+    expect(reply.nodes.map((node) => [node[0], node[2], node[3], node[6]])).toEqual([['cli-node', 6, 6, Math.max(...seen)]])
+  })
+
+  it('task finds a task in whichever partition holds it, and names the partition', async () => {
+    const namespace = randomNamespace('cli')
+    const scheduler = await Scheduler.open({ connection: redisInfo.url, namespace: namespace.name, partitions: 3 })
+    const table = scheduler.partitions
+    // One task where its id routes it; one routed by a partitionKey away from its id's partition.
+    const routed = idsIn(table, 1, 1, 'routed')[0]!
+    const keyed = idsIn(table, 0, 1, 'keyed')[0]!
+    try {
+      await scheduler.enqueue({ id: routed, payload: 'by id' })
+      await scheduler.enqueue({ id: keyed, payload: 'by key', partitionKey: idsIn(table, 2, 1, 'key')[0]! })
+    } finally {
+      await scheduler.close()
+    }
+    const base = ['task', '--url', redisInfo.url, '--namespace', namespace.name]
+
+    const byId = await runCli([...base, routed])
+    expect(byId.code).toBe(0)
+    expect(byId.stdout).toMatch(new RegExp(`^partition\\s+1 of 3 \\(tag ${table.all[1]!.tag.replace('.', '\\.')}\\)$`, 'm'))
+    expect(byId.stdout).toMatch(/^payload\s+by id \(5 bytes, text\)$/m)
+
+    const byKey = await runCli([...base, keyed])
+    expect(byKey.code).toBe(0)
+    expect(byKey.stdout).toMatch(new RegExp(`^partition\\s+2 of 3 \\(tag ${table.all[2]!.tag.replace('.', '\\.')}\\)$`, 'm'))
+    expect(byKey.stdout).toMatch(/^payload\s+by key \(6 bytes, text\)$/m)
+
+    const missing = await runCli([...base, 'nope'])
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toContain(`no task "nope" in namespace ${namespace.name} (all 3 partitions searched)`)
+  })
+
+  it.skipIf(clusterSkipReason !== undefined)('stats --cluster names the primary serving each partition', async () => {
+    const { namespace, table } = await partitionedNamespace(`redis-cluster://${clusterInfo!.urls.join(',')}`, openCluster(clusterInfo!.urls))
+    const seed = `${clusterInfo!.nodes[0]!.host}:${clusterInfo!.nodes[0]!.port}`
+    const { code, stdout } = await runCli(['stats', '--cluster', seed, '--namespace', namespace.name])
+    expect(code).toBe(0)
+    expect(stdout).toMatch(/^PARTITION\s+TAG\s+SHARD\s+WAITING\s+/m)
+    for (const partition of table.all) {
+      const row = cellsOf(stdout, String(partition.partition))
+      expect(row?.slice(0, 2)).toEqual([String(partition.partition), partition.tag])
+      expect(row?.at(-1)).toBe(String([2, 3, 5][partition.partition]))
+      // The shard named is the server that holds the partition's keys.
+      const shard = openClient(`redis://${row![2]}`)
+      expect(await shard.exists(partition.key('meta'))).toBe(1)
+    }
+  })
+})
+
+describe('taskmill partitions', () => {
+  it('shows each partition with its tag and tasks, and --raise adds partitions, saying how far it has got', async () => {
+    const namespace = randomNamespace('cli')
+    const scheduler = await Scheduler.open({ connection: redisInfo.url, namespace: namespace.name, partitions: 2 })
+    const before = scheduler.partitions
+    try {
+      for (const id of idsIn(before, 1, 3, 'task')) await scheduler.enqueue({ id })
+    } finally {
+      await scheduler.close()
+    }
+    const base = ['partitions', '--url', redisInfo.url, '--namespace', namespace.name]
+
+    const shown = await runCli(base)
+    expect(shown.stderr).toBe('')
+    expect(shown.code).toBe(0)
+    expect(shown.stdout).toContain(`Namespace ${namespace.name} on Redis at ${redisInfo.url}: 2 partitions (earlier counts: 1)\n`)
+    expect(cellsOf(shown.stdout, '0')).toEqual(['0', namespace.name, '0', '0', '0', '0', '0', '0', '0', '0', '0', '0'])
+    expect(cellsOf(shown.stdout, '1')).toEqual(['1', before.all[1]!.tag, '0', '0', '3', '0', '0', '0', '0', '0', '0', '3'])
+
+    const raised = await runCli([...base, '--raise', '4'])
+    expect(raised.code).toBe(0)
+    const table = await readPartitionTable(createRunner(openClient(redisInfo.url)), namespace.name)
+    expect(table.count).toBe(4)
+    expect(table.history).toEqual([1, 2, 4])
+    expect(raised.stderr).toContain(`Raising namespace ${namespace.name} from 2 to 4 partitions on Redis at ${redisInfo.url}\n`)
+    expect(raised.stderr).toContain(`  initialised partition 2 (tag ${table.all[2]!.tag}), `)
+    expect(raised.stderr).toContain(`  initialised partition 3 (tag ${table.all[3]!.tag}), `)
+    expect(raised.stderr).toContain('  publishing partitions 2 to 3 in the partition table\n')
+    expect(raised.stderr).toContain(`Namespace ${namespace.name} has 4 partitions now.`)
+    expect(raised.stdout).toContain(': 4 partitions (earlier counts: 1, 2)\n')
+    for (const partition of table.all) expect(cellsOf(raised.stdout, String(partition.partition))?.[1]).toBe(partition.tag)
+    // The tasks stay where they were.
+    expect(cellsOf(raised.stdout, '1')?.at(-1)).toBe('3')
+
+    const again = await runCli([...base, '--raise', '4'])
+    expect(again.code).toBe(0)
+    expect(again.stderr).toBe(`Namespace ${namespace.name} has 4 partitions already: nothing to raise.\n`)
+  })
+
+  it('--raise refuses to lower the count, says why, and writes nothing', async () => {
+    const namespace = randomNamespace('cli')
+    const scheduler = await Scheduler.open({ connection: redisInfo.url, namespace: namespace.name, partitions: 3 })
+    const table = scheduler.partitions
+    await scheduler.close()
+    const client = openClient(redisInfo.url)
+    const dumps = () => Promise.all(table.all.map((partition) => dumpNamespace(client, partition)))
+    const before = await dumps()
+
+    const { code, stdout, stderr } = await runCli(['partitions', '--url', redisInfo.url, '--namespace', namespace.name, '--raise', '2'])
+    expect(code).toBe(1)
+    expect(stdout).toBe('')
+    expect(stderr).toContain(`namespace ${namespace.name} has 3 partitions and --raise 2 would lower that: the partition count cannot be lowered, because`)
+    expect(stderr).toContain('Pass --raise with a count above 3')
+    expect(await dumps()).toEqual(before)
+  })
+
+  it('--raise takes a count from 1 to 1024', async () => {
+    for (const count of ['0', '1025', 'three']) {
+      const { code, stderr } = await runCli(['partitions', '--url', redisInfo.url, '--namespace', 'ns', '--raise', count])
+      expect(code, count).toBe(2)
+      expect(stderr).toContain('taskmill partitions --help')
+    }
+  })
+
+  it.skipIf(clusterSkipReason !== undefined)('on a cluster, names each partition\'s slot and primary, and --raise spreads them', async () => {
+    const namespace = randomNamespace('cli')
+    const scheduler = await Scheduler.open({ connection: `redis-cluster://${clusterInfo!.urls.join(',')}`, namespace: namespace.name })
+    await scheduler.close()
+    const seed = `${clusterInfo!.nodes[0]!.host}:${clusterInfo!.nodes[0]!.port}`
+    const { code, stdout } = await runCli(['partitions', '--cluster', seed, '--namespace', namespace.name, '--raise', '3'])
+    expect(code).toBe(0)
+    expect(stdout).toMatch(/^PARTITION\s+TAG\s+SLOT\s+SHARD\s+WAITING\s+/m)
+    const table = await readPartitionTable(createRunner(openCluster(clusterInfo!.urls)), namespace.name)
+    const shards = new Set<string>()
+    for (const partition of table.all) {
+      const [index, tag, slot, shard] = cellsOf(stdout, String(partition.partition))!
+      expect([index, tag]).toEqual([String(partition.partition), partition.tag])
+      // The primary named holds the partition's meta key, in the slot named.
+      const primary = openClient(`redis://${shard}`)
+      expect(await primary.cluster('GETKEYSINSLOT', Number(slot), 100)).toContain(partition.key('meta'))
+      shards.add(shard!)
+    }
+    expect(shards.size).toBe(3)
+    expect(stdout).toMatch(/^Partitions per primary: \S+ 1, \S+ 1, \S+ 1\.$/m)
+  })
+})
+
+describe('taskmill on a partitioned namespace, alone on a fresh redis-server', () => {
+  // The namespace listing is a bounded SCAN: on the run's shared Redis the namespace under test
+  // would be one among hundreds, so this one gets a server of its own.
+  const executable = findExecutable('redis-server')
+  const it_ = it.skipIf(executable === undefined)
+  let server: SpawnedRedis
+
+  beforeAll(async () => {
+    if (executable === undefined) return
+    server = await spawnRedisServer(executable, [])
+  })
+  afterAll(async () => {
+    await server?.stop()
+  })
+
+  it_('names the namespaces there when one does not exist, without its partitions\' tags', async () => {
+    const scheduler = await Scheduler.open({ connection: server.url, namespace: 'shop', partitions: 3 })
+    await scheduler.close()
+    const keys = await openClient(server.url).keys('tm:*:meta')
+    expect(keys.sort()).toEqual(['tm:{shop/1.0}:meta', 'tm:{shop/2.0}:meta', 'tm:{shop}:meta'])
+
+    const { code, stderr } = await runCli(['stats', '--url', server.url, '--namespace', 'shops'])
+    expect(code).toBe(1)
+    expect(stderr).toContain('namespace "shops" does not exist')
+    expect(stderr).toContain(' Namespaces there: shop. Check --namespace')
+  })
+})
+
 describe('taskmill usage', () => {
   it('--help lists the commands and exits 0', async () => {
     const { code, stdout } = await runCli(['--help'])
     expect(code).toBe(0)
-    for (const command of ['scripts', 'load', 'stats', 'task']) expect(stdout).toMatch(new RegExp(`^  ${command} `, 'm'))
+    for (const command of ['scripts', 'load', 'stats', 'task', 'partitions']) expect(stdout).toMatch(new RegExp(`^  ${command} `, 'm'))
   })
 
   it('a command --help shows its options', async () => {
@@ -227,6 +477,11 @@ describe('taskmill usage', () => {
     expect(code).toBe(0)
     expect(stdout).toContain('Usage: taskmill stats --namespace NS')
     expect(stdout).toContain('--cluster SEEDS')
+
+    const partitions = await runCli(['partitions', '--help'])
+    expect(partitions.code).toBe(0)
+    expect(partitions.stdout).toContain('Usage: taskmill partitions --namespace NS [--url URL | --cluster SEEDS] [--raise N]')
+    expect(partitions.stdout).toContain('  --raise N              Raise the partition count to N')
   })
 
   it('an unknown command prints the usage and exits 2', async () => {
