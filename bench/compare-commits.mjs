@@ -18,7 +18,7 @@ for (const c of commits) {
   const scripts = {}
   for (const s of manifest.scripts) {
     const src = show(c, `loader/generated/lua/${s.name}.lua`)
-    scripts[s.name] = { sha: await r.script('LOAD', src), keys: s.keys.map((k) => k.pattern ?? `tm:{<namespace>}:${k.name}`), args: s.args.map((a) => a.name) }
+    scripts[s.name] = { sha: await r.script('LOAD', src), keys: s.keys.map((k) => k.pattern ?? `tm:{<namespace>}:${k.name}`), args: s.args.map((a) => a.name), fields: s.group?.fields.length ?? 0 }
   }
   variants.push({ commit: c, scripts })
 }
@@ -51,7 +51,7 @@ for (let round = 0; round < 5; round++) {
       const s = v.scripts
       const K = 300
       const hb = await usec(async () => { const p = r.pipeline(); for (let i = 0; i < K; i++) call(p, ns, s.heartbeat, [`n${String(i % n).padStart(4, '0')}`]); await exec(p) })
-      const enq = await usec(async () => { const p = r.pipeline(); for (let i = 0; i < K; i++) call(p, ns, s.enqueue, [`t${round}-${i}`, 'x', '', '', '', '', '', '', '', '', '', '', '']); await exec(p) })
+      const enq = await usec(async () => { const p = r.pipeline(); for (let i = 0; i < K; i++) call(p, ns, s.enqueue, [`t${round}-${i}`, 'x', ...Array(s.enqueue.fields - 2).fill('')]); await exec(p) })
       // start everything assigned, per node, then complete one task per call
       let started = []
       { const p = r.pipeline(); for (let i = 0; i < n; i++) call(p, ns, s.start, [`n${String(i).padStart(4, '0')}`, '1000']); const res = await p.exec(); res.forEach(([, rows], i) => { for (const row of rows) started.push([`n${String(i).padStart(4, '0')}`, row[0], row[1]]) }) }

@@ -2,8 +2,9 @@
  * A worker node's wake-ups. Dispatch publishes on the node's own shard channel,
  * `tm:{<namespace>}:wake:<node>`, so a task assigned to one node wakes that node alone, and
  * Redis sends nothing to the others. Messages: `work` (tasks were assigned: start them) and
- * `due` (this node holds the namespace's timer and housekeeping falls due earlier than it was
- * told: report in). A channel keeps nothing for a subscriber that is away; the heartbeat
+ * `due` (this node holds the namespace's timer, and housekeeping falls due earlier than it was
+ * told or outcomes wait in the outbox for relay to other partitions: report in; the heartbeat's
+ * reply says which). A channel keeps nothing for a subscriber that is away; the heartbeat
  * covers that gap, since its reply says how many tasks wait assigned to the node.
  */
 import { Cluster, type Redis } from 'ioredis'

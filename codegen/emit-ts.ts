@@ -76,6 +76,7 @@ function argTsType(type: ArgType): string {
     case 'boolean':
       return 'boolean'
     case 'idlist':
+    case 'reflist':
       return 'string[]'
   }
 }
@@ -107,6 +108,9 @@ function describeArg(spec: ArgSpec): string {
       break
     case 'idlist':
       text = `At most ${type.max} ids.`
+      break
+    case 'reflist':
+      text = `At most ${type.max} references "<partition>/<id>" to tasks of other partitions.`
       break
   }
   if (spec.defaultValue !== undefined) text += ` Default: ${spec.defaultValue === '' ? 'empty' : spec.defaultValue}.`

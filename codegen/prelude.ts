@@ -47,7 +47,8 @@ function checkCall(spec: ArgSpec, value: string): string {
       params = [String(type.min), String(type.max)]
       break
     case 'idlist':
-      check = 'args_idlist'
+    case 'reflist':
+      check = `args_${type.kind}`
       params = [String(type.max)]
       break
     case 'enum':
@@ -82,6 +83,7 @@ function defaultLiteral(spec: ArgSpec, text: string): string {
     case 'boolean':
       return text === '1' ? 'true' : 'false'
     case 'idlist':
+    case 'reflist':
       return `{ ${text === '' ? '' : text.split(',').map(luaString).join(', ')} }`.replace('{  }', '{}')
     default:
       return luaString(text)

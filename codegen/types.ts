@@ -21,9 +21,11 @@ const INTEGER_TEXT = /^-?\d+$/
 const DECIMAL_TEXT = /^-?\d+(\.\d+)?$/
 const ENUM_WORD = /^[A-Za-z0-9_.:-]+$/
 const ID_TEXT = /^[A-Za-z0-9_.:-]{1,128}$/
+/** A task of another partition: `<partition>/<id>`, the partition without leading zeros. */
+const REF_TEXT = /^(0|[1-9][0-9]{0,3})\/[A-Za-z0-9_.:-]{1,128}$/
 
 export const ARG_TYPE_FORMS =
-  'integer[min,max], number[min,max], id, string[min,max], bytes, enum(a|b|c), boolean or idlist[max]'
+  'integer[min,max], number[min,max], id, string[min,max], bytes, enum(a|b|c), boolean, idlist[max] or reflist[max]'
 
 /** Parses one argument type as written in `@arg` or `@field`, including a `?` or `=default` suffix. */
 export function parseArgType(text: string): Parsed<ParsedArgType> {
@@ -95,6 +97,13 @@ function parseBareArgType(text: string): Parsed<ArgType> {
     return { ok: true, value: { kind: 'idlist', max } }
   }
   if (text === 'idlist') return fail('idlist needs a maximum count, e.g. idlist[100]')
+  const reflist = /^reflist\[(\d+)\]$/.exec(text)
+  if (reflist) {
+    const max = Number(reflist[1])
+    if (max < 1 || max > MAX_SAFE) return fail(`${text}: the maximum count must be a positive integer`)
+    return { ok: true, value: { kind: 'reflist', max } }
+  }
+  if (text === 'reflist') return fail('reflist needs a maximum count, e.g. reflist[100]')
   const enumMatch = /^enum\((.*)\)$/.exec(text)
   if (enumMatch) {
     const values = (enumMatch[1] ?? '').split('|')
@@ -146,6 +155,13 @@ export function checkValue(type: ArgType, value: string): string | undefined {
         ? undefined
         : `at most ${type.max} comma-separated ids`
     }
+    case 'reflist': {
+      if (value === '') return undefined
+      const refs = value.split(',')
+      return refs.length <= type.max && refs.every((ref) => REF_TEXT.test(ref))
+        ? undefined
+        : `at most ${type.max} comma-separated <partition>/<id> references`
+    }
   }
 }
 
@@ -158,6 +174,8 @@ export function formatArgType(type: ArgType): string {
       return `${type.kind}[${type.min},${type.max}]`
     case 'idlist':
       return `idlist[${type.max}]`
+    case 'reflist':
+      return `reflist[${type.max}]`
     case 'enum':
       return `enum(${type.values.join('|')})`
     default:

@@ -14,6 +14,8 @@ export type ArgType =
   | { kind: 'enum'; values: readonly string[] }
   | { kind: 'boolean' }
   | { kind: 'idlist'; max: number }
+  /** Comma-separated references to tasks of other partitions, `<partition>/<id>`. */
+  | { kind: 'reflist'; max: number }
 
 export interface ArgSpec {
   /** camelCase name, as in the header. */

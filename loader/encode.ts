@@ -44,6 +44,7 @@ function encodeByType(type: ArgType, value: unknown): EncodedArg {
     case 'boolean':
       return value === true ? '1' : value === false ? '0' : String(value)
     case 'idlist':
+    case 'reflist':
       return Array.isArray(value) ? value.map(String).join(',') : String(value)
     case 'bytes':
       return Buffer.isBuffer(value) ? value : value instanceof Uint8Array ? Buffer.from(value) : String(value)

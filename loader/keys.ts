@@ -35,6 +35,13 @@ export const KEY_TYPES = {
   events: 'stream',
   /** Prefix of the nodes' wake channels: `tm:{<namespace>}:wake:<nodeId>`. */
   wake: 'channel',
+  /**
+   * Outcomes of finished tasks on their way to the partitions where tasks depend on them:
+   * `<partition>><task>` to the packed outcome (scripts-lua/lib/outbox.lua).
+   */
+  outbox: 'hash',
+  /** The outbox's entries by when a relay may take them: 0 when due, else the end of a relay's lease. */
+  relay: 'zset',
 } as const
 
 export type KeyName = keyof typeof KEY_TYPES

@@ -1,5 +1,5 @@
 --- @script cancel
---- @version 4
+--- @version 5
 --- @summary Cancels a task: at once when it has not started, at its node's next heartbeat when it runs; dependents follow their failure rule.
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key task hash Task id to its packed record.
@@ -19,6 +19,8 @@
 --- @key seen zset Nodes by the server time of their last heartbeat.
 --- @key wake channel Prefix of the nodes' wake channels.
 --- @key events stream Capped event log.
+--- @key outbox hash Outcomes of finished tasks waiting to be relayed to other partitions, as "<partition>><task>".
+--- @key relay zset The outbox's entries by when a relay may take them.
 --- @arg id id The task to cancel.
 --- @reply "canceled" | "cancel-requested" | "finished"
 --- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH TM_UNKNOWN_TASK

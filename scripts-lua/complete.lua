@@ -1,5 +1,5 @@
 --- @script complete
---- @version 4
+--- @version 5
 --- @summary Completes running tasks of one node with their results, releases their dependents, frees the slots, dispatches, and optionally starts the node's next tasks in the same call.
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key task hash Task id to its packed record.
@@ -19,6 +19,8 @@
 --- @key seen zset Nodes by the server time of their last heartbeat.
 --- @key wake channel Prefix of the nodes' wake channels.
 --- @key events stream Capped event log.
+--- @key outbox hash Outcomes of finished tasks waiting to be relayed to other partitions, as "<partition>><task>".
+--- @key relay zset The outbox's entries by when a relay may take them.
 --- @arg nodeId id The node that ran the tasks.
 --- @arg claim integer[0,100000]=0 Start up to this many tasks newly assigned to the node and return them, saving a round trip.
 --- @group results 1..1000 One entry per completed task.

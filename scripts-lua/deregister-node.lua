@@ -1,5 +1,5 @@
 --- @script deregister-node
---- @version 4
+--- @version 5
 --- @summary Removes a node on graceful shutdown; tasks it still holds go back to ready without using an attempt.
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key task hash Task id to its packed record.
@@ -19,6 +19,8 @@
 --- @key seen zset Nodes by the server time of their last heartbeat.
 --- @key wake channel Prefix of the nodes' wake channels.
 --- @key events stream Capped event log.
+--- @key outbox hash Outcomes of finished tasks waiting to be relayed to other partitions, as "<partition>><task>".
+--- @key relay zset The outbox's entries by when a relay may take them.
 --- @arg nodeId id The node leaving.
 --- @reply integer
 --- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH TM_UNKNOWN_NODE

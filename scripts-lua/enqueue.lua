@@ -1,5 +1,5 @@
 --- @script enqueue
---- @version 4
+--- @version 5
 --- @summary Adds one task or a whole dependency graph atomically; an id that exists already is left alone and reported as such.
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key task hash Task id to its packed record.
@@ -19,6 +19,8 @@
 --- @key seen zset Nodes by the server time of their last heartbeat.
 --- @key wake channel Prefix of the nodes' wake channels.
 --- @key events stream Capped event log.
+--- @key outbox hash Outcomes of finished tasks waiting to be relayed to other partitions, as "<partition>><task>".
+--- @key relay zset The outbox's entries by when a relay may take them.
 --- @group tasks 1..5000 The tasks to add; each task is the fields below, repeated to the end of ARGV.
 --- @field id id The task id; enqueuing an id that exists changes nothing.
 --- @field payload bytes Opaque payload, returned byte for byte; at most the namespace's payload cap.
@@ -33,6 +35,7 @@
 --- @field leaseMs integer[100,86400000]=30000 How long a node may hold the task without a heartbeat.
 --- @field queue id=default Only nodes serving this queue (or every queue) run the task.
 --- @field onDependencyFailure enum(fail|run)=fail When a dependency dies or is canceled: fail with "dependency failed", or run anyway.
+--- @field remoteDependsOn reflist[10000]= Tasks of other partitions that must complete first, as "<partition>/<id>", each named once; watch-dependency in their partition must have accepted them first.
 --- @reply ("created" | "exists")[]
 --- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH TM_DUPLICATE_TASK TM_PAYLOAD_TOO_LARGE
 --- @error TM_SELF_DEPENDENCY TM_UNKNOWN_DEPENDENCY TM_DEPENDENCY_CYCLE
@@ -65,6 +68,13 @@ for i, task in ipairs(tasks) do
     end
     named[dependency] = k
   end
+  for k, ref in ipairs(task.remoteDependsOn) do
+    if named[ref] then
+      fail('TM_BAD_ARGUMENT', 'tasks[' .. i .. '].remoteDependsOn[' .. k .. ']: "' .. ref .. '" is also tasks[' .. i ..
+        '].remoteDependsOn[' .. named[ref] .. ']; name each dependency once')
+    end
+    named[ref] = k
+  end
 end
 
 local existing = redis.call('HMGET', taskKey, unpack(ids))
@@ -80,7 +90,9 @@ for i, task in ipairs(tasks) do
 end
 
 -- Classify every dependency of a new task: a new task of this batch, or an existing task
--- that is still pending, has completed, or has failed for good.
+-- that is still pending, has completed, or has failed for good. A dependency on a task of
+-- another partition is one on its proxy here (lib/outbox), which is created waiting when this
+-- partition has none yet.
 local existing_state = {}
 local existing_records = {}
 local batch_children = {}
@@ -104,6 +116,13 @@ for i, task in ipairs(tasks) do
         end
         existing_state[dependency] = record[R_STATE]
         existing_records[dependency] = record
+      end
+    end
+    for _, ref in ipairs(task.remoteDependsOn) do
+      if existing_state[ref] == nil then
+        local proxy = load_task(ref)
+        existing_state[ref] = proxy and proxy[R_STATE] or 'waiting'
+        existing_records[ref] = proxy or false
       end
     end
   end
@@ -172,7 +191,17 @@ local born_dead = {}
 for _, id in ipairs(order) do
   local task = created[id]
   local unmet, failed_parent = 0, nil
-  for _, dependency in ipairs(task.dependsOn) do
+  local dependencies = task.dependsOn
+  if #task.remoteDependsOn > 0 then
+    dependencies = {}
+    for _, dependency in ipairs(task.dependsOn) do
+      dependencies[#dependencies + 1] = dependency
+    end
+    for _, ref in ipairs(task.remoteDependsOn) do
+      dependencies[#dependencies + 1] = ref
+    end
+  end
+  for _, dependency in ipairs(dependencies) do
     local state = existing_state[dependency]
     if created[dependency] then
       state = born_dead[dependency] and 'dead' or 'pending'
@@ -185,6 +214,10 @@ for _, id in ipairs(order) do
       unmet = unmet + 1
       redis.call('ZADD', edgesKey, 0, dependency .. '>' .. id)
       local parent = existing_records[dependency]
+      if parent == false then
+        parent = new_proxy('waiting')
+        existing_records[dependency] = parent
+      end
       if parent and parent[R_HAS_DEPENDENTS] ~= 1 then
         parent[R_HAS_DEPENDENTS] = 1
         save_task(dependency, parent)
@@ -201,8 +234,8 @@ for _, id in ipairs(order) do
     task.backoffCapMs, task.leaseMs, task.onDependencyFailure, unmet, batch_children[id] and 1 or 0,
     now, run_at, 0, 0, '', 0, 0, 0, 0, 0, task.payload, '', '', '',
   }
-  if #task.dependsOn > 0 then
-    redis.call('HSET', depsKey, id, table.concat(task.dependsOn, ','))
+  if #dependencies > 0 then
+    redis.call('HSET', depsKey, id, table.concat(dependencies, ','))
   end
   emit('enqueued', id, nil, nil)
   if failed_parent then

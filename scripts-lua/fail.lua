@@ -1,5 +1,5 @@
 --- @script fail
---- @version 4
+--- @version 5
 --- @summary Records a handler failure: the task retries after its backoff, or dies when attempts are used up or the error is not retryable; a task whose cancel was requested ends canceled.
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key task hash Task id to its packed record.
@@ -19,6 +19,8 @@
 --- @key seen zset Nodes by the server time of their last heartbeat.
 --- @key wake channel Prefix of the nodes' wake channels.
 --- @key events stream Capped event log.
+--- @key outbox hash Outcomes of finished tasks waiting to be relayed to other partitions, as "<partition>><task>".
+--- @key relay zset The outbox's entries by when a relay may take them.
 --- @arg nodeId id The node that ran the task.
 --- @arg id id The failed task.
 --- @arg token integer[1,9007199254740991] The assignment token the node received with the task.

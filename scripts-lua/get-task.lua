@@ -1,5 +1,5 @@
 --- @script get-task
---- @version 2
+--- @version 3
 --- @summary Reads one task: state, attempts, node, timestamps, payload, result or error.
 --- @readonly
 --- @key meta hash Key-schema version, configuration and counters.
@@ -8,21 +8,26 @@
 --- @arg id id The task to read.
 --- @reply nil | { id: string, state: string, priority: integer, queue: string, attempts: integer,
 --- @reply   lostAttempts: integer, maxAttempts: integer, unmetDependencies: integer, dependsOn: string[],
---- @reply   enqueuedAt: integer, runAt: integer, node?: string, token?: integer, assignedAt?: integer,
---- @reply   startedAt?: integer, finishedAt?: integer, cancelRequested: integer, payload: bytes,
+--- @reply   remoteDependsOn?: string[], enqueuedAt: integer, runAt: integer, node?: string, token?: integer,
+--- @reply   assignedAt?: integer, startedAt?: integer, finishedAt?: integer, cancelRequested: integer, payload: bytes,
 --- @reply   result?: bytes, error?: string, reason?: string }
 --- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH
 --- @include "lib/config"
 --- @include "lib/record"
--- Cost: O(1): one record and its dependency list.
+-- Cost: O(1): one record and its dependency list. Dependencies of other partitions are listed
+-- apart, as "<partition>/<id>", as enqueue took them.
 open_namespace_for_reading()
 local record = load_task(id)
 if not record then
   return false
 end
-local dependencies = {}
+local dependencies, remote = {}, {}
 for dependency in string.gmatch(redis.call('HGET', depsKey, id) or '', '[^,]+') do
-  dependencies[#dependencies + 1] = dependency
+  if string.find(dependency, '/', 1, true) then
+    remote[#remote + 1] = dependency
+  else
+    dependencies[#dependencies + 1] = dependency
+  end
 end
 local reply = {
   'id', id, 'state', record[R_STATE], 'priority', record[R_PRIORITY], 'queue', record[R_QUEUE],
@@ -36,6 +41,10 @@ local function optional(name, value, unset)
     reply[#reply + 1] = name
     reply[#reply + 1] = value
   end
+end
+if #remote > 0 then
+  reply[#reply + 1] = 'remoteDependsOn'
+  reply[#reply + 1] = remote
 end
 optional('node', record[R_NODE], '')
 optional('token', record[R_TOKEN], 0)

@@ -1,5 +1,5 @@
 --- @script heartbeat
---- @version 6
+--- @version 7
 --- @summary Keeps a node alive and its tasks' leases fresh, runs a slice of housekeeping, and tells the node which tasks it still holds and which were canceled.
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key task hash Task id to its packed record.
@@ -19,15 +19,20 @@
 --- @key seen zset Nodes by the server time of their last heartbeat.
 --- @key wake channel Prefix of the nodes' wake channels.
 --- @key events stream Capped event log.
+--- @key outbox hash Outcomes of finished tasks waiting to be relayed to other partitions, as "<partition>><task>".
+--- @key relay zset The outbox's entries by when a relay may take them.
 --- @arg nodeId id The node reporting in.
 --- @arg maintenanceLimit integer[0,10000]=100 Most items each housekeeping step handles in this call.
---- @reply { running: string[], tokens: integer[], cancel: string[], assigned: integer, ready: integer, nextDueAt: integer, more: integer, now: integer }
+--- @reply { running: string[], tokens: integer[], cancel: string[], assigned: integer, ready: integer, nextDueAt: integer,
+--- @reply   more: integer, relay: integer, now: integer }
 --- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH TM_UNKNOWN_NODE
 --- @include "lib/maintenance"
 -- Cost: O(log n) plus the node's own tasks (one record read and one lease write each); with
 -- nothing due and nothing ready, a handful of commands whatever the size of the namespace.
 -- Past a backlog of queues no free node serves, at most 16 look-ups of the node's queues in
--- `ready-by-queue`, O(log T) each (lib/dispatch).
+-- `ready-by-queue`, O(log T) each (lib/dispatch). `relay` counts the outbox entries due for
+-- relay to other partitions (lib/outbox), one O(log n) ZCOUNT: when it is not 0, the node runs
+-- claim-relay, deliver-outcome and ack-relay.
 open_namespace()
 local node = require_node(nodeId)
 mark_seen(nodeId)
@@ -71,6 +76,8 @@ local next_due = 0
 if config.timerNode == nodeId and config.dueAt < NEVER then
   next_due = config.dueAt
 end
--- `ready` tells a node that serves several partitions where tasks wait for a slot.
+-- `ready` tells a node that serves several partitions where tasks wait for a slot; `relay`, that
+-- outcomes wait to be carried to other partitions.
 return { 'running', running, 'tokens', tokens, 'cancel', cancel, 'assigned', #assigned,
-  'ready', redis.call('ZCARD', readyKey), 'nextDueAt', next_due, 'more', housekeeping_due() and 1 or 0, 'now', now }
+  'ready', redis.call('ZCARD', readyKey), 'nextDueAt', next_due, 'more', housekeeping_due() and 1 or 0,
+  'relay', redis.call('ZCOUNT', relayKey, '-inf', now), 'now', now }

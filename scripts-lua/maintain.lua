@@ -1,5 +1,5 @@
 --- @script maintain
---- @version 4
+--- @version 5
 --- @summary Runs one bounded round of housekeeping: promotes due tasks, recovers expired leases and silent nodes, settles dependents, sweeps old finished tasks, dispatches.
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key task hash Task id to its packed record.
@@ -19,6 +19,8 @@
 --- @key seen zset Nodes by the server time of their last heartbeat.
 --- @key wake channel Prefix of the nodes' wake channels.
 --- @key events stream Capped event log.
+--- @key outbox hash Outcomes of finished tasks waiting to be relayed to other partitions, as "<partition>><task>".
+--- @key relay zset The outbox's entries by when a relay may take them.
 --- @arg limit integer[1,10000]=1000 Most items each step handles in this call.
 --- @reply { promoted: integer, recovered: integer, nodesLost: integer, swept: integer, pendingPropagation: integer, more: integer, nextDueAt: integer }
 --- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH

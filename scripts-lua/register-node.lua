@@ -1,5 +1,5 @@
 --- @script register-node
---- @version 6
+--- @version 7
 --- @summary Adds a worker node to the dispatch rotation, or updates its weight, capacity and queues, then dispatches.
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key task hash Task id to its packed record.
@@ -19,6 +19,8 @@
 --- @key seen zset Nodes by the server time of their last heartbeat.
 --- @key wake channel Prefix of the nodes' wake channels.
 --- @key events stream Capped event log.
+--- @key outbox hash Outcomes of finished tasks waiting to be relayed to other partitions, as "<partition>><task>".
+--- @key relay zset The outbox's entries by when a relay may take them.
 --- @arg nodeId id The node id, unique among the namespace's live nodes.
 --- @arg weight integer[1,1000000]=1 The node's share of tasks relative to the other nodes.
 --- @arg capacity integer[0,100000]=10 Most tasks the node holds at once (assigned plus running); 0 takes none for now (a node serving several partitions moves its slots to where tasks wait).

@@ -1,5 +1,5 @@
 --- @script start
---- @version 4
+--- @version 5
 --- @summary Starts the tasks dispatch assigned to a node: each becomes running, its attempt counted and its lease restarted.
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key task hash Task id to its packed record.
@@ -19,6 +19,8 @@
 --- @key seen zset Nodes by the server time of their last heartbeat.
 --- @key wake channel Prefix of the nodes' wake channels.
 --- @key events stream Capped event log.
+--- @key outbox hash Outcomes of finished tasks waiting to be relayed to other partitions, as "<partition>><task>".
+--- @key relay zset The outbox's entries by when a relay may take them.
 --- @arg nodeId id The node starting its tasks.
 --- @arg max integer[1,100000]=1000 Most tasks to start in this call.
 --- @reply [id: string, token: integer, attempt: integer, payload: bytes, queue: string][]

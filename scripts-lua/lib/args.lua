@@ -169,6 +169,31 @@ local function args_idlist(value, name, max)
   return ids
 end
 
+-- Comma-separated references to tasks of other partitions, `<partition>/<id>`; the empty string
+-- is the empty list. The partition has no leading zeros, so one task has one spelling, and `/`
+-- cannot occur in an id, so a reference never reads as an id of this partition.
+local function args_reflist(value, name, max)
+  arg_require_value(value, name)
+  local refs = {}
+  if value == '' then
+    return refs
+  end
+  local count = 0
+  for element in string.gmatch(value .. ',', '([^,]*),') do
+    count = count + 1
+    if count > max then
+      fail('TM_BAD_ARGUMENT', arg_label(name) .. ': expected at most ' .. max .. ' comma-separated references, got more')
+    end
+    local partition, id = string.match(element, '^(%d+)/(.*)$')
+    if not partition or #partition > 4 or (#partition > 1 and string.sub(partition, 1, 1) == '0') or not arg_is_id(id) then
+      arg_reject(name .. '[' .. count .. ']', '<partition>/<id>: a partition from 0 to 9999 without leading zeros, then ' ..
+        ARG_ID_TEXT, element)
+    end
+    refs[count] = element
+  end
+  return refs
+end
+
 -- `?` in the header: an empty string (or a value left off the end of ARGV) is nil; anything
 -- else goes through the check.
 local function args_optional(value, name, check, ...)

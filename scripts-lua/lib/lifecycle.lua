@@ -1,5 +1,6 @@
 --- @lib lifecycle
 --- @include "lib/dispatch"
+--- @include "lib/outbox"
 -- The transitions every script shares, and the dependency state machine.
 --
 -- A task is `waiting` while some dependency has not completed (`R_UNMET` counts them), then
@@ -34,6 +35,9 @@
 -- rules as any other. A dependent enqueued after its parent finished adds no edge and does not
 -- hold the parent. Held tasks count towards `count:<state>`, so a namespace over its count cap
 -- only through held tasks runs a sweep round per finished task that removes nothing.
+--
+-- A dependency on a task of another partition is an edge to a proxy of that task here, and an
+-- edge from that task to "/<partition>" there (lib/outbox): propagation settles both kinds.
 local PROPAGATION_BUDGET = 1000
 -- A task that keeps taking its worker down with it is not retried without end.
 local MAX_LOST = 10
@@ -78,9 +82,10 @@ local function retention_due(finished_at, keep_ms, keep_count, count)
   end
 end
 
--- The finished task enters its retention index, scored by its finish time.
-local function retain(id, record)
-  local finished_at = record[R_FINISHED_AT]
+-- The finished task enters its retention index, scored by its finish time or by `at`, the time
+-- it is to count as finished for retention (an early proxy, lib/outbox).
+local function retain(id, record, at)
+  local finished_at = at or record[R_FINISHED_AT]
   if record[R_STATE] == 'completed' then
     zset_add(doneKey, finished_at, id)
     retention_due(finished_at, config.keepCompletedMs, config.keepCompletedCount, config.completedCount)
@@ -169,6 +174,22 @@ local function finish_task(id, record, state, reason)
   emit(state, id, record[R_NODE], reason)
 end
 
+-- A proxy (lib/outbox) takes the outcome of the task it stands for, and its children are settled
+-- like those of a finished task. Unlike finish_task nothing is counted and no event written: a
+-- proxy is not a task of this partition.
+local function settle_proxy(id, record, state, result)
+  record[R_STATE] = state
+  record[R_RESULT] = result
+  record[R_FINISHED_AT] = now
+  save_task(id, record)
+  if record[R_HAS_DEPENDENTS] == 1 then
+    redis.call('RPUSH', propagationKey, (state == 'completed' and 'c ' or 'f ') .. id)
+    propagation_pushed = true
+  else
+    retain(id, record)
+  end
+end
+
 local function settle_child(child_id, parent_completed)
   local record = load_task(child_id)
   -- A child that was canceled or swept meanwhile has nothing left to wait for.
@@ -212,7 +233,12 @@ local function propagate()
       local prefix_length = #id + 2
       propagating = id
       for _, edge in ipairs(edges) do
-        settle_child(string.sub(edge, prefix_length), kind == 'c')
+        local child = string.sub(edge, prefix_length)
+        if string.sub(child, 1, 1) == '/' then
+          settle_remote_edge(id, edge, string.sub(child, 2))
+        else
+          settle_child(child, kind == 'c')
+        end
       end
       propagating = nil
       propagation_budget = propagation_budget - #edges

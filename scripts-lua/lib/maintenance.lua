@@ -102,11 +102,12 @@ local function maintain(limit)
     if #victims == 0 then
       return 0
     end
-    -- The dead index holds dead and canceled tasks, so each victim's own state is uncounted.
+    -- The dead index holds dead and canceled tasks, so each victim's own state is uncounted;
+    -- proxies (lib/outbox) were never counted.
     local deltas = {}
     for _, id in ipairs(victims) do
       local record = load_task(id)
-      if record then
+      if record and not is_proxy(id) then
         deltas[record[R_STATE]] = (deltas[record[R_STATE]] or 0) - 1
       end
       forget_task(id)

@@ -18,8 +18,8 @@ function redisUrl(): string | undefined {
 const url = redisUrl()
 const source = runFixture('prelude').files.get('lua/echo.lua') as string
 
-/** count, ratio, name, label, blob, mode, flag, ids, then groups of (key, weight). */
-const VALID = ['-5', '', 'task:1', '', 'any bytes', '', '1', 'a,b']
+/** count, ratio, name, label, blob, mode, flag, ids, refs, then groups of (key, weight). */
+const VALID = ['-5', '', 'task:1', '', 'any bytes', '', '1', 'a,b', '0/a,12/b:c']
 
 describe.skipIf(url === undefined)('the generated prelude on Redis', () => {
   const client = new Redis(url as string, { lazyConnect: true, maxRetriesPerRequest: 1 })
@@ -48,6 +48,7 @@ describe.skipIf(url === undefined)('the generated prelude on Redis', () => {
       mode: 'a',
       flag: true,
       ids: ['a', 'b'],
+      refs: ['0/a', '12/b:c'],
       items: [
         { key: 'x', weight: 1 },
         { key: 'y', weight: 7 },
@@ -55,7 +56,7 @@ describe.skipIf(url === undefined)('the generated prelude on Redis', () => {
       idCount: 2,
       itemCount: 2,
     })
-    expect(await run(['5', '0.25', 'n', 'abc', '', 'b-c', '0', ''])).toMatchObject({
+    expect(await run(['5', '0.25', 'n', 'abc', '', 'b-c', '0', '', ''])).toMatchObject({
       count: 5,
       ratio: 0.25,
       label: 'abc',
@@ -95,6 +96,12 @@ describe.skipIf(url === undefined)('the generated prelude on Redis', () => {
       'TM_BAD_ARGUMENT ids[2]: expected 1 to 128 characters of A-Z a-z 0-9 _ . : -, got ""',
     )
     expect(await rejection(withArg(7, 'a,b,c,d'))).toBe('TM_BAD_ARGUMENT ids: expected at most 3 comma-separated ids, got more')
+    for (const bad of ['a', '/a', '01/a', '10000/a', '1/', '1/a/b', '-1/a']) {
+      expect(await rejection(withArg(8, bad)), bad).toBe(
+        `TM_BAD_ARGUMENT refs[1]: expected <partition>/<id>: a partition from 0 to 9999 without leading zeros, then 1 to 128 characters of A-Z a-z 0-9 _ . : -, got ${JSON.stringify(bad)}`,
+      )
+    }
+    expect(await rejection(withArg(8, '0/a,1/b,2/c'))).toBe('TM_BAD_ARGUMENT refs: expected at most 2 comma-separated references, got more')
     expect(await rejection(withArg(2, 'new\nline"é'))).toBe(
       'TM_BAD_ARGUMENT name: expected 1 to 128 characters of A-Z a-z 0-9 _ . : -, got "new\\x0aline\\x22\\xc3\\xa9"',
     )

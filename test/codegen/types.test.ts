@@ -13,6 +13,7 @@ describe('argument types', () => {
     ['enum(round-robin|weighted)=weighted', { type: { kind: 'enum', values: ['round-robin', 'weighted'] }, optional: true, defaultValue: 'weighted' }],
     ['boolean=0', { type: { kind: 'boolean' }, optional: true, defaultValue: '0' }],
     ['idlist[50]', { type: { kind: 'idlist', max: 50 }, optional: false }],
+    ['reflist[20]=', { type: { kind: 'reflist', max: 20 }, optional: true, defaultValue: '' }],
   ])('parses %s', (text, expected) => {
     expect(parseArgType(text)).toEqual({ ok: true, value: expected })
   })
@@ -22,7 +23,7 @@ describe('argument types', () => {
     ['integer[5,1]', 'integer[5,1]: the minimum is greater than the maximum'],
     ['integer[0,99999999999999999]', 'integer[0,99999999999999999]: bounds must lie within ±9007199254740991, where Lua and JavaScript numbers are exact'],
     ['enum(a|a)', 'enum(a|a): "a" is listed twice'],
-    ['float', 'unknown type "float"; use integer[min,max], number[min,max], id, string[min,max], bytes, enum(a|b|c), boolean or idlist[max], optionally followed by ? or =default'],
+    ['float', 'unknown type "float"; use integer[min,max], number[min,max], id, string[min,max], bytes, enum(a|b|c), boolean, idlist[max] or reflist[max], optionally followed by ? or =default'],
     ['boolean=yes', 'the default "yes" is not valid for boolean: expected 1 or 0'],
   ])('refuses %s', (text, message) => {
     expect(parseArgType(text)).toEqual({ ok: false, message })
@@ -36,6 +37,11 @@ describe('argument types', () => {
     expect(checkValue(integer, '-1000')).toBeUndefined()
     expect(checkValue({ kind: 'idlist', max: 2 }, 'a,b')).toBeUndefined()
     expect(checkValue({ kind: 'idlist', max: 2 }, 'a,,b')).toBeDefined()
+    const reflist = { kind: 'reflist', max: 2 } as const
+    expect(checkValue(reflist, '0/a,12/b:c')).toBeUndefined()
+    for (const bad of ['a', '/a', '01/a', '10000/a', '1/', '1/a/b', '-1/a', '0/a,1/b,2/c']) {
+      expect(checkValue(reflist, bad), bad).toBeDefined()
+    }
   })
 })
 

@@ -32,6 +32,7 @@ function validRow(id: string): string[] {
     leaseMs: '1000',
     queue: 'default',
     onDependencyFailure: 'fail',
+    remoteDependsOn: '',
   }
   return FIELDS.map((name) => row[name] as string)
 }
@@ -66,6 +67,10 @@ for (const value of ['existing,existing', 'first-of-batch,first-of-batch', 'queu
 }
 for (const value of ['linear', 'FIXED', ' fixed']) cases.push({ field: 'backoff', value })
 for (const value of ['ignore', 'RUN']) cases.push({ field: 'onDependencyFailure', value })
+// References to tasks of other partitions: malformed, and the same one twice.
+for (const value of ['x', '/x', '01/x', '10000/x', '1/', '1/a b', '1/a/b', '1/x,,2/y', '1/x,2/y,1/x']) {
+  cases.push({ field: 'remoteDependsOn', value })
+}
 
 describe.each(targets)('enqueue argument validation on $name', (target) => {
   describe.skipIf(target.skip !== undefined)('', () => {

@@ -44,7 +44,7 @@ interface Call {
 }
 
 const CALLS: Record<string, Call> = {
-  enqueue: { script: s.enqueueScript, argv: ['fresh', 'payload', '', '', '', '', '', '', '', '', '', '', ''] },
+  enqueue: { script: s.enqueueScript, argv: ['fresh', 'payload', '', '', '', '', '', '', '', '', '', '', '', ''] },
   heartbeat: { script: s.heartbeatScript, argv: ['n1', ''] },
   'register-node': { script: s.registerNodeScript, argv: ['n2', '1', '5', ''] },
   complete: { script: s.completeScript, argv: ['n1', '0', 'running', '1', 'r'] },
@@ -53,6 +53,10 @@ const CALLS: Record<string, Call> = {
   init: { script: s.initScript, argv: ['round-robin'] },
   'get-task': { script: s.getTaskScript, argv: ['queued'] },
   stats: { script: s.statsScript, argv: [] },
+  'watch-dependency': { script: s.watchDependencyScript, argv: ['1', 'queued'] },
+  'claim-relay': { script: s.claimRelayScript, argv: ['10', ''] },
+  'ack-relay': { script: s.ackRelayScript, argv: ['1', 'queued', '5'] },
+  'deliver-outcome': { script: s.deliverOutcomeScript, argv: ['1', 'parent', 'completed', 'r'] },
 }
 
 type Variant = (keys: string[], ns: Namespace, other: Namespace, names: string[]) => string[]

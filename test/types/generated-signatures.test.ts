@@ -29,7 +29,11 @@ describe('generated wrapper types', () => {
     expectTypeOf<s.FailReply>().toEqualTypeOf<[outcome: 'retrying' | 'dead' | 'canceled', retryAt: number]>()
     expectTypeOf<s.GetTaskReply>().toMatchTypeOf<null | { id: string; payload: Buffer; result?: Buffer; node?: string }>()
     expectTypeOf<NonNullable<s.GetTaskReply>['dependsOn']>().toEqualTypeOf<string[]>()
-    expectTypeOf<s.DependencyResultsReply>().toEqualTypeOf<[id: string, state: string, result: Buffer | null][]>()
+    expectTypeOf<NonNullable<s.GetTaskReply>['remoteDependsOn']>().toEqualTypeOf<string[] | undefined>()
+    expectTypeOf<s.DependencyResultsReply>().toEqualTypeOf<
+      [id: string, state: string, result: Buffer | null, partition: number | null][]
+    >()
+    expectTypeOf<s.EnqueueArgs['tasks'][number]['remoteDependsOn']>().toEqualTypeOf<string[] | undefined>()
     expectTypeOf<s.InitReply>().toEqualTypeOf<'created' | 'updated' | 'exists'>()
     expectTypeOf<s.StatsReply['nodes'][number][0]>().toEqualTypeOf<string>()
   })
