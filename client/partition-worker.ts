@@ -57,6 +57,7 @@ import {
 import type { Namespace } from '../loader/keys.js'
 import type { ScriptRunner } from '../loader/runner.js'
 import type { Connection } from './connection.js'
+import { relayOnce } from './relay.js'
 import type { Wakeups } from './wakeups.js'
 
 export interface TaskContext {
@@ -150,6 +151,9 @@ interface PendingResult {
  */
 const START_ALL = 100_000
 
+/** Outcomes one relay round carries. */
+const RELAY_LIMIT = 100
+
 /** Completion calls a worker keeps in flight at once (see scheduleFlush). */
 const MAX_FLUSHES_IN_FLIGHT = 2
 
@@ -205,6 +209,8 @@ export class PartitionWorker {
     runner: ScriptRunner,
     readonly partition: Namespace,
     capacity: number,
+    /** Every partition of the namespace, served or not: outcomes are relayed to any of them. */
+    private readonly allPartitions: () => readonly Namespace[],
   ) {
     this.connection = { runner, namespace: partition }
     this.capacity = capacity
@@ -560,11 +566,24 @@ export class PartitionWorker {
       for (let round = 0; more === 1 && round < MAX_MAINTENANCE_ROUNDS && !this.stopping; round++) {
         more = (await maintain(runner, namespace, { limit: 1000 })).more
       }
+      if (reply.relay > 0) await this.relay()
       return load
     } catch (error) {
       if (error instanceof UnknownNodeError) await this.reRegister()
       else if (!this.stopping) this.report(error)
       return undefined
+    }
+  }
+
+  /**
+   * Carries the outcomes of this partition's finished tasks to the partitions where tasks wait
+   * on them. Any node may do it, and several at once: a round holds what it took for a lease,
+   * and an outcome delivered twice changes nothing (client/relay.ts).
+   */
+  private async relay(): Promise<void> {
+    for (let round = 0; round < MAX_MAINTENANCE_ROUNDS && !this.stopped; round++) {
+      const relayed = await relayOnce(this.connection.runner, this.allPartitions(), this.partition, { limit: RELAY_LIMIT })
+      if (relayed < RELAY_LIMIT) return
     }
   }
 

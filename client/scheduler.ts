@@ -17,6 +17,8 @@ import {
   stats,
 } from '../loader/generated/scripts.js'
 import { TaskmillError } from '../loader/errors.js'
+import { UnknownDependencyError } from '../loader/generated/errors.js'
+import { remoteRef, watchRemoteDependencies } from './relay.js'
 import { open, type Connection, type Opened } from './connection.js'
 import { followEvents, toTaskEvents, type EventOptions, type TaskEvent } from './events.js'
 import { addUpStats, findTask, PartitionTable, raisePartitions, readPartitionTable } from './partitions.js'
@@ -260,9 +262,64 @@ export class Scheduler {
     const [partition, ...earlier] = this.partitions.candidates(tasks[0]?.partitionKey ?? first.id) as [Namespace, ...Namespace[]]
     const existing = await this.existingElsewhere(earlier, rows)
     const fresh = rows.filter((row) => !existing.has(row.id))
-    const statuses = fresh.length === 0 ? [] : await enqueue(this.connection.runner, partition, { tasks: fresh })
+    const statuses = fresh.length === 0 ? [] : await this.enqueueWithDependencies(partition, fresh)
     const created = new Set(fresh.filter((_, i) => statuses[i] === 'created').map((row) => row.id))
     return rows.map((row) => ({ id: row.id, created: created.has(row.id) }))
+  }
+
+  /**
+   * Enqueues rows in `partition`, where each dependency outside the batch may live in another
+   * partition. A dependency whose id routes to `partition` is taken to be there, at no cost;
+   * any other is looked for. Those found elsewhere are watched in their partitions first (an
+   * unknown one is refused there, before anything is written) and named in `remoteDependsOn`,
+   * so their outcomes are relayed here. When the script finds a dependency taken to be local
+   * missing (a task routed by another key), every dependency is looked for and the call is
+   * sent once more.
+   */
+  private async enqueueWithDependencies(partition: Namespace, rows: readonly EnqueueRow[]): Promise<('created' | 'exists')[]> {
+    const runner = this.connection.runner
+    const inBatch = new Set(rows.map((row) => row.id))
+    const outside = [...new Set(rows.flatMap((row) => row.dependsOn.filter((id) => !inBatch.has(id))))]
+    let lookEverywhere = false
+    for (;;) {
+      const placed = await this.placeDependencies(partition, outside, lookEverywhere)
+      const refs = new Set<string>()
+      const split = rows.map((row) => {
+        const local = row.dependsOn.filter((id) => inBatch.has(id) || placed.get(id) === partition.partition)
+        const remote = row.dependsOn.filter((id) => !local.includes(id)).map((id) => remoteRef(placed.get(id) as number, id))
+        remote.forEach((ref) => refs.add(ref))
+        return { ...row, dependsOn: local, remoteDependsOn: remote }
+      })
+      if (refs.size > 0) await watchRemoteDependencies(runner, this.table.all, partition.partition, refs)
+      try {
+        return await enqueue(runner, partition, { tasks: split })
+      } catch (error) {
+        if (lookEverywhere || !(error instanceof UnknownDependencyError)) throw error
+        lookEverywhere = true
+      }
+    }
+  }
+
+  /** The partition of each dependency id; with `lookEverywhere` false, ids routed to `partition` are assumed there. */
+  private async placeDependencies(partition: Namespace, ids: readonly string[], lookEverywhere: boolean): Promise<Map<string, number>> {
+    const placed = new Map<string, number>()
+    await Promise.all(
+      ids.map(async (id) => {
+        if (!lookEverywhere && this.table.route(id).partition === partition.partition) {
+          placed.set(id, partition.partition)
+          return
+        }
+        const found = await findTask(this.connection.runner, this.table, id)
+        if (!found) {
+          throw new UnknownDependencyError(
+            `a task depends on "${id}", which is in no partition of namespace ${this.namespace} nor in the batch`,
+            { script: enqueueScript.name, version: enqueueScript.version, sha: enqueueScript.sha },
+          )
+        }
+        placed.set(id, found.partition.partition)
+      }),
+    )
+    return placed
   }
 
   /**
@@ -454,6 +511,8 @@ async function waitForFinalEvent(
     }
   }
 }
+
+type EnqueueRow = ReturnType<typeof toEnqueueRow>
 
 function toEnqueueRow(task: TaskInput) {
   const runAt = task.runAt instanceof Date ? task.runAt.getTime() : task.runAt

@@ -33,6 +33,8 @@ export class Worker {
   private connection!: Opened
   private wakeups!: Wakeups
   private readonly parts: Slots[] = []
+  /** The partition table as last read. */
+  private table!: PartitionTable
   private heartbeatTimer: NodeJS.Timeout | undefined
   private beating: Promise<void> | undefined
   private rounds = 0
@@ -68,8 +70,8 @@ export class Worker {
     })
     try {
       this.wakeups = await subscribeToWakeups(this.connection.redis, this.nodeId)
-      const table = await readPartitionTable(this.connection.runner, this.options.namespace)
-      await this.join(table)
+      this.table = await readPartitionTable(this.connection.runner, this.options.namespace)
+      await this.join(this.table)
     } catch (error) {
       await this.wakeups?.close()
       await this.connection.close()
@@ -101,7 +103,7 @@ export class Worker {
     const shares =
       this.parts.length === 0 ? evenShares(this.capacity, added.length, offsetOf(this.nodeId)) : added.map(() => 0)
     const joined = added.map((partition, i) => {
-      const worker = new PartitionWorker(this.options, this.nodeId, this.connection.runner, partition, shares[i] as number)
+      const worker = new PartitionWorker(this.options, this.nodeId, this.connection.runner, partition, shares[i] as number, () => this.table.all)
       return { worker, reserved: shares[i] as number }
     })
     await Promise.all(joined.map((part) => part.worker.begin(this.wakeups)))
@@ -118,7 +120,10 @@ export class Worker {
       if (this.parts.length > 1 && !this.stopping) await this.rebalance()
       if (++this.rounds % TABLE_READ_EVERY === 0 && !this.stopping) {
         const table = await readPartitionTable(this.connection.runner, this.options.namespace).catch(() => undefined)
-        if (table) await this.join(table).catch((error: unknown) => this.report(error))
+        if (table) {
+          this.table = table
+          await this.join(table).catch((error: unknown) => this.report(error))
+        }
       }
     })().finally(() => {
       this.beating = undefined
