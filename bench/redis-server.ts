@@ -26,7 +26,7 @@ export interface InfoSnapshot {
   cpuUs: number
   /** used_cpu_sys alone, in µs: the kernel's part (socket reads and writes, epoll). */
   cpuSysUs: number
-  /** Commands the server executed (`total_commands_processed`): what clients sent, a script counting once. */
+  /** Commands the server executed (`total_commands_processed`): in Redis 7 those a script calls count too, besides the script call. */
   commandsProcessed: number
   /** `used_memory` in bytes. */
   usedMemory: number
