@@ -45,7 +45,7 @@ export type Topology = 'cluster' | 'standalone'
 export const TOPOLOGIES: readonly Topology[] = ['cluster', 'standalone']
 
 export const CLUSTER_QUICK: ClusterSizes = { tasks: 3_000, batch: 1_000, concurrency: 50, partitionCounts: [1, 3], rounds: 1 }
-export const CLUSTER_FULL: ClusterSizes = { ...CLUSTER_QUICK, tasks: 20_000, rounds: 2 }
+export const CLUSTER_FULL: ClusterSizes = { ...CLUSTER_QUICK, tasks: 20_000, rounds: 3 }
 
 /** Primaries of the cluster; test/support/cluster.ts starts three. */
 export const SHARDS = 3
@@ -82,6 +82,10 @@ export interface ClusterRun {
   tasksPerSec?: number
   /** Redis CPU of every primary over the window, per task. */
   cpuUsPerTask?: number
+  /** EVALSHA and EVALSHA_RO calls on every primary, per task: fewer tasks per call means more calls. */
+  scriptCallsPerTask?: number
+  /** Commands every primary ran (`total_commands_processed`, which in Redis 7 counts those scripts call), per task. */
+  commandsPerTask?: number
   /** In the order of the partitions they hold (the shard of partition 0 first); idle shards last. */
   shards?: ShardFigures[]
   /** The furthest any shard's CPU is from an even share of the total, as a fraction of that share. */
@@ -199,6 +203,10 @@ async function runOnFreshServers(
     check(problems.length === 0, problems.join('; '))
 
     const totalUs = deltas.reduce((sum, delta) => sum + delta.cpuUs, 0)
+    const scriptCalls = deltas
+      .flatMap((delta) => delta.commands)
+      .filter((command) => command.name === 'evalsha' || command.name === 'evalsha_ro')
+      .reduce((sum, command) => sum + command.calls, 0)
     const even = totalUs / primaries.length
     return {
       topology,
@@ -209,6 +217,8 @@ async function runOnFreshServers(
       wallMs,
       tasksPerSec: tasks / (wallMs / 1000),
       cpuUsPerTask: totalUs / tasks,
+      scriptCallsPerTask: scriptCalls / tasks,
+      commandsPerTask: deltas.reduce((sum, delta) => sum + delta.commandsProcessed, 0) / tasks,
       shards: shardFigures(primaries, owners, deltas, tasks),
       maxShareDeviation: Math.max(...deltas.map((delta) => Math.abs(delta.cpuUs - even) / even)),
     }

@@ -506,6 +506,7 @@ export function clusterMarkdown(cluster: ClusterTable, env: Environment, detail:
         String(partitions),
         fixed(run.tasksPerSec, 0),
         fixed(run.cpuUsPerTask, 1),
+        fixed(run.scriptCallsPerTask, 3),
         ...shardCells,
         topology === 'cluster' && partitions >= shards ? `±${fixed((run.maxShareDeviation ?? NaN) * 100, 1)}%` : '–',
         times(base?.cpuUsPerTask ? (run.cpuUsPerTask as number) / base.cpuUsPerTask : null),
@@ -515,7 +516,7 @@ export function clusterMarkdown(cluster: ClusterTable, env: Environment, detail:
   out.push(
     [
       table(
-        ['servers', 'P', 'tasks/s', 'Redis µs per task, all shards', ...Array.from({ length: shards }, (_, i) => `shard ${i + 1}: µs per task (share)`),
+        ['servers', 'P', 'tasks/s', 'Redis µs per task, all shards', 'script calls per task', ...Array.from({ length: shards }, (_, i) => `shard ${i + 1}: µs per task (share)`),
           'furthest shard from a third', `× P = ${sizes.partitionCounts[0] ?? 1}`],
         rows,
         [0],
@@ -601,16 +602,18 @@ function clusterDetail(cluster: ClusterTable): string[] {
   out.push('### Every round')
   out.push(
     table(
-      ['servers', 'P', 'round', 'tasks/s', 'Redis µs per task', 'per shard: µs per task (of which kernel)'],
+      ['servers', 'P', 'round', 'tasks/s', 'Redis µs per task', 'script calls per task', 'commands per task', 'per shard: µs per task (of which kernel)'],
       cluster.runs.map((run) => [
         TOPOLOGY_LABELS[run.topology],
         String(run.partitions),
         String(run.round),
         run.ok ? fixed(run.tasksPerSec, 0) : 'failed',
         run.ok ? fixed(run.cpuUsPerTask, 1) : oneLine(run.failure ?? ''),
+        fixed(run.scriptCallsPerTask, 3),
+        fixed(run.commandsPerTask, 2),
         (run.shards ?? []).map((shard) => `${fixed(shard.cpuUsPerTask, 1)} (${fixed(shard.sysUsPerTask, 1)})`).join(' · '),
       ]),
-      [0, 5],
+      [0, 7],
     ),
   )
   return out
