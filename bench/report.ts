@@ -531,7 +531,7 @@ export function clusterMarkdown(cluster: ClusterTable, env: Environment, detail:
   return out.join('\n\n')
 }
 
-/** A round number of shards: how many a rate needs at `usPerTask` with each shard kept under `budgetUs` per second. */
+/** Whole shards: how many a rate needs at `usPerTask` with each shard kept under `budgetUs` per second. */
 function shardsFor(rate: number, usPerTask: number, budgetUs: number): number {
   return Math.max(1, Math.ceil((rate * usPerTask) / budgetUs))
 }
@@ -542,8 +542,8 @@ function clusterModel(cluster: ClusterTable): string[] {
   const single = cheapestRun(cluster, 'cluster', 1)
   const holding = spread?.shards?.filter((shard) => shard.partitions.length > 0) ?? []
   if (!spread || holding.length === 0) return []
-  // The busiest shard saturates first; per task it holds, it spends its part of the namespace's
-  // per-task CPU times the namespace's tasks per task of its own (P ÷ its partitions).
+  // The busiest shard saturates first. Holding k of the P partitions it gets k/P of the tasks,
+  // so a task of its own costs it its µs per task of the namespace × P ÷ k.
   const busiest = holding.reduce((a, b) => (b.cpuUsPerTask > a.cpuUsPerTask ? b : a))
   const perOwnTask = (busiest.cpuUsPerTask * spread.partitions) / busiest.partitions.length
   const perShard = 1_000_000 / perOwnTask
