@@ -1,7 +1,8 @@
 /**
  * `npm run bench [-- options]`: measures taskmill side by side with BullMQ 6.7.0, Bee-Queue 2.0.0
  * and a raw-ioredis floor, each scenario on its own fresh redis-server; then Redis CPU per call
- * of every taskmill script, and taskmill's cost with 1 to 1,000 registered nodes. Writes the
+ * of every taskmill script, taskmill's cost with 1 to 1,000 registered nodes, and one namespace
+ * as 1 and as 3 partitions on a 3-primary Redis Cluster. Writes the
  * report to stdout, bench/results/latest.md and bench/results/latest.json, and regenerates the
  * README's performance tables from it. Progress goes to stderr.
  *
@@ -9,8 +10,8 @@
  *   --systems=a,b           only these systems (taskmill, taskmill-tuned, bullmq, beequeue, floor)
  *   --scenarios=a,b         only these parts: enqueue, drain, e2e, latency, fanin, chain, weighted
  *                           (side by side), calls (Redis CPU per call of every script),
- *                           nodes (node scaling)
- *   --tasks=N               override the task count of enqueue/drain/e2e/weighted
+ *                           nodes (node scaling), cluster (scaling out over a Redis Cluster)
+ *   --tasks=N               override the task count of enqueue/drain/e2e/weighted/cluster
  *   --nodes=1,10,100        override the node counts of the node-scaling part
  *   --no-profile            skip the per-script profile of taskmill (runs with every command logged)
  *   --out=DIR               where to write latest.md and latest.json (default: bench/results)
@@ -25,6 +26,7 @@ import { parseArgs } from 'node:util'
 import { NODE_SCALING_FULL, NODE_SCALING_QUICK, measureNodeScaling, type NodeScalingTable } from './node-scaling.js'
 import { README_PATH, updateReadme } from './readme.js'
 import { REDIS_SERVER_BINARY } from './redis-server.js'
+import { CLUSTER_FULL, CLUSTER_QUICK, measureCluster, type ClusterTable } from './cluster.js'
 import { buildReport, toMarkdown, type Environment } from './report.js'
 import { FULL, QUICK, runScenario, type RunResult, type Sizes } from './scenarios.js'
 import { SCRIPT_COSTS_FULL, SCRIPT_COSTS_QUICK, measureScriptCosts, type ScriptCostTable } from './script-costs.js'
@@ -32,8 +34,8 @@ import { loadSystem, SYSTEM_NAMES } from './systems/index.js'
 import type { ScenarioName, SystemModule, SystemName } from './systems/types.js'
 
 const SCENARIO_ORDER: readonly ScenarioName[] = ['enqueue', 'drain', 'e2e', 'latency', 'fanin', 'chain', 'weighted']
-/** Parts of the run that are not side-by-side scenarios: table (a) and table (b). */
-const TABLES = ['calls', 'nodes'] as const
+/** Parts of the run that are not side-by-side scenarios: table (a), table (b) and scaling out. */
+const TABLES = ['calls', 'nodes', 'cluster'] as const
 type TableName = (typeof TABLES)[number]
 const DEFAULT_OUT = fileURLToPath(new URL('./results', import.meta.url))
 /** Which scenarios of taskmill get a per-script profile. */
@@ -140,10 +142,12 @@ async function main(): Promise<void> {
   // `npm run bench --quick` (no `--`) hands the flag to npm, which passes it on as npm_config_quick.
   const quick = values.quick || process.env.npm_config_quick === 'true'
   const sizes: Sizes = { ...(quick ? QUICK : FULL) }
+  const clusterSizes = { ...(quick ? CLUSTER_QUICK : CLUSTER_FULL) }
   if (values.tasks !== undefined) {
     const tasks = Number(values.tasks)
     if (!Number.isInteger(tasks) || tasks < 1) throw new Error(`--tasks must be a positive integer, got ${values.tasks}`)
     sizes.tasks = tasks
+    clusterSizes.tasks = tasks
   }
   const outDir = resolve(values.out ?? DEFAULT_OUT)
   const scriptCostSizes = quick ? SCRIPT_COSTS_QUICK : SCRIPT_COSTS_FULL
@@ -214,6 +218,14 @@ async function main(): Promise<void> {
       openProducer: (url) => taskmill.openProducer(url),
     })
   }
+  let cluster: ClusterTable | undefined
+  if (parts.includes('cluster')) {
+    progress.line(`scaling out: ${clusterSizes.tasks.toLocaleString('en-US')} tasks, P = ${clusterSizes.partitionCounts.join(' and ')}, on a 3-primary cluster and on one server …`)
+    cluster = await measureCluster(clusterSizes, {
+      log: (line) => progress.line(line),
+      counter: (prefix, done, total) => progress.counter(prefix, done, total),
+    })
+  }
 
   const environment: Environment = {
     date: new Date().toISOString(),
@@ -227,7 +239,7 @@ async function main(): Promise<void> {
     load: `${loadAtStart.toFixed(2)} at start, ${(loadavg()[0] ?? 0).toFixed(2)} at end (1-minute load average; other work on the machine makes figures noisier)`,
     durationSeconds: Math.round((performance.now() - started) / 1000),
   }
-  const report = buildReport(environment, sizes, runs, profiles, scriptCosts, nodeScaling)
+  const report = buildReport(environment, sizes, runs, profiles, scriptCosts, nodeScaling, cluster)
   const markdown = toMarkdown(report)
   await mkdir(outDir, { recursive: true })
   await writeFile(join(outDir, 'latest.md'), markdown)

@@ -7,6 +7,7 @@
  */
 import { fileURLToPath } from 'node:url'
 import {
+  clusterMarkdown,
   duration,
   fixed,
   find,
@@ -44,6 +45,10 @@ export function readmeSection(report: Report): string {
   if (report.nodeScaling) {
     out.push('### Node scaling')
     out.push(nodeScalingMarkdown(report.nodeScaling))
+  }
+  if (report.cluster) {
+    out.push('### Scaling out over a Redis Cluster')
+    out.push(clusterMarkdown(report.cluster, env, false))
   }
   out.push('### Targets')
   out.push(targetsMarkdown(report.targets))

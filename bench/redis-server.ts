@@ -24,7 +24,9 @@ export interface CommandStat {
 export interface InfoSnapshot {
   /** used_cpu_user + used_cpu_sys, in µs. */
   cpuUs: number
-  /** Commands the server executed (`total_commands_processed`): what clients sent, a script counting once. */
+  /** used_cpu_sys alone, in µs: the kernel's part (socket reads and writes, epoll). */
+  cpuSysUs: number
+  /** Commands the server executed (`total_commands_processed`): in Redis 7 those a script calls count too, besides the script call. */
   commandsProcessed: number
   /** `used_memory` in bytes. */
   usedMemory: number
@@ -40,6 +42,7 @@ export interface InfoSnapshot {
 
 export interface InfoDelta {
   cpuUs: number
+  cpuSysUs: number
   commandsProcessed: number
   usedMemory: number
   /** used_memory less what the script cache and client buffers added. */
@@ -124,6 +127,7 @@ export function parseInfo(text: string): InfoSnapshot {
   }
   return {
     cpuUs: Math.round((number('used_cpu_user') + number('used_cpu_sys')) * 1e6),
+    cpuSysUs: Math.round(number('used_cpu_sys') * 1e6),
     commandsProcessed: number('total_commands_processed'),
     usedMemory: number('used_memory'),
     scriptMemory: number('used_memory_scripts_eval'),
@@ -147,6 +151,7 @@ export function diff(before: InfoSnapshot, after: InfoSnapshot): InfoDelta {
   const infoCalls = (after.commandStats.get('info')?.calls ?? 0) - (before.commandStats.get('info')?.calls ?? 0)
   return {
     cpuUs: after.cpuUs - before.cpuUs,
+    cpuSysUs: after.cpuSysUs - before.cpuSysUs,
     // The `after` snapshot's own INFO is counted in `after`; the `before` one's too.
     commandsProcessed: after.commandsProcessed - before.commandsProcessed - infoCalls,
     usedMemory: after.usedMemory - before.usedMemory,

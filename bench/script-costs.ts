@@ -14,6 +14,7 @@ import type { Redis } from 'ioredis'
 import type { ScriptRunner } from '../loader/runner.js'
 import type { ScriptCaller } from '../loader/script-caller.js'
 import {
+  addPartitions,
   allScripts,
   cancel,
   complete,
@@ -26,6 +27,7 @@ import {
   heartbeat,
   init,
   maintain,
+  partitions,
   registerNode,
   release,
   start,
@@ -151,6 +153,23 @@ async function startAll(f: Fixture, ns: Namespace, count: number, nodeId = NODE)
 
 /** Each script's cases; a script missing here is reported as having no fixture. */
 const CASES: Record<string, Case[]> = {
+  'add-partitions': [
+    {
+      call: '1 partition added to an unpartitioned namespace',
+      items: 0,
+      mode: 'single',
+      async prepare(f) {
+        // A call raises the count for good, so each call gets a namespace of its own. The new
+        // partition's keys are not initialised: the script only records the partition.
+        const namespaces: Namespace[] = []
+        return {
+          kind: 'one-by-one',
+          before: async (i) => (namespaces[i] = await freshNamespace(f, 'add-partitions')),
+          call: (c, i) => addPartitions(c, namespaces[i]!, { count: 1, partitions: [{ salt: 0 }] }),
+        }
+      },
+    },
+  ],
   cancel: [
     {
       call: 'a ready task (no node registered)',
@@ -372,6 +391,16 @@ const CASES: Record<string, Case[]> = {
       }
     },
   })),
+  partitions: [1, BULK].map((k) => ({
+    call: k === 1 ? 'an unpartitioned namespace' : `a namespace of ${k} partitions`,
+    items: k,
+    mode: 'pipelined',
+    async prepare(f: Fixture): Promise<Plan> {
+      const ns = await freshNamespace(f, 'partitions')
+      if (k > 1) await addPartitions(f.runner, ns, { count: 1, partitions: Array.from({ length: k - 1 }, () => ({ salt: 0 })) })
+      return { kind: 'pipelined', call: (c) => partitions(c, ns) }
+    },
+  })),
   stats: [0, BULK].map((k) => ({
     call: k === 0 ? 'an empty namespace' : `${k} nodes registered, no tasks`,
     items: k,
@@ -457,7 +486,7 @@ export async function measureScriptCosts(sizes: ScriptCostSizes, log: (line: str
       `\`return 1\`: the best of ${sizes.rounds} rounds before the scripts and ${sizes.rounds} after. Scripts: best of ${sizes.rounds} rounds; each round a fresh namespace with library defaults (events on), ` +
         `${sizes.calls.toLocaleString('en-US')} pipelined calls (${sizes.bulkCalls.toLocaleString('en-US')} for ${BULK}-item calls). ` +
         `register-node and deregister-node change the set of nodes, so each of their ${sizes.singleCalls.toLocaleString('en-US')} calls per round ` +
-        'is measured alone, between unmeasured calls that put the namespace back to one node.',
+        'is measured alone, between unmeasured calls that put the namespace back to one node; add-partitions raises a count for good, so each of its calls is measured alone, on a fresh namespace.',
       'The fixture node has a large capacity, so every enqueued task is dispatched to it; calls that only read or change nothing ' +
         '(get-task, dependency-results, stats, heartbeat, maintain with nothing due) are repeated on the same state.',
     )

@@ -8,10 +8,11 @@
  *                                     to verify;
  *   taskmill, events off (tuned)      the same with the event stream turned off.
  *
- * Enqueue uses `enqueueBatch` (one atomic script call per batch), graphs are one batch with
- * `dependsOn`, and the worker side is one `Worker` per node with capacity = the benchmark's
- * concurrency. Both rows share the worker side: the configuration lives in the namespace,
- * written by the producer's `Scheduler.open`.
+ * Enqueue uses `enqueueBatch` (one atomic script call per batch and partition), graphs are one
+ * batch with `dependsOn`, and the worker side is one `Worker` per node with capacity = the
+ * benchmark's concurrency. Both rows share the worker side: the configuration lives in the
+ * namespace, written by the producer's `Scheduler.open`. The cluster scenario opens the same
+ * producer on a namespace of several partitions ({@link openPartitionedProducer}).
  */
 import { Scheduler, Worker, scripts, type SchedulerConfig, type TaskInput } from '../../client/index.js'
 import { parseTaskData, type BenchTask } from '../payload.js'
@@ -33,13 +34,28 @@ const MAX_BATCH = 5000
 /** getTask calls in flight while verifying. */
 const VERIFY_CONCURRENCY = 200
 
-class TaskmillProducer implements Producer {
-  constructor(private readonly scheduler: Scheduler) {}
+export class TaskmillProducer implements Producer {
+  constructor(readonly scheduler: Scheduler) {}
 
+  /**
+   * A batch goes whole to its first task's partition, so independent tasks are grouped by their
+   * own partition first and each group is sent on its own, the groups at once: each task lands
+   * where its id routes it, as single enqueues would put it. One partition: one group, in order.
+   */
   async enqueueBatch(tasks: readonly BenchTask[]): Promise<void> {
-    for (let i = 0; i < tasks.length; i += MAX_BATCH) {
-      await this.add(tasks.slice(i, i + MAX_BATCH).map((task) => ({ id: task.id, payload: task.payload })))
+    const table = this.scheduler.partitions
+    const groups = new Map<number, TaskInput[]>()
+    for (const task of tasks) {
+      const partition = table.route(task.id).partition
+      const group = groups.get(partition) ?? []
+      group.push({ id: task.id, payload: task.payload })
+      groups.set(partition, group)
     }
+    await Promise.all(
+      [...groups.values()].map(async (group) => {
+        for (let i = 0; i < group.length; i += MAX_BATCH) await this.add(group.slice(i, i + MAX_BATCH))
+      }),
+    )
   }
 
   async enqueueOne(task: BenchTask): Promise<void> {
@@ -103,6 +119,11 @@ class TaskmillProducer implements Producer {
   async close(): Promise<void> {
     await this.scheduler.close()
   }
+}
+
+/** The producer of the `taskmill` row on a namespace of at least `partitions` partitions. */
+export async function openPartitionedProducer(url: string, partitions: number): Promise<TaskmillProducer> {
+  return new TaskmillProducer(await Scheduler.open({ connection: url, namespace: NAMESPACE, config: CONFIG, partitions }))
 }
 
 function taskmillSystem(name: SystemName, label: string, config: SchedulerConfig, scenarios: readonly ScenarioName[]): SystemModule {
