@@ -16,7 +16,7 @@ import {
   type StatsReply,
 } from '../loader/generated/scripts.js'
 import { Namespace, partitionTag } from '../loader/keys.js'
-import { partitionOf } from '../loader/routing.js'
+import { partitionOf, slotOfTag } from '../loader/routing.js'
 import type { ScriptRunner } from '../loader/runner.js'
 
 /** The most partitions a namespace may have; the add-partitions script refuses more. */
@@ -121,7 +121,7 @@ async function chooseSalts(redis: Redis | Cluster, namespace: string, tags: read
   const load = new Map<string, number>()
   for (const owner of new Set(owners)) load.set(owner, 0)
   for (const tag of tags) {
-    const owner = owners[await keySlot(redis, tag)] as string
+    const owner = owners[slotOfTag(tag)] as string
     load.set(owner, (load.get(owner) ?? 0) + 1)
   }
   const salts: number[] = []
@@ -129,7 +129,7 @@ async function chooseSalts(redis: Redis | Cluster, namespace: string, tags: read
     const target = [...load.entries()].sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0]))[0]![0]
     let salt = 0
     // With S shards about one salt in S lands on the target, so this ends within a few tries.
-    while (owners[await keySlot(redis, partitionTag(namespace, index, salt))] !== target) salt++
+    while (owners[slotOfTag(partitionTag(namespace, index, salt))] !== target) salt++
     salts.push(salt)
     load.set(target, (load.get(target) ?? 0) + 1)
   }
@@ -148,10 +148,6 @@ async function slotOwners(cluster: Cluster): Promise<string[]> {
     if (primary !== undefined) owners.fill(primary[2] ?? `${primary[0]}:${primary[1]}`, start, end + 1)
   }
   return owners
-}
-
-async function keySlot(cluster: Cluster, tag: string): Promise<number> {
-  return (await cluster.cluster('KEYSLOT', `{${tag}}`)) as number
 }
 
 /**

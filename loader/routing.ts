@@ -32,6 +32,20 @@ export function crc32(bytes: Uint8Array): number {
   return (crc ^ 0xffffffff) >>> 0
 }
 
+/**
+ * The Redis Cluster slot of a hash tag: CRC-16/XMODEM of its bytes, modulo 16,384, as Redis
+ * computes it for every key with `{tag}` in its name. Computed here rather than asked of Redis
+ * (CLUSTER KEYSLOT), so choosing partitions' tags needs no extra permission.
+ */
+export function slotOfTag(tag: string): number {
+  let crc = 0
+  for (const byte of Buffer.from(tag, 'utf8')) {
+    crc ^= byte << 8
+    for (let k = 0; k < 8; k++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff
+  }
+  return crc % 16384
+}
+
 /** The partition index of a routing key under `count` partitions. */
 export function partitionOf(routingKey: string, count: number): number {
   if (count === 1) return 0

@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Redis } from 'ioredis'
 import { RedisPermissionError, Scheduler, Worker, type TaskInput } from '../../client/index.js'
 import { createRunner } from '../../client/connection.js'
+import { partitionOf } from '../../loader/routing.js'
 import type { SpawnedRedis } from '../../devtools/redis-server.js'
 import { clusterInfo, clusterSkipReason, closeClients, openClient, randomNamespace, serverClient } from '../support/context.js'
 import { faultSkipReason, startServer, waitFor } from './support/harness.js'
@@ -31,16 +32,34 @@ function readmeRules(user: string): string[] {
   return line.split(' ').slice(2)
 }
 
-/** The generated script wrappers a client module imports, as script names (`getTask` → `get-task`). */
-function scriptsCalledBy(file: string): string[] {
-  const source = readFileSync(new URL(file, root), 'utf8')
-  const block = /import \{([^}]*)\} from '\.\.\/loader\/generated\/scripts\.js'/.exec(source)?.[1] ?? ''
-  return block
-    .split(',')
-    .map((name) => name.trim())
-    .filter((name) => name !== '' && !name.startsWith('type '))
-    .map((name) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`))
+/** The generated script wrappers some client modules import, as script names (`getTask` → `get-task`). */
+function scriptsCalledBy(...files: string[]): string[] {
+  const names = new Set<string>()
+  for (const file of files) {
+    const source = readFileSync(new URL(file, root), 'utf8')
+    const block = /import \{([^}]*)\} from '\.\.\/loader\/generated\/scripts\.js'/.exec(source)?.[1] ?? ''
+    block
+      .split(',')
+      .map((name) => name.trim())
+      .filter((name) => name !== '' && !name.startsWith('type ') && !name.endsWith('Script'))
+      .forEach((name) => names.add(name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)))
+  }
+  return [...names]
 }
+
+/**
+ * The scripts a producer or a worker calls: those its own modules import, and those it calls
+ * through the shared helpers of client/partitions.ts and client/relay.ts, which each side uses
+ * in part (named here, as reading those modules' imports would grant each side the other's).
+ */
+const producerScriptNames = (): string[] => [...scriptsCalledBy('client/scheduler.ts', 'client/partitions.ts'), 'watch-dependency']
+const workerScriptNames = (): string[] => [
+  ...scriptsCalledBy('client/worker.ts', 'client/partition-worker.ts'),
+  'partitions',
+  'claim-relay',
+  'deliver-outcome',
+  'ack-relay',
+]
 
 /** The commands the expanded scripts run, in lower case. */
 function commandsRunBy(scripts: readonly string[]): string[] {
@@ -63,15 +82,25 @@ const granted = (rules: readonly string[]): string[] => sorted(rules.filter((r) 
 
 describe('the README ACL lines', () => {
   it('grant exactly what the producer and the worker send and what their scripts run', () => {
-    const producerScripts = scriptsCalledBy('client/scheduler.ts')
-    const workerScripts = scriptsCalledBy('client/worker.ts')
+    const producerScripts = producerScriptNames()
+    const workerScripts = workerScriptNames()
+    expect(workerScripts).toContain('claim-relay')
     expect(producerScripts).toContain('enqueue')
     expect(workerScripts).toContain('complete')
     expect(granted(readmeRules('tm-producer'))).toEqual(sorted([...PRODUCER_SENDS, ...commandsRunBy(producerScripts)]))
     expect(granted(readmeRules('tm-worker'))).toEqual(sorted([...WORKER_SENDS, ...commandsRunBy(workerScripts)]))
     for (const user of ['tm-producer', 'tm-worker']) {
-      expect(readmeRules(user).slice(0, 6)).toEqual(['on', expect.stringMatching(/^>/), 'resetkeys', '~tm:{etl}:*', 'resetchannels', '&tm:{etl}:wake:*'])
-      expect(readmeRules(user)[6]).toBe('-@all')
+      expect(readmeRules(user).slice(0, 8)).toEqual([
+        'on',
+        expect.stringMatching(/^>/),
+        'resetkeys',
+        '~tm:{etl}:*',
+        '~tm:{etl/*}:*',
+        'resetchannels',
+        '&tm:{etl}:wake:*',
+        '&tm:{etl/*}:wake:*',
+      ])
+      expect(readmeRules(user)[8]).toBe('-@all')
     }
     expect(readme).toContain(CLUSTER_EXTRA.join(' '))
   })
@@ -96,7 +125,7 @@ async function createUsers(
   const names = { producer: `tm-producer-${suffix}`, worker: `tm-worker-${suffix}` }
   for (const [role, name] of Object.entries(names) as [keyof Users, string][]) {
     const rules = readmeRules(`tm-${role}`)
-      .map((rule) => rule.replaceAll('{etl}', `{${namespace}}`))
+      .map((rule) => rule.replaceAll('{etl}', `{${namespace}}`).replaceAll('{etl/', `{${namespace}/`))
       .map((rule) => (rule.startsWith('>') ? '>pw' : rule))
       .filter((rule) => !(options.strict === true && rule === '+script|load'))
     for (const admin of admins) await admin.acl('SETUSER', name, ...rules, ...(options.extra ?? []))
@@ -132,7 +161,8 @@ const GRAPH: TaskInput[] = [
  */
 async function wholePath(users: Users, namespace: string): Promise<{ result: string; events: string[]; errors: unknown[] }> {
   const errors: unknown[] = []
-  const scheduler = await Scheduler.open({ connection: users.producer, namespace, config: { strategy: 'weighted' } })
+  // Three partitions, and a task depending on one of another partition: the relay runs as the worker user.
+  const scheduler = await Scheduler.open({ connection: users.producer, namespace, partitions: 3, config: { strategy: 'weighted' } })
   const worker = await Worker.start({
     connection: users.worker,
     namespace,
@@ -148,9 +178,12 @@ async function wholePath(users: Users, namespace: string): Promise<{ result: str
   })
   try {
     await scheduler.enqueueBatch(GRAPH)
+    const elsewhere = ['report-a', 'report-b', 'report-c', 'report-d'].find((id) => partitionOf(id, 3) !== partitionOf('extract', 3))!
+    await scheduler.enqueue({ id: elsewhere, payload: '100', dependsOn: ['load'] })
     const result = (await scheduler.waitForResult('load', { timeoutMs: 10_000 })).toString()
+    expect((await scheduler.waitForResult(elsewhere, { timeoutMs: 10_000 })).toString()).toBe(String(Number(result) + 100))
     expect(await scheduler.cancel('later')).toBe('canceled')
-    expect((await scheduler.stats()).completed).toBe(4)
+    expect((await scheduler.stats()).completed).toBe(5)
     await scheduler.maintain()
     const events: string[] = []
     for await (const event of scheduler.events({ from: '0', idleTimeoutMs: 100 })) events.push(event.type)

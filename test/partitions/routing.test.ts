@@ -1,7 +1,8 @@
 import { crc32 as zlibCrc32 } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
 import manifest from '../../loader/generated/manifest.json' with { type: 'json' }
-import { crc32, partitionOf } from '../../loader/routing.js'
+import { crc32, partitionOf, slotOfTag } from '../../loader/routing.js'
+import { clusterClient, clusterSkipReason } from '../support/context.js'
 import { PartitionTable } from '../../client/partitions.js'
 
 describe('routing', () => {
@@ -32,5 +33,14 @@ describe('routing', () => {
     ) as string
     expect(table.candidates(id).map((p) => p.partition)).toEqual([partitionOf(id, 4), partitionOf(id, 2), 0])
     expect(table.route(id).prefix).toBe(`tm:{${table.all[partitionOf(id, 4)]!.tag}}:`)
+  })
+})
+
+describe.skipIf(clusterSkipReason !== undefined)('slots of hash tags', () => {
+  it('are the slots Redis Cluster computes', async () => {
+    const cluster = clusterClient()
+    for (const tag of ['shop', 'shop/1.0', 'shop/2.17', 'ü', 'a-much-longer-namespace-name/1023.999999']) {
+      expect(slotOfTag(tag)).toBe(Number(await cluster.cluster('KEYSLOT', `tm:{${tag}}:meta`)))
+    }
   })
 })
