@@ -118,6 +118,33 @@ describe.each(connections)('a partitioned namespace on $name', (target) => {
     expect(Object.values(w.slots).reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(4)
   })
 
+  it('moves a slot only once the partition it leaves has finished the tasks it holds', async () => {
+    const s = await scheduler(3)
+    let running = 0
+    let most = 0
+    await worker(
+      s,
+      async (task) => {
+        running++
+        most = Math.max(most, running)
+        await new Promise((resolve) => setTimeout(resolve, task.id.startsWith('slow') ? 400 : 5))
+        running--
+      },
+      { capacity: 4 },
+    )
+    // Slow tasks hold slots in partitions 1 and 2 while partition 0 floods: its demand pulls
+    // their slots, which must not be handed over before the slow tasks end.
+    for (const key of ['two', 'six']) {
+      const partition = s.partitions.route(key).partition
+      expect(partition).not.toBe(s.partitions.route('hot').partition)
+      for (let i = 0; i < 2; i++) await s.enqueue({ id: `slow-${key}-${i}`, partitionKey: key })
+    }
+    const flood = Array.from({ length: 150 }, (_, i) => ({ id: `fast-${i}`, partitionKey: 'hot' }))
+    await s.enqueueBatch(flood)
+    await until('every task to complete', () => s.stats(), (st) => st.completed === 154, 30_000)
+    expect(most).toBeLessThanOrEqual(4)
+  })
+
   it('merges the events of every partition, each naming its partition, in order within a partition', async () => {
     const s = await scheduler(3)
     const stop = new AbortController()
