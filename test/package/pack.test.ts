@@ -1,14 +1,17 @@
 /**
- * The package as a user gets it: `npm run build`, `npm pack`, then `npm install <tarball>` into
- * an empty project, where an ESM script, a CommonJS script and `npx taskmill` run against the
- * test Redis. One build and one pack are shared by every case; the dependencies (ioredis,
- * @ioredis/commands) come from the npm cache or the registry. Slow: about half a minute.
+ * The package as a user gets it. The repository's files are copied to a temporary directory as
+ * a fresh clone has them (no `dist/`; `node_modules` linked to ours), and `npm pack` is run
+ * there, which builds through the `prepare` script. The tarball is installed into an empty
+ * project, where an ESM script, a CommonJS script and `npx taskmill` run against the test Redis.
+ * One build and one pack are shared by every case; the dependencies (ioredis, @ioredis/commands)
+ * come from the npm cache or the registry. Slow: about half a minute.
  */
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { existsSync, lstatSync } from 'node:fs'
+import { copyFile, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { allScripts } from '../../loader/generated/scripts.js'
 import { ROOT } from '../cli/run-cli.js'
@@ -47,6 +50,22 @@ async function mustRun(command: string, args: readonly string[], cwd: string, en
     throw new Error(`${command} ${args.join(' ')} (in ${cwd}) exited ${result.code}:\n${result.stdout}\n${result.stderr}`)
   }
   return result
+}
+
+/**
+ * The repository as a fresh clone has it: the files git tracks, and those it would track (new,
+ * not ignored), without anything built. `node_modules` is a link to ours, as `npm install`
+ * would have filled it.
+ */
+async function cloneTree(into: string): Promise<void> {
+  const { stdout } = await mustRun('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], ROOT)
+  // Regular files only: a checkout may have `node_modules` as a link, which git does not ignore.
+  const files = stdout.split('\0').filter((file) => file !== '' && existsSync(join(ROOT, file)) && lstatSync(join(ROOT, file)).isFile())
+  for (const file of files) {
+    await mkdir(dirname(join(into, file)), { recursive: true })
+    await copyFile(join(ROOT, file), join(into, file))
+  }
+  await symlink(join(ROOT, 'node_modules'), join(into, 'node_modules'))
 }
 
 /** Opens a Scheduler, enqueues one task, reads it back and prints what it saw as JSON. */
@@ -95,13 +114,17 @@ export async function firstState(url: string): Promise<TaskInfo['state'] | undef
 
 describe('the packed package', () => {
   let work: string
+  let clone: string
   let project: string
+  let beforeBuild: Ran
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'taskmill-pack-'))
+    clone = join(work, 'clone')
     project = join(work, 'consumer')
-    await mustRun('npm', ['run', 'build'], ROOT)
-    await mustRun('npm', ['pack', '--pack-destination', work], ROOT)
+    await cloneTree(clone)
+    beforeBuild = await run(process.execPath, ['bin/taskmill.js', '--help'], clone)
+    await mustRun('npm', ['pack', '--pack-destination', work], clone)
     const tarball = (await readdir(work)).find((name) => name.endsWith('.tgz'))
     if (tarball === undefined) throw new Error(`npm pack wrote no tarball into ${work}`)
     await mkdir(project)
@@ -156,7 +179,19 @@ describe('the packed package', () => {
     expect(result.code).toBe(0)
   })
 
-  it('runs `npx taskmill scripts` and `npx taskmill load`', { timeout: CASE_TIMEOUT_MS }, async () => {
+  it('in a fresh clone, the command says to build before the first build, and `npm pack` builds', { timeout: CASE_TIMEOUT_MS }, async () => {
+    expect(beforeBuild.code).toBe(1)
+    expect(beforeBuild.stderr).toMatch(/dist\/cli\.js is missing: run `npm run build` in /)
+    const built = await mustRun(process.execPath, ['bin/taskmill.js', '--help'], clone)
+    expect(built.stdout).toContain('Usage: taskmill <command>')
+  })
+
+  it('runs `npx taskmill --help`, `npx taskmill scripts` and `npx taskmill load`', { timeout: CASE_TIMEOUT_MS }, async () => {
+    // As a person types it; `npm_config_yes=false` is `--no` (never install from the registry),
+    // which npx would otherwise take as its own when `--help` follows.
+    const help = await mustRun('npx', ['taskmill', '--help'], project, { npm_config_yes: 'false' })
+    expect(help.stdout).toContain('Usage: taskmill <command>')
+
     const listed = await mustRun('npx', ['--no', 'taskmill', 'scripts'], project)
     for (const script of allScripts) expect(listed.stdout).toContain(script.sha)
 
@@ -167,7 +202,7 @@ describe('the packed package', () => {
   it('ships the built files, the manifest and the expanded Lua, not the sources', { timeout: CASE_TIMEOUT_MS }, async () => {
     const installed = join(project, 'node_modules', 'taskmill')
     const top = (await readdir(installed)).sort()
-    expect(top).toEqual(expect.arrayContaining(['dist', 'loader', 'package.json']))
+    expect(top).toEqual(expect.arrayContaining(['bin', 'dist', 'loader', 'package.json']))
     expect(top).not.toContain('client')
     expect(top).not.toContain('test')
     expect((await readdir(join(installed, 'dist'))).sort()).toEqual(
