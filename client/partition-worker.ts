@@ -83,7 +83,10 @@ export type AbortReason = 'canceled' | 'lease-lost' | 'timeout' | 'shutdown'
 export interface WorkerOptions {
   /** Where Redis is. */
   connection: Connection
-  /** The scheduler's namespace. */
+  /**
+   * The scheduler's namespace. One that does not exist yet is created with the defaults, as
+   * `Scheduler.open` without a config does; a Scheduler opened later with a config sets it.
+   */
   namespace: string
   handler: TaskHandler
   /** The node id, unique among live nodes. Default: `<hostname>-<pid>-<random>`. */

@@ -11,7 +11,6 @@ import {
   dependencyResults,
   enqueue,
   getTask,
-  init,
   maintain,
   stats,
 } from '../loader/generated/scripts.js'
@@ -19,6 +18,7 @@ import { TaskmillError } from '../loader/errors.js'
 import { open, type Connection, type Opened } from './connection.js'
 import { followEvents, toTaskEvents, type EventOptions, type TaskEvent } from './events.js'
 import { addUpStats, findTask, PartitionTable, raisePartitions, readPartitionTable } from './partitions.js'
+import { setUpNamespace } from './setup.js'
 import type { Namespace } from '../loader/keys.js'
 import { duplicateConnection, lastStreamId, readStream } from './streams.js'
 
@@ -174,16 +174,7 @@ export class Scheduler {
       allowEvictingPolicy: options.allowEvictingPolicy,
     })
     try {
-      const { runner, namespace } = connection
-      await init(runner, namespace, { ...options.config, keepExisting: !options.config })
-      let table = await readPartitionTable(runner, namespace.name)
-      if (options.partitions !== undefined && options.partitions > table.count) {
-        table = await raisePartitions(runner, namespace.name, options.partitions)
-      }
-      // The last configuration written wins, in every partition.
-      if (options.config && table.count > 1) {
-        await Promise.all(table.all.slice(1).map((partition) => init(runner, partition, { ...options.config })))
-      }
+      const { table } = await setUpNamespace(connection.runner, connection.namespace.name, options)
       return new Scheduler(connection, table)
     } catch (error) {
       await connection.close()

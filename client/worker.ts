@@ -7,9 +7,11 @@
  */
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
+import { NotInitializedError } from '../loader/generated/errors.js'
 import { open, type Opened } from './connection.js'
 import { PartitionWorker, type PartitionLoad, type WorkerOptions } from './partition-worker.js'
 import { readPartitionTable, type PartitionTable } from './partitions.js'
+import { setUpNamespace } from './setup.js'
 import { subscribeToWakeups, type Wakeups } from './wakeups.js'
 
 export { NonRetryableError } from './partition-worker.js'
@@ -66,7 +68,12 @@ export class Worker {
     })
     try {
       this.wakeups = await subscribeToWakeups(this.connection.redis, this.nodeId)
-      const table = await readPartitionTable(this.connection.runner, this.options.namespace)
+      const table = await readPartitionTable(this.connection.runner, this.options.namespace).catch(async (error: unknown) => {
+        // A worker may start before any producer: it creates the namespace with the defaults,
+        // as Scheduler.open without a config does, and leaves one created meanwhile as it is.
+        if (!(error instanceof NotInitializedError)) throw error
+        return (await setUpNamespace(this.connection.runner, this.options.namespace)).table
+      })
       await this.join(table)
     } catch (error) {
       await this.wakeups?.close()
