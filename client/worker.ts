@@ -9,7 +9,7 @@ import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import { NotInitializedError } from '../loader/generated/errors.js'
 import { open, type Opened } from './connection.js'
-import { PartitionWorker, type PartitionLoad, type WorkerOptions } from './partition-worker.js'
+import { PartitionWorker, type PartitionLoad, type RunOptions, type WorkerOptions } from './partition-worker.js'
 import { readPartitionTable, type PartitionTable } from './partitions.js'
 import { setUpNamespace } from './setup.js'
 import { subscribeToWakeups, type Wakeups } from './wakeups.js'
@@ -29,7 +29,7 @@ interface Slots {
 
 export class Worker {
   readonly nodeId: string
-  private readonly options: WorkerOptions
+  private readonly options: RunOptions
   private readonly capacity: number
   private connection!: Opened
   private wakeups!: Wakeups
@@ -39,14 +39,17 @@ export class Worker {
   private rounds = 0
   private stopping = false
 
-  private constructor(options: WorkerOptions) {
+  private constructor(options: RunOptions) {
     this.options = options
     this.capacity = options.capacity ?? 10
     this.nodeId = options.nodeId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`
   }
 
   /** Connects, registers the node in every partition and starts taking tasks. */
-  static async start(options: WorkerOptions): Promise<Worker> {
+  static start(options: WorkerOptions & { json?: false }): Promise<Worker>
+  /** The same, with payloads and results as JSON values of the types given (`task.data` is the payload). */
+  static start<Payload, Result = unknown>(options: WorkerOptions<Payload, Result> & { json: true }): Promise<Worker>
+  static async start(options: RunOptions): Promise<Worker> {
     const worker = new Worker(options)
     await worker.begin()
     return worker
