@@ -126,6 +126,20 @@ export interface WorkerOptions<Payload = Buffer, Result = string | Buffer | void
   /** Abort a handler after this many ms and fail the attempt with a timeout. Default: 0 (no limit). */
   taskTimeoutMs?: number
   /**
+   * How long `stop()` lets running handlers finish before it hands their tasks back (they run
+   * again elsewhere without using an attempt), in ms. Under a process manager, keep it a few
+   * seconds below the time the manager waits before it kills the process. Default: 30000.
+   */
+  stopTimeoutMs?: number
+  /**
+   * Stop gracefully on SIGINT or SIGTERM, as a process manager or Ctrl-C asks: the first signal
+   * calls `stop()`, and once the stop is done the Worker's listeners are removed, so the process
+   * ends when nothing else holds it open (the Worker never calls `process.exit`). A second
+   * signal during the stop ends the process at once, as it would without the listeners.
+   * Default: false (signals are left to the application).
+   */
+  handleSignals?: boolean
+  /**
    * Called with errors the worker recovers from by itself: a call that failed and is retried
    * (Redis unreachable, out of memory), a result Redis refused, a lost connection, and a
    * `LeaseLostError` when a result or failure arrived after the task was taken from this node

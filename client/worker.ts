@@ -20,6 +20,9 @@ export type { AbortReason, TaskContext, TaskHandler, WorkerOptions } from './par
 /** Heartbeat rounds between two reads of the partition table, to pick up a raised count. */
 const TABLE_READ_EVERY = 5
 
+/** What `handleSignals` listens for: Ctrl-C, and what process managers send to stop a process. */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const
+
 interface Slots {
   readonly worker: PartitionWorker
   /** The most tasks this partition may hold for the node: its slots, or more while it still holds tasks from before they were lowered. */
@@ -38,6 +41,10 @@ export class Worker {
   private beating: Promise<void> | undefined
   private rounds = 0
   private stopping = false
+  private stopped: Promise<void> | undefined
+  /** Set while `handleSignals` listens; `signalled` once a signal has started the stop. */
+  private onSignal: ((signal: NodeJS.Signals) => void) | undefined
+  private signalled = false
 
   private constructor(options: RunOptions) {
     this.options = options
@@ -52,7 +59,28 @@ export class Worker {
   static async start(options: RunOptions): Promise<Worker> {
     const worker = new Worker(options)
     await worker.begin()
+    if (options.handleSignals) worker.listenForSignals()
     return worker
+  }
+
+  private listenForSignals(): void {
+    this.onSignal = (signal) => {
+      if (this.signalled) {
+        // Asked twice: the process goes now, as the signal's default action would have it.
+        this.stopListening()
+        process.kill(process.pid, signal)
+        return
+      }
+      this.signalled = true
+      this.stop().catch((error: unknown) => this.report(error))
+    }
+    for (const signal of STOP_SIGNALS) process.on(signal, this.onSignal)
+  }
+
+  private stopListening(): void {
+    if (this.onSignal === undefined) return
+    for (const signal of STOP_SIGNALS) process.removeListener(signal, this.onSignal)
+    this.onSignal = undefined
   }
 
   /** Tasks this node is running now, over all partitions. */
@@ -177,18 +205,27 @@ export class Worker {
 
   /**
    * Stops taking tasks: the node is drained in every partition (given nothing new; its tasks
-   * not yet started go to other nodes), running handlers get up to `timeoutMs` (default 30,000)
-   * to finish while the heartbeat goes on, what is still running then is handed back (it runs
-   * again elsewhere without using an attempt), and the node leaves the rotation.
+   * not yet started go to other nodes), running handlers get up to `timeoutMs` (default: the
+   * `stopTimeoutMs` option, 30,000) to finish while the heartbeat goes on, what is still running
+   * then is handed back (it runs again elsewhere without using an attempt), and the node leaves
+   * the rotation. Calling it again returns the same stop.
    */
-  async stop(options: { timeoutMs?: number } = {}): Promise<void> {
-    if (this.stopping) return
+  stop(options: { timeoutMs?: number } = {}): Promise<void> {
+    this.stopped ??= this.halt(options.timeoutMs ?? this.options.stopTimeoutMs)
+    return this.stopped
+  }
+
+  private async halt(timeoutMs: number | undefined): Promise<void> {
     this.stopping = true
-    await this.wakeups.close()
-    await Promise.all(this.parts.map((part) => part.worker.stop(options)))
-    clearInterval(this.heartbeatTimer)
-    await this.beating
-    await this.connection.close()
+    try {
+      await this.wakeups.close()
+      await Promise.all(this.parts.map((part) => part.worker.stop({ timeoutMs })))
+      clearInterval(this.heartbeatTimer)
+      await this.beating
+      await this.connection.close()
+    } finally {
+      this.stopListening()
+    }
   }
 }
 
