@@ -4,7 +4,9 @@
  * - `index.js` (ESM) and `index.cjs` (CommonJS) bundle `client/index.ts` with the loader and the
  *   generated scripts; ioredis and @ioredis/commands stay imports, since they are dependencies
  *   and a user's own ioredis client must be the same library as ours.
- * - `cli.js` is the `taskmill` command, an ESM bundle with a shebang, marked executable.
+ * - `cli.js` is the `taskmill` command, an ESM bundle with a shebang, marked executable; the
+ *   package's `bin` is `bin/taskmill.js`, committed, which imports it (so that npm links the
+ *   command in a clone before its first build).
  * - `index.d.ts` re-exports the declarations tsc writes for client/ and loader/
  *   (`tsconfig.build.json`), under `dist/client/` and `dist/loader/`.
  *

@@ -6,6 +6,7 @@
 import packageJson from '../package.json' with { type: 'json' }
 import { TaskmillError } from '../loader/errors.js'
 import type { Command } from './command.js'
+import { initCommand } from './commands/init.js'
 import { loadCommand } from './commands/load.js'
 import { partitionsCommand } from './commands/partitions.js'
 import { scriptsCommand } from './commands/scripts.js'
@@ -15,7 +16,7 @@ import { CliFailure, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './err
 import { processOutput, type Output } from './io.js'
 import { renderTable } from './table.js'
 
-const COMMANDS: readonly Command[] = [scriptsCommand, loadCommand, statsCommand, taskCommand, partitionsCommand]
+const COMMANDS: readonly Command[] = [scriptsCommand, loadCommand, initCommand, statsCommand, taskCommand, partitionsCommand]
 
 function usage(): string {
   const list = renderTable(

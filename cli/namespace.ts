@@ -38,7 +38,7 @@ export async function explainNamespace(
   }
   return new CliFailure(
     `namespace ${JSON.stringify(namespace.name)} does not exist on ${describeTarget(spec)}: no scheduler has ` +
-      `opened it.${found} Check --namespace and --url.`,
+      `opened it.${found} Check --namespace and --url, or create it with \`taskmill init --namespace ${namespace.name}\`.`,
   )
 }
 

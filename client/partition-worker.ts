@@ -58,22 +58,31 @@ import type { Namespace } from '../loader/keys.js'
 import type { ScriptRunner } from '../loader/runner.js'
 import type { Connection } from './connection.js'
 import { relayOnce } from './relay.js'
+import { decodeJson, encodeBytes, encodeJson } from './payloads.js'
 import type { Wakeups } from './wakeups.js'
 
-export interface TaskContext {
+/** A task as its handler gets it; `Data` is the payload's type with `json: true`. */
+export interface TaskContext<Data = Buffer> {
   readonly id: string
   /** 1 for the first attempt; lost attempts (crashed nodes) are not counted. */
   readonly attempt: number
   /** The fencing token of this assignment. */
   readonly token: number
+  /** The payload's bytes, as stored. */
   readonly payload: Buffer
+  /** With `json: true` the payload parsed (undefined for an empty one); otherwise `payload` itself. */
+  readonly data: Data
   readonly queue: string
-  /** Results of the task's dependencies, by id (null for a dependency that did not complete). */
+  /** Results of the task's dependencies, by id (null for a dependency that did not complete), as stored. */
   dependencyResults(): Promise<Map<string, Buffer | null>>
 }
 
-/** Returns the task's result (stored byte for byte), or throws to fail the attempt. */
-export type TaskHandler = (task: TaskContext, signal: AbortSignal) => Promise<string | Buffer | void>
+/**
+ * Returns the task's result, or throws to fail the attempt. The result is a string (stored as
+ * UTF-8) or a Buffer, stored byte for byte, or nothing; anything else fails the task, not
+ * retryable. With `json: true`, any value `JSON.stringify` accepts, stored as its JSON text.
+ */
+export type TaskHandler<Data = Buffer, Result = string | Buffer | void> = (task: TaskContext<Data>, signal: AbortSignal) => Promise<Result>
 
 /** Throw this from a handler when retrying cannot help: the task dies at once. */
 export class NonRetryableError extends Error {
@@ -83,12 +92,22 @@ export class NonRetryableError extends Error {
 /** Why a handler's signal aborted. */
 export type AbortReason = 'canceled' | 'lease-lost' | 'timeout' | 'shutdown'
 
-export interface WorkerOptions {
+/** `Payload` and `Result` are the handler's types: with `json: true`, the ones given to `Worker.start`. */
+export interface WorkerOptions<Payload = Buffer, Result = string | Buffer | void> {
   /** Where Redis is. */
   connection: Connection
-  /** The scheduler's namespace. */
+  /**
+   * The scheduler's namespace. One that does not exist yet is created with the defaults, as
+   * `Scheduler.open` without a config does; a Scheduler opened later with a config sets it.
+   */
   namespace: string
-  handler: TaskHandler
+  handler: TaskHandler<Payload, Result>
+  /**
+   * Payloads and results are JSON, as a Scheduler opened with `json: true` writes them: the
+   * handler gets the payload parsed as `task.data`, and what it returns is stored as its JSON
+   * text. A payload that is not JSON fails its task, not retryable. Default: false.
+   */
+  json?: boolean
   /** The node id, unique among live nodes. Default: `<hostname>-<pid>-<random>`. */
   nodeId?: string
   /** The node's share of tasks relative to other nodes. Default: 1. */
@@ -116,6 +135,20 @@ export interface WorkerOptions {
   heartbeatIntervalMs?: number
   /** Abort a handler after this many ms and fail the attempt with a timeout. Default: 0 (no limit). */
   taskTimeoutMs?: number
+  /**
+   * How long `stop()` lets running handlers finish before it hands their tasks back (they run
+   * again elsewhere without using an attempt), in ms. Under a process manager, keep it a few
+   * seconds below the time the manager waits before it kills the process. Default: 30000.
+   */
+  stopTimeoutMs?: number
+  /**
+   * Stop gracefully on SIGINT or SIGTERM, as a process manager or Ctrl-C asks: the first signal
+   * calls `stop()`, and once the stop is done the Worker's listeners are removed, so the process
+   * ends when nothing else holds it open (the Worker never calls `process.exit`). A second
+   * signal during the stop ends the process at once, as it would without the listeners.
+   * Default: false (signals are left to the application).
+   */
+  handleSignals?: boolean
   /**
    * Called with errors the worker recovers from by itself: a call that failed and is retried
    * (Redis unreachable, out of memory), a result Redis refused, a lost connection, and a
@@ -177,6 +210,12 @@ export interface PartitionLoad {
   capacityConfirmed: number
 }
 
+/**
+ * The options as the Worker runs them, whatever the handler's types: a handler of any payload
+ * type takes `never`, and its result is checked when it returns (see encodeResult).
+ */
+export type RunOptions = WorkerOptions<never, unknown>
+
 export class PartitionWorker {
   private readonly connection: { runner: ScriptRunner; namespace: Namespace }
   /** The node's slots in this partition: the Worker moves them to where tasks wait. */
@@ -204,7 +243,7 @@ export class PartitionWorker {
   private readonly releasing = new Set<string>()
 
   constructor(
-    private readonly options: WorkerOptions,
+    private readonly options: RunOptions,
     readonly nodeId: string,
     runner: ScriptRunner,
     readonly partition: Namespace,
@@ -321,24 +360,27 @@ export class PartitionWorker {
   ): Promise<void> {
     const controller = entry.controller
     const { runner, namespace } = this.connection
-    const context: TaskContext = {
-      ...task,
-      dependencyResults: async () => {
-        const rows = await dependencyResults(runner, namespace, { id: task.id })
-        return new Map(rows.map(([id, , result]) => [id, result]))
-      },
-    }
+    const json = this.options.json === true
     const timeoutMs = this.options.taskTimeoutMs ?? 0
     const timer = timeoutMs > 0 ? setTimeout(() => abortTask(entry, 'timeout'), timeoutMs) : undefined
     let outcome: { ok: true; result: string | Buffer } | { ok: false; message: string; retryable: boolean }
     try {
+      const context: TaskContext<unknown> = {
+        ...task,
+        data: json ? decodePayload(task.payload) : task.payload,
+        dependencyResults: async () => {
+          const rows = await dependencyResults(runner, namespace, { id: task.id })
+          return new Map(rows.map(([id, , result]) => [id, result]))
+        },
+      }
       // Only this worker aborts a task (abortTask), so it can stop waiting directly instead of
       // listening on every signal: a listener per task is measurable at thousands of tasks/s.
-      const result = await new Promise<string | Buffer | void>((resolve, reject) => {
+      const result = await new Promise<unknown>((resolve, reject) => {
         entry.stopWaiting = (reason) => reject(new Error(reason))
-        Promise.resolve(this.options.handler(context, controller.signal)).then(resolve, reject)
+        // `data` has the type the handler was given (RunOptions).
+        Promise.resolve(this.options.handler(context as TaskContext<never>, controller.signal)).then(resolve, reject)
       })
-      outcome = { ok: true, result: result ?? '' }
+      outcome = { ok: true, result: encodeResult(result, json) }
     } catch (error) {
       const reason = controller.signal.aborted ? (controller.signal.reason as AbortReason) : undefined
       outcome = {
@@ -670,6 +712,22 @@ export class PartitionWorker {
       if (!(error instanceof UnknownNodeError)) this.report(error)
     })
   }
+}
+
+/** A payload written as JSON (see payloads.ts); one that is not cannot become valid by retrying. */
+function decodePayload(payload: Buffer): unknown {
+  const decoded = decodeJson(payload)
+  if (!decoded.ok) throw new NonRetryableError(`payload is ${decoded.why}: was it enqueued by a Scheduler opened without json: true?`)
+  return decoded.value
+}
+
+/** A handler's return value as the complete script takes it; refused, the task fails, not retryable. */
+function encodeResult(result: unknown, json: boolean): string | Buffer {
+  const encoded = json
+    ? encodeJson(result)
+    : encodeBytes(result, 'return JSON.stringify(value) or Buffer.from(bytes), or start the Worker with json: true to return values as JSON')
+  if (!encoded.ok) throw new NonRetryableError(`the handler's result: ${encoded.why}`)
+  return encoded.bytes
 }
 
 function sleep(ms: number): Promise<void> {

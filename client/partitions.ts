@@ -69,6 +69,21 @@ export async function readPartitionTable(runner: ScriptRunner, namespace: string
   return new PartitionTable(namespace, reply)
 }
 
+/** The configuration partition 0 holds, as the `init` script takes it. */
+export function configOf(reply: PartitionsReply): Omit<InitArgs, 'keepExisting'> {
+  return {
+    strategy: reply.strategy as InitArgs['strategy'],
+    payloadCap: reply.payloadCap,
+    resultCap: reply.resultCap,
+    keepCompletedMs: reply.keepCompletedMs,
+    keepCompletedCount: reply.keepCompletedCount,
+    keepDeadMs: reply.keepDeadMs,
+    keepDeadCount: reply.keepDeadCount,
+    eventsMaxLen: reply.eventsMaxLen,
+    nodeTimeoutMs: reply.nodeTimeoutMs,
+  }
+}
+
 /**
  * Raises the partition count to `count`. Each new partition is initialised with partition 0's
  * configuration before the table names it, so no client ever routes to a partition that is not
@@ -87,17 +102,7 @@ export async function raisePartitions(runner: ScriptRunner, namespace: string, c
   }
   if (count === reply.count) return new PartitionTable(namespace, reply)
   const salts = await chooseSalts(runner.redis, namespace, reply.tags, count)
-  const config: InitArgs = {
-    strategy: reply.strategy as InitArgs['strategy'],
-    payloadCap: reply.payloadCap,
-    resultCap: reply.resultCap,
-    keepCompletedMs: reply.keepCompletedMs,
-    keepCompletedCount: reply.keepCompletedCount,
-    keepDeadMs: reply.keepDeadMs,
-    keepDeadCount: reply.keepDeadCount,
-    eventsMaxLen: reply.eventsMaxLen,
-    nodeTimeoutMs: reply.nodeTimeoutMs,
-  }
+  const config = configOf(reply)
   await Promise.all(
     salts.map((salt, i) => {
       const index = reply.count + i

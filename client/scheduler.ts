@@ -12,7 +12,6 @@ import {
   enqueue,
   enqueueScript,
   getTask,
-  init,
   maintain,
   stats,
 } from '../loader/generated/scripts.js'
@@ -22,6 +21,8 @@ import { remoteRef, watchRemoteDependencies } from './relay.js'
 import { open, type Connection, type Opened } from './connection.js'
 import { followEvents, toTaskEvents, type EventOptions, type TaskEvent } from './events.js'
 import { addUpStats, findTask, PartitionTable, raisePartitions, readPartitionTable } from './partitions.js'
+import { setUpNamespace } from './setup.js'
+import { decodeJson, encodeBytes, encodeJson } from './payloads.js'
 import type { Namespace } from '../loader/keys.js'
 import { duplicateConnection, lastStreamId, readStream } from './streams.js'
 
@@ -59,6 +60,14 @@ export interface SchedulerOptions {
    * wait again. Not a write to disk and not consensus: see docs/reliability.md. Default: none.
    */
   waitForReplicas?: { replicas: number; timeoutMs: number }
+  /**
+   * Payloads and results are JSON: `enqueue` takes any value `JSON.stringify` accepts as a
+   * task's `payload` and stores its JSON text, and `waitForResult` returns the result parsed
+   * (undefined for an empty one). Give the types as `Scheduler.open<Payload, Result>`, and
+   * start the workers with `json: true`. `getTask` still shows the stored bytes. Default: false
+   * (a payload is a string or a Buffer, stored byte for byte, and a result is a Buffer).
+   */
+  json?: boolean
 }
 
 export interface SchedulerConfig {
@@ -82,11 +91,15 @@ export interface SchedulerConfig {
   nodeTimeoutMs?: number
 }
 
-export interface TaskInput {
+export interface TaskInput<Payload = string | Buffer> {
   /** The task id, 1 to 128 of `A-Z a-z 0-9 _ . : -`. Default: a random UUID. */
   id?: string
-  /** Opaque payload, handed to the handler byte for byte. Default: empty. */
-  payload?: string | Buffer
+  /**
+   * Handed to the handler byte for byte: a string (stored as UTF-8) or a Buffer; anything else
+   * is refused with a TypeError. With `json: true`, any value `JSON.stringify` accepts, stored as
+   * its JSON text. Default: empty.
+   */
+  payload?: Payload
   /** Higher runs first, from -1000 to 1000; FIFO within one priority. Default: 0. */
   priority?: number
   /** Run no earlier than this many ms from now (server clock). Default: 0. */
@@ -170,33 +183,32 @@ export class WaitTimeoutError extends TaskmillError {
 /** How long a Scheduler routes by the partition table it read before it reads it again. */
 const TABLE_REFRESH_MS = 5000
 
-export class Scheduler {
+/**
+ * `Payload` is what `enqueue` takes as a task's payload and `Result` what `waitForResult`
+ * returns: strings or Buffers and a Buffer, or with `json: true` the types given to `open`.
+ */
+export class Scheduler<Payload = string | Buffer, Result = Buffer> {
   private tableReadAt = Date.now()
   private tableRead: Promise<void> | undefined
 
   private constructor(
     private readonly connection: Opened,
     private table: PartitionTable,
+    private readonly json: boolean,
   ) {}
 
   /** Connects, loads the scripts and creates (or configures) the namespace and its partitions. */
-  static async open(options: SchedulerOptions): Promise<Scheduler> {
+  static open(options: SchedulerOptions & { json?: false }): Promise<Scheduler>
+  /** The same, with payloads and results as JSON values of the types given. */
+  static open<Payload, Result = unknown>(options: SchedulerOptions & { json: true }): Promise<Scheduler<Payload, Result>>
+  static async open(options: SchedulerOptions): Promise<Scheduler<unknown, unknown>> {
     const connection = await open(options.connection, options.namespace, {
       allowEvictingPolicy: options.allowEvictingPolicy,
       waitForReplicas: options.waitForReplicas && { ...options.waitForReplicas, scripts: [enqueueScript] },
     })
     try {
-      const { runner, namespace } = connection
-      await init(runner, namespace, { ...options.config, keepExisting: !options.config })
-      let table = await readPartitionTable(runner, namespace.name)
-      if (options.partitions !== undefined && options.partitions > table.count) {
-        table = await raisePartitions(runner, namespace.name, options.partitions)
-      }
-      // The last configuration written wins, in every partition.
-      if (options.config && table.count > 1) {
-        await Promise.all(table.all.slice(1).map((partition) => init(runner, partition, { ...options.config })))
-      }
-      return new Scheduler(connection, table)
+      const { table } = await setUpNamespace(connection.runner, connection.namespace.name, options)
+      return new Scheduler(connection, table, options.json === true)
     } catch (error) {
       await connection.close()
       throw error
@@ -242,7 +254,7 @@ export class Scheduler {
   }
 
   /** Adds one task. */
-  async enqueue(task: TaskInput): Promise<EnqueueOutcome> {
+  async enqueue(task: TaskInput<Payload>): Promise<EnqueueOutcome> {
     const [outcome] = await this.enqueueBatch([task])
     return outcome as EnqueueOutcome
   }
@@ -252,12 +264,12 @@ export class Scheduler {
    * tasks refer to each other in any order. A cycle, an unknown dependency or a bad argument
    * rejects the whole batch and writes nothing.
    */
-  async enqueueBatch(tasks: readonly TaskInput[]): Promise<EnqueueOutcome[]> {
+  async enqueueBatch(tasks: readonly TaskInput<Payload>[]): Promise<EnqueueOutcome[]> {
     if (tasks.length === 0) return []
     if (tasks.length > MAX_BATCH) {
       throw new RangeError(`a batch holds at most ${MAX_BATCH} tasks, got ${tasks.length}: split it, or enqueue parents first`)
     }
-    const rows = tasks.map((task) => toEnqueueRow(task))
+    const rows = tasks.map((task, index) => toEnqueueRow(task, encodePayload(task.payload, index, this.json)))
     const first = rows[0] as (typeof rows)[number]
     const [partition, ...earlier] = this.partitions.candidates(tasks[0]?.partitionKey ?? first.id) as [Namespace, ...Namespace[]]
     const existing = await this.existingElsewhere(earlier, rows)
@@ -365,7 +377,7 @@ export class Scheduler {
    * trimmed past the event. So a wait costs about one blocking read and one task read per
    * `pollMs`, never a loop of calls.
    */
-  async waitForResult(id: string, options: { timeoutMs?: number; pollMs?: number } = {}): Promise<Buffer> {
+  async waitForResult(id: string, options: { timeoutMs?: number; pollMs?: number } = {}): Promise<Result> {
     const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs
     const pollMs = Math.max(1, options.pollMs ?? 1000)
     const found = await this.locate(id)
@@ -381,7 +393,7 @@ export class Scheduler {
       for (;;) {
         const task = (await getTask(this.connection.runner, partition, { id })) as TaskInfo | null
         if (!task) throw new TaskNotFoundError(id, this.namespace)
-        if (task.state === 'completed') return task.result ?? Buffer.alloc(0)
+        if (task.state === 'completed') return this.decodeResult(id, task.result ?? Buffer.alloc(0))
         if (task.state === 'dead' || task.state === 'canceled') throw new TaskFailedError(task)
         const now = Date.now()
         if (now >= deadline) throw new WaitTimeoutError(task, options.timeoutMs ?? 0)
@@ -390,6 +402,14 @@ export class Scheduler {
     } finally {
       reader.disconnect()
     }
+  }
+
+  /** A result as `waitForResult` returns it: the bytes, or with `json` the value they spell. */
+  private decodeResult(id: string, result: Buffer): Result {
+    if (!this.json) return result as Result
+    const decoded = decodeJson(result)
+    if (!decoded.ok) throw new TypeError(`task ${id}: its result is ${decoded.why}: was it completed by a Worker started without json: true?`)
+    return decoded.value as Result
   }
 
   /**
@@ -514,11 +534,20 @@ async function waitForFinalEvent(
 
 type EnqueueRow = ReturnType<typeof toEnqueueRow>
 
-function toEnqueueRow(task: TaskInput) {
+/** A task's payload as the enqueue script takes it (see payloads.ts), or a TypeError saying why not. */
+function encodePayload(payload: unknown, index: number, json: boolean): string | Buffer {
+  const encoded = json
+    ? encodeJson(payload)
+    : encodeBytes(payload, 'pass JSON.stringify(value) or Buffer.from(bytes), or open the Scheduler with json: true to enqueue values as JSON')
+  if (!encoded.ok) throw new TypeError(`tasks[${index}].payload: ${encoded.why}`)
+  return encoded.bytes
+}
+
+function toEnqueueRow(task: TaskInput<unknown>, payload: string | Buffer) {
   const runAt = task.runAt instanceof Date ? task.runAt.getTime() : task.runAt
   return {
     id: task.id ?? randomUUID(),
-    payload: task.payload ?? '',
+    payload,
     priority: task.priority,
     delayMs: task.delayMs,
     runAt,

@@ -8,9 +8,11 @@
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import { completeScript } from '../loader/generated/scripts.js'
+import { NotInitializedError } from '../loader/generated/errors.js'
 import { open, type Opened } from './connection.js'
-import { PartitionWorker, type PartitionLoad, type WorkerOptions } from './partition-worker.js'
+import { PartitionWorker, type PartitionLoad, type RunOptions, type WorkerOptions } from './partition-worker.js'
 import { readPartitionTable, type PartitionTable } from './partitions.js'
+import { setUpNamespace } from './setup.js'
 import { subscribeToWakeups, type Wakeups } from './wakeups.js'
 
 export { NonRetryableError } from './partition-worker.js'
@@ -18,6 +20,9 @@ export type { AbortReason, TaskContext, TaskHandler, WorkerOptions } from './par
 
 /** Heartbeat rounds between two reads of the partition table, to pick up a raised count. */
 const TABLE_READ_EVERY = 5
+
+/** What `handleSignals` listens for: Ctrl-C, and what process managers send to stop a process. */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const
 
 interface Slots {
   readonly worker: PartitionWorker
@@ -28,7 +33,7 @@ interface Slots {
 
 export class Worker {
   readonly nodeId: string
-  private readonly options: WorkerOptions
+  private readonly options: RunOptions
   private readonly capacity: number
   private connection!: Opened
   private wakeups!: Wakeups
@@ -39,18 +44,46 @@ export class Worker {
   private beating: Promise<void> | undefined
   private rounds = 0
   private stopping = false
+  private stopped: Promise<void> | undefined
+  /** Set while `handleSignals` listens; `signalled` once a signal has started the stop. */
+  private onSignal: ((signal: NodeJS.Signals) => void) | undefined
+  private signalled = false
 
-  private constructor(options: WorkerOptions) {
+  private constructor(options: RunOptions) {
     this.options = options
     this.capacity = options.capacity ?? 10
     this.nodeId = options.nodeId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`
   }
 
   /** Connects, registers the node in every partition and starts taking tasks. */
-  static async start(options: WorkerOptions): Promise<Worker> {
+  static start(options: WorkerOptions & { json?: false }): Promise<Worker>
+  /** The same, with payloads and results as JSON values of the types given (`task.data` is the payload). */
+  static start<Payload, Result = unknown>(options: WorkerOptions<Payload, Result> & { json: true }): Promise<Worker>
+  static async start(options: RunOptions): Promise<Worker> {
     const worker = new Worker(options)
     await worker.begin()
+    if (options.handleSignals) worker.listenForSignals()
     return worker
+  }
+
+  private listenForSignals(): void {
+    this.onSignal = (signal) => {
+      if (this.signalled) {
+        // Asked twice: the process goes now, as the signal's default action would have it.
+        this.stopListening()
+        process.kill(process.pid, signal)
+        return
+      }
+      this.signalled = true
+      this.stop().catch((error: unknown) => this.report(error))
+    }
+    for (const signal of STOP_SIGNALS) process.on(signal, this.onSignal)
+  }
+
+  private stopListening(): void {
+    if (this.onSignal === undefined) return
+    for (const signal of STOP_SIGNALS) process.removeListener(signal, this.onSignal)
+    this.onSignal = undefined
   }
 
   /** Tasks this node is running now, over all partitions. */
@@ -70,7 +103,12 @@ export class Worker {
     })
     try {
       this.wakeups = await subscribeToWakeups(this.connection.redis, this.nodeId)
-      this.table = await readPartitionTable(this.connection.runner, this.options.namespace)
+      this.table = await readPartitionTable(this.connection.runner, this.options.namespace).catch(async (error: unknown) => {
+        // A worker may start before any producer: it creates the namespace with the defaults,
+        // as Scheduler.open without a config does, and leaves one created meanwhile as it is.
+        if (!(error instanceof NotInitializedError)) throw error
+        return (await setUpNamespace(this.connection.runner, this.options.namespace)).table
+      })
       await this.join(this.table)
     } catch (error) {
       await this.wakeups?.close()
@@ -174,18 +212,27 @@ export class Worker {
 
   /**
    * Stops taking tasks: the node is drained in every partition (given nothing new; its tasks
-   * not yet started go to other nodes), running handlers get up to `timeoutMs` (default 30,000)
-   * to finish while the heartbeat goes on, what is still running then is handed back (it runs
-   * again elsewhere without using an attempt), and the node leaves the rotation.
+   * not yet started go to other nodes), running handlers get up to `timeoutMs` (default: the
+   * `stopTimeoutMs` option, 30,000) to finish while the heartbeat goes on, what is still running
+   * then is handed back (it runs again elsewhere without using an attempt), and the node leaves
+   * the rotation. Calling it again returns the same stop.
    */
-  async stop(options: { timeoutMs?: number } = {}): Promise<void> {
-    if (this.stopping) return
+  stop(options: { timeoutMs?: number } = {}): Promise<void> {
+    this.stopped ??= this.halt(options.timeoutMs ?? this.options.stopTimeoutMs)
+    return this.stopped
+  }
+
+  private async halt(timeoutMs: number | undefined): Promise<void> {
     this.stopping = true
-    await this.wakeups.close()
-    await Promise.all(this.parts.map((part) => part.worker.stop(options)))
-    clearInterval(this.heartbeatTimer)
-    await this.beating
-    await this.connection.close()
+    try {
+      await this.wakeups.close()
+      await Promise.all(this.parts.map((part) => part.worker.stop({ timeoutMs })))
+      clearInterval(this.heartbeatTimer)
+      await this.beating
+      await this.connection.close()
+    } finally {
+      this.stopListening()
+    }
   }
 }
 
