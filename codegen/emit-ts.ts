@@ -106,7 +106,7 @@ function describeArg(spec: ArgSpec): string {
       text = 'Sent as 1 or 0.'
       break
     case 'idlist':
-      text = `At most ${type.max} ids.`
+      text = type.total === undefined ? `At most ${type.max} ids.` : `At most ${type.max} ids, and ${type.total} in all the elements of one call together.`
       break
   }
   if (spec.defaultValue !== undefined) text += ` Default: ${spec.defaultValue === '' ? 'empty' : spec.defaultValue}.`

@@ -23,7 +23,7 @@ const ENUM_WORD = /^[A-Za-z0-9_.:-]+$/
 const ID_TEXT = /^[A-Za-z0-9_.:-]{1,128}$/
 
 export const ARG_TYPE_FORMS =
-  'integer[min,max], number[min,max], id, string[min,max], bytes, enum(a|b|c), boolean or idlist[max]'
+  'integer[min,max], number[min,max], id, string[min,max], bytes, enum(a|b|c), boolean or idlist[max] (idlist[max,total] in a group)'
 
 /** Parses one argument type as written in `@arg` or `@field`, including a `?` or `=default` suffix. */
 export function parseArgType(text: string): Parsed<ParsedArgType> {
@@ -88,11 +88,14 @@ function parseBareArgType(text: string): Parsed<ArgType> {
     return fail(`${text} needs a range, e.g. ${text}[0,100]`)
   }
   if (text === 'id' || text === 'bytes' || text === 'boolean') return { ok: true, value: { kind: text } }
-  const idlist = /^idlist\[(\d+)\]$/.exec(text)
+  const idlist = /^idlist\[(\d+)(?:,(\d+))?\]$/.exec(text)
   if (idlist) {
     const max = Number(idlist[1])
     if (max < 1 || max > MAX_SAFE) return fail(`${text}: the maximum count must be a positive integer`)
-    return { ok: true, value: { kind: 'idlist', max } }
+    if (idlist[2] === undefined) return { ok: true, value: { kind: 'idlist', max } }
+    const total = Number(idlist[2])
+    if (total < max || total > MAX_SAFE) return fail(`${text}: the total must be at least the maximum count of one list`)
+    return { ok: true, value: { kind: 'idlist', max, total } }
   }
   if (text === 'idlist') return fail('idlist needs a maximum count, e.g. idlist[100]')
   const enumMatch = /^enum\((.*)\)$/.exec(text)
@@ -157,7 +160,7 @@ export function formatArgType(type: ArgType): string {
     case 'string':
       return `${type.kind}[${type.min},${type.max}]`
     case 'idlist':
-      return `idlist[${type.max}]`
+      return type.total === undefined ? `idlist[${type.max}]` : `idlist[${type.max},${type.total}]`
     case 'enum':
       return `enum(${type.values.join('|')})`
     default:
