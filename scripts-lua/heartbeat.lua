@@ -1,5 +1,5 @@
 --- @script heartbeat
---- @version 5
+--- @version 6
 --- @summary Keeps a node alive and its tasks' leases fresh, runs a slice of housekeeping, and tells the node which tasks it still holds and which were canceled.
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key task hash Task id to its packed record.
@@ -20,7 +20,7 @@
 --- @key wake channel Prefix of the nodes' wake channels.
 --- @key events stream Capped event log.
 --- @arg nodeId id The node reporting in.
---- @arg maintenanceLimit integer[0,10000]=100 Most items each housekeeping step handles in this call.
+--- @arg maintenanceLimit integer[0,250]=100 Most housekeeping items this call handles over all steps (see maintain).
 --- @reply { running: string[], tokens: integer[], cancel: string[], assigned: integer, nextDueAt: integer, more: integer, now: integer }
 --- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH TM_UNKNOWN_NODE
 --- @include "lib/maintenance"
