@@ -25,11 +25,13 @@
 --- @include "lib/maintenance"
 -- Cost: at most `limit` items in all (expired leases, silent nodes and their tasks, due tasks,
 -- dependents, sweeps), 4 to 15 µs each on a two-core machine, so a round of 250 holds Redis 1 to
--- 4 ms; then a handful of O(log n) reads to set the next due time, and dispatch.
+-- 4 ms; then a handful of O(log n) reads to set the next due time, and dispatch (at most 200
+-- tasks, lib/dispatch).
 open_namespace()
 local report = maintain(limit)
 dispatch()
 commit()
+-- Read after dispatch, which leaves housekeeping due when it stopped at its own limit.
 return { 'promoted', report.promoted, 'recovered', report.recovered, 'nodesLost', report.nodesLost,
-  'swept', report.swept, 'pendingPropagation', report.pendingPropagation, 'more', report.more,
+  'swept', report.swept, 'pendingPropagation', report.pendingPropagation, 'more', housekeeping_due() and 1 or 0,
   'nextDueAt', config.dueAt < NEVER and config.dueAt or 0 }

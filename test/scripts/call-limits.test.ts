@@ -41,15 +41,22 @@ describe.each(targets)('per-call limits on $name', (target) => {
       expect(await bench.enqueue({ id: 'join', dependsOn: parents })).toEqual(['created'])
     })
 
-    it('maintain and heartbeat: a round over its limit is refused and nothing written', async () => {
+    it('maintain, heartbeat, start and complete: a round, a start or a batch of results over its limit is refused and nothing written', async () => {
       const bench = await openBench(target)
       await bench.register('n', 1, 10)
       await bench.enqueue({ id: 'a' })
+      const [[, token]] = (await bench.start('n')) as [s.StartReply[number]]
       const before = await dumpNamespace(bench.client, bench.ns)
       const { runner, ns } = bench
       const refusals = [
         [s.maintain(runner, ns, { limit: 251 }), 'TM_BAD_ARGUMENT limit: expected an integer from 1 to 250, got "251"'],
         [s.heartbeat(runner, ns, { nodeId: 'n', maintenanceLimit: 251 }), 'TM_BAD_ARGUMENT maintenanceLimit: expected an integer from 0 to 250, got "251"'],
+        [s.start(runner, ns, { nodeId: 'n', max: 201 }), 'TM_BAD_ARGUMENT max: expected an integer from 1 to 200, got "201"'],
+        [s.complete(runner, ns, { nodeId: 'n', claim: 101, results: [{ id: 'a', token, result: '' }] }), 'TM_BAD_ARGUMENT claim: expected an integer from 0 to 100, got "101"'],
+        [
+          s.complete(runner, ns, { nodeId: 'n', results: ids('r', 101).map((id) => ({ id, token: 1, result: '' })) }),
+          'TM_BAD_ARGUMENT results: expected 1 to 100 groups of 3 values (id, token, result), got 303 values',
+        ],
       ] as const
       for (const [call, message] of refusals) {
         await expect(call).rejects.toBeInstanceOf(BadArgumentError)
@@ -80,6 +87,17 @@ describe.each(targets)('per-call limits on $name', (target) => {
       expect([stats.nodes.length, stats.assigned, stats.running]).toEqual([0, 0, 0])
       const lost = await Promise.all(ids('t', 600).map(async (id) => (await bench.task(id)).lostAttempts))
       expect(lost.filter((count) => count === 1)).toHaveLength(200)
+    })
+
+    it('dispatch assigns at most 200 tasks a call, and housekeeping rounds assign the rest', async () => {
+      const bench = await openBench(target, { eventsMaxLen: 0 })
+      await bench.enqueueMany(...ids('t', 500).map((id) => ({ id })))
+      await bench.register('wide', 1, 1000)
+      const after = async (call: Promise<{ more: number }>) => ({ more: (await call).more, assigned: (await bench.stats()).assigned })
+      expect((await bench.stats()).assigned).toBe(200)
+      // What a worker does: its heartbeat dispatches too, and says more is due; maintain goes on.
+      expect(await after(s.heartbeat(bench.runner, bench.ns, { nodeId: 'wide', maintenanceLimit: 0 }))).toEqual({ more: 1, assigned: 400 })
+      expect(await after(bench.maintain())).toEqual({ more: 0, assigned: 500 })
     })
   })
 })

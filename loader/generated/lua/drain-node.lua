@@ -671,6 +671,10 @@ end
 -- read from each.
 -- QUEUE_LOOKUPS = 16
 -- QUEUE_CHUNK = 16
+-- Tasks one call assigns at most (about 10 µs each), so that a node of large capacity joining a
+-- backlog, or many slots freed at once, does not make one long call. When a call stops here with
+-- tasks ready, housekeeping is due at once, and its rounds (maintain) dispatch the rest.
+-- DISPATCH_MAX = 200
 
 tm.wakes = {}
 -- Meta fields a call changed, written with one HSET when it commits.
@@ -905,10 +909,15 @@ function tm.dispatch(caller)
   local taken, skipped, offset = 0, 0, 0
   local unserved = {}
   local no_free_node = false
+  local capped = false
 
   -- Gives the ready task to the node the strategy picks for its queue; false when no node has
-  -- a free slot at all.
+  -- a free slot at all, or the call has assigned all it may.
   local function try_assign(id, record)
+    if taken >= 200 --[[DISPATCH_MAX]] then
+      capped = true
+      return false
+    end
     local node, place, full = pick_node(record[4 --[[R_QUEUE]]])
     if full then
       no_free_node = true
@@ -947,13 +956,13 @@ function tm.dispatch(caller)
         break
       end
     end
-    if direct or no_free_node or #ids < 64 --[[READY_CHUNK]] or skipped >= 100 --[[READY_SKIP_MAX]] then
+    if direct or no_free_node or capped or #ids < 64 --[[READY_CHUNK]] or skipped >= 100 --[[READY_SKIP_MAX]] then
       break
     end
     offset = offset + 64 --[[READY_CHUNK]]
     ids = redis.call('ZRANGE', tm.readyKey, offset, offset + 64 --[[READY_CHUNK]] - 1)
   end
-  if skipped >= 100 --[[READY_SKIP_MAX]] and not no_free_node then
+  if skipped >= 100 --[[READY_SKIP_MAX]] and not no_free_node and not capped then
     -- Built only here, like the node-choosing functions above: most calls never get this far.
     -- After the skip limit: the queues worth a look in `ready-by-queue`, at most QUEUE_LOOKUPS.
     local function queues_to_look_up()
@@ -1035,6 +1044,9 @@ function tm.dispatch(caller)
   end
   if window then
     close_window()
+  end
+  if capped then
+    tm.lower_due(tm.now)
   end
   return taken
 end
