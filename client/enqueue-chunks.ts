@@ -32,6 +32,7 @@ import {
   SelfDependencyError,
 } from '../loader/generated/errors.js'
 import { enqueueScript } from '../loader/generated/scripts.js'
+import { CALL_LIMITS } from './call-limits.js'
 
 /** What one enqueue call may carry. */
 export interface EnqueueCallLimits {
@@ -41,16 +42,10 @@ export interface EnqueueCallLimits {
   readonly dependencies: number
 }
 
-/** The enqueue script's own limits, read from its header: the only place they are written. */
-export const ENQUEUE_CALL_LIMITS: EnqueueCallLimits = readLimits()
-
-function readLimits(): EnqueueCallLimits {
-  const group = enqueueScript.group
-  const dependsOn = group?.fields.find((field) => field.name === 'dependsOn')?.type
-  if (group === undefined || dependsOn?.kind !== 'idlist') {
-    throw new Error('the enqueue script declares no tasks group with a dependsOn id list')
-  }
-  return { tasks: group.max, dependencies: dependsOn.total ?? dependsOn.max }
+/** The enqueue script's own limits (client/call-limits.ts). */
+export const ENQUEUE_CALL_LIMITS: EnqueueCallLimits = {
+  tasks: CALL_LIMITS.enqueueTasks,
+  dependencies: CALL_LIMITS.enqueueDependencies,
 }
 
 /** The least of an enqueue row that splitting needs (a row of the generated `enqueue` wrapper is one). */
