@@ -14,11 +14,13 @@
  * INFO latencystats gives the percentiles of EVALSHA. Both are wall time inside Redis, so on a
  * machine where the workers share the cores with Redis a call that was descheduled counts long.
  *
- *   npx tsx bench/bounded-calls.ts [--tasks=200000] [--batch=1000] [--workers=2] [--capacity=50]
+ *   npx tsx bench/bounded-calls.ts [--tasks=200000] [--batch=1000] [--workers=2] [--capacity=50] [--json=FILE]
  *
- * prints the figures and writes them to bench/results/bounded-calls.json.
+ * prints the figures as a table and writes them as JSON to FILE (default
+ * bench/results/bounded-calls.json).
  */
 import { mkdir, writeFile } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import type { Redis } from 'ioredis'
@@ -206,6 +208,7 @@ async function main(): Promise<void> {
       batch: { type: 'string' },
       workers: { type: 'string' },
       capacity: { type: 'string' },
+      json: { type: 'string' },
     },
   })
   const sizes = { ...(values.quick ? BOUNDED_QUICK : BOUNDED_FULL) }
@@ -217,9 +220,9 @@ async function main(): Promise<void> {
     sizes[key] = value
   }
   const figures = await measureBoundedCalls(sizes, (line) => process.stderr.write(`${line}\n`))
-  const out = fileURLToPath(new URL('./results/', import.meta.url))
-  await mkdir(out, { recursive: true })
-  await writeFile(`${out}bounded-calls.json`, `${JSON.stringify({ date: new Date().toISOString(), ...figures }, null, 2)}\n`)
+  const out = values.json ?? fileURLToPath(new URL('./results/bounded-calls.json', import.meta.url))
+  await mkdir(dirname(out), { recursive: true })
+  await writeFile(out, `${JSON.stringify({ date: new Date().toISOString(), ...figures }, null, 2)}\n`)
   process.stdout.write(`${boundedCallsTable(figures)}\n`)
 }
 
