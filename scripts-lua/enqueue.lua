@@ -38,7 +38,7 @@
 --- @error TM_SELF_DEPENDENCY TM_UNKNOWN_DEPENDENCY TM_DEPENDENCY_CYCLE
 --- @include "lib/maintenance"
 -- Cost: per task O(log T) plus its dependencies; dispatch O(log n) per task assigned (n nodes,
--- T tasks); housekeeping only when due, at most 100 items per step. Nothing grows with the
+-- T tasks); housekeeping only when due, at most 100 items in all. Nothing grows with the
 -- number of nodes or the backlog beyond a logarithm. Measured on a two-core machine: about
 -- 11 µs per task, 3 µs per dependency on a task of the batch and 6 µs per dependency on an
 -- existing task (its record is read): 200 tasks alone hold Redis about 2 ms, the most a call
