@@ -9,6 +9,10 @@ export type {
   TaskState,
   EnqueueOutcome,
 } from './scheduler.js'
+export { chunkEnqueueRows, ENQUEUE_CALL_LIMITS } from './enqueue-chunks.js'
+export type { EnqueueCallLimits, EnqueueChunkRow } from './enqueue-chunks.js'
+export { CALL_LIMITS } from './call-limits.js'
+export type { CallLimits } from './call-limits.js'
 export { Worker, NonRetryableError } from './worker.js'
 export type { WorkerOptions, TaskContext, TaskHandler, AbortReason } from './worker.js'
 export type { TaskEvent, TaskEventType, EventOptions } from './events.js'

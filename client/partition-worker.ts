@@ -57,6 +57,7 @@ import {
 import type { Namespace } from '../loader/keys.js'
 import type { ScriptRunner } from '../loader/runner.js'
 import type { Connection } from './connection.js'
+import { CALL_LIMITS } from './call-limits.js'
 import { relayOnce } from './relay.js'
 import { decodeJson, encodeBytes, encodeJson } from './payloads.js'
 import type { Wakeups } from './wakeups.js'
@@ -177,12 +178,6 @@ interface PendingResult {
   token: number
   result: string | Buffer
 }
-
-/**
- * Start everything assigned to the node: dispatch assigns no more than the node's slots, and a
- * task assigned before the slots were lowered must still start.
- */
-const START_ALL = 100_000
 
 /** Outcomes one relay round carries. */
 const RELAY_LIMIT = 100
@@ -332,11 +327,14 @@ export class PartitionWorker {
   private async claimOnce(): Promise<void> {
     if (this.stopping) return
     try {
-      const started = await start(this.connection.runner, this.connection.namespace, {
-        nodeId: this.nodeId,
-        max: START_ALL,
-      })
-      this.run(started)
+      // Everything assigned to the node starts, a call's worth at a time: a task assigned
+      // before its slots were lowered must still start.
+      const max = CALL_LIMITS.startMax
+      for (;;) {
+        const started = await start(this.connection.runner, this.connection.namespace, { nodeId: this.nodeId, max })
+        this.run(started)
+        if (started.length < max || this.stopping) break
+      }
     } catch (error) {
       // A start whose reply was lost may have started tasks: the heartbeat hands them back.
       if (error instanceof UnknownNodeError) return this.reRegister()
@@ -483,7 +481,8 @@ export class PartitionWorker {
 
   /** Sends the completions gathered so far in one call, which also starts the node's next tasks. */
   private async flush(): Promise<void> {
-    const batch = this.pendingResults.splice(0, Math.max(1, Math.ceil(Math.max(this.capacity, this.running.size) / MAX_FLUSHES_IN_FLIGHT)))
+    const half = Math.ceil(Math.max(this.capacity, this.running.size) / MAX_FLUSHES_IN_FLIGHT)
+    const batch = this.pendingResults.splice(0, Math.min(CALL_LIMITS.completeResults, Math.max(1, half)))
     if (this.pendingResults.length > 0) this.scheduleFlush()
     if (batch.length === 0) return
     const { runner, namespace } = this.connection
@@ -491,7 +490,7 @@ export class PartitionWorker {
     try {
       started = await this.completeDurably({
         nodeId: this.nodeId,
-        claim: this.stopping ? 0 : START_ALL,
+        claim: this.stopping ? 0 : CALL_LIMITS.completeClaim,
         results: batch,
       })
     } catch (error) {
@@ -606,7 +605,7 @@ export class PartitionWorker {
       if (reply.assigned > 0) await this.claim()
       let more = reply.more
       for (let round = 0; more === 1 && round < MAX_MAINTENANCE_ROUNDS && !this.stopping; round++) {
-        more = (await maintain(runner, namespace, { limit: 1000 })).more
+        more = (await maintain(runner, namespace, {})).more
       }
       if (reply.relay > 0) await this.relay()
       return load

@@ -18,6 +18,8 @@ import {
 import { TaskmillError } from '../loader/errors.js'
 import { UnknownDependencyError } from '../loader/generated/errors.js'
 import { remoteRef, watchRemoteDependencies } from './relay.js'
+import { CALL_LIMITS } from './call-limits.js'
+import { chunkEnqueueRows } from './enqueue-chunks.js'
 import { open, type Connection, type Opened } from './connection.js'
 import { followEvents, toTaskEvents, type EventOptions, type TaskEvent } from './events.js'
 import { addUpStats, findTask, PartitionTable, raisePartitions, readPartitionTable } from './partitions.js'
@@ -145,8 +147,11 @@ export type TaskState =
 
 export type TaskInfo = Omit<GetTaskReply & object, 'state'> & { state: TaskState }
 
-/** The largest batch one enqueue call takes; a graph must fit in one call to be atomic. */
-export const MAX_BATCH = 5000
+/**
+ * The most tasks one enqueue call takes (with at most 1,000 dependency ids in all): a batch
+ * within it is atomic. {@link Scheduler.enqueueBatch} sends a larger one as several calls.
+ */
+export const MAX_BATCH = CALL_LIMITS.enqueueTasks
 
 export class TaskFailedError extends TaskmillError {
   constructor(readonly task: TaskInfo) {
@@ -260,22 +265,30 @@ export class Scheduler<Payload = string | Buffer, Result = Buffer> {
   }
 
   /**
-   * Adds up to {@link MAX_BATCH} tasks in one atomic call, e.g. a whole dependency graph whose
-   * tasks refer to each other in any order. A cycle, an unknown dependency or a bad argument
-   * rejects the whole batch and writes nothing.
+   * Adds tasks, e.g. a whole dependency graph whose tasks refer to each other in any order. A
+   * batch of up to {@link MAX_BATCH} tasks naming at most 1,000 dependencies in all is one atomic
+   * call: a cycle, an unknown dependency or a bad argument rejects it and writes nothing. A
+   * larger batch goes out as several such calls, parents first, so that no call holds Redis for
+   * long. A cycle, an id listed twice or a task depending on itself still rejects the whole
+   * batch before anything is sent; any other error leaves the calls before it enqueued. Sending
+   * the same batch again is safe: tasks that got in come back with `created: false`.
    */
   async enqueueBatch(tasks: readonly TaskInput<Payload>[]): Promise<EnqueueOutcome[]> {
     if (tasks.length === 0) return []
-    if (tasks.length > MAX_BATCH) {
-      throw new RangeError(`a batch holds at most ${MAX_BATCH} tasks, got ${tasks.length}: split it, or enqueue parents first`)
-    }
     const rows = tasks.map((task, index) => toEnqueueRow(task, encodePayload(task.payload, index, this.json)))
     const first = rows[0] as (typeof rows)[number]
     const [partition, ...earlier] = this.partitions.candidates(tasks[0]?.partitionKey ?? first.id) as [Namespace, ...Namespace[]]
     const existing = await this.existingElsewhere(earlier, rows)
     const fresh = rows.filter((row) => !existing.has(row.id))
-    const statuses = fresh.length === 0 ? [] : await this.enqueueWithDependencies(partition, fresh)
-    const created = new Set(fresh.filter((_, i) => statuses[i] === 'created').map((row) => row.id))
+    // Every chunk goes to the same partition, so a later chunk's parents there are local.
+    const sent = new Set(fresh.map((row) => row.id))
+    const created = new Set<string>()
+    for (const chunk of fresh.length === 0 ? [] : chunkEnqueueRows(fresh)) {
+      const statuses = await this.enqueueWithDependencies(partition, chunk, sent)
+      chunk.forEach((row, i) => {
+        if (statuses[i] === 'created') created.add(row.id)
+      })
+    }
     return rows.map((row) => ({ id: row.id, created: created.has(row.id) }))
   }
 
@@ -288,9 +301,12 @@ export class Scheduler<Payload = string | Buffer, Result = Buffer> {
    * missing (a task routed by another key), every dependency is looked for and the call is
    * sent once more.
    */
-  private async enqueueWithDependencies(partition: Namespace, rows: readonly EnqueueRow[]): Promise<('created' | 'exists')[]> {
+  private async enqueueWithDependencies(
+    partition: Namespace,
+    rows: readonly EnqueueRow[],
+    inBatch: ReadonlySet<string>,
+  ): Promise<('created' | 'exists')[]> {
     const runner = this.connection.runner
-    const inBatch = new Set(rows.map((row) => row.id))
     const outside = [...new Set(rows.flatMap((row) => row.dependsOn.filter((id) => !inBatch.has(id))))]
     let lookEverywhere = false
     for (;;) {

@@ -107,7 +107,7 @@ function describeArg(spec: ArgSpec): string {
       text = 'Sent as 1 or 0.'
       break
     case 'idlist':
-      text = `At most ${type.max} ids.`
+      text = type.total === undefined ? `At most ${type.max} ids.` : `At most ${type.max} ids, and ${type.total} in all the elements of one call together.`
       break
     case 'reflist':
       text = `At most ${type.max} references "<partition>/<id>" to tasks of other partitions.`

@@ -230,6 +230,9 @@ export function parseScriptHeader(
         }
         const arg = parseArg(line, 'arg', rest)
         if (arg === undefined) return
+        if (arg.type.kind === 'idlist' && arg.type.total !== undefined) {
+          return error(line, `@arg ${arg.name}: a total (idlist[max,total]) counts over a group's elements; an @arg has one list, use idlist[max]`)
+        }
         if (args.some((existing) => existing.name === arg.name)) return error(line, `argument ${arg.name} is declared twice`)
         bind(line, arg.name, `@arg ${arg.name}`)
         args.push(arg)

@@ -133,9 +133,16 @@ export function generatePrelude(contract: ScriptContract): string[] {
   if (group !== undefined) {
     const size = group.fields.length
     const first = contract.args.length
+    // An idlist's own maximum bounds one element; its total bounds what one call carries in all.
+    const totals = group.fields.flatMap((field) =>
+      field.type.kind === 'idlist' && field.type.total !== undefined
+        ? [{ field: field.name, total: field.type.total, counter: `ids_in_all_${field.name}` }]
+        : [],
+    )
     lines.push(
       `local ${group.name} = {}`,
       'do',
+      ...totals.map(({ counter }) => `  local ${counter} = 0`),
       `  local count = args_groupCount(#ARGV - ${first}, ${luaString(group.name)}, ${size}, ${group.min}, ${group.max}, ${luaString(group.fields.map((field) => field.name).join(', '))})`,
       '  for i = 1, count do',
       `    local at = ${first === 0 ? '' : `${first} + `}(i - 1) * ${size}`,
@@ -145,7 +152,16 @@ export function generatePrelude(contract: ScriptContract): string[] {
     group.fields.forEach((field, index) => {
       lines.push(`      ${field.name} = ${checkCall(field, `ARGV[at + ${index + 1}]`)},`)
     })
-    lines.push('    }', '  end', '  args_leaveGroup()', 'end')
+    lines.push(
+      '    }',
+      ...totals.map(({ field, counter }) => `    ${counter} = ${counter} + #${group.name}[i].${field}`),
+      '  end',
+      '  args_leaveGroup()',
+      ...totals.map(
+        ({ field, total, counter }) => `  args_idlistTotal(${counter}, ${luaString(`${group.name}[*].${field}`)}, ${total})`,
+      ),
+      'end',
+    )
   }
   return lines
 }

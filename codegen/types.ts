@@ -25,7 +25,7 @@ const ID_TEXT = /^[A-Za-z0-9_.:-]{1,128}$/
 const REF_TEXT = /^(0|[1-9][0-9]{0,3})\/[A-Za-z0-9_.:-]{1,128}$/
 
 export const ARG_TYPE_FORMS =
-  'integer[min,max], number[min,max], id, string[min,max], bytes, enum(a|b|c), boolean, idlist[max] or reflist[max]'
+  'integer[min,max], number[min,max], id, string[min,max], bytes, enum(a|b|c), boolean, idlist[max] (idlist[max,total] in a group) or reflist[max]'
 
 /** Parses one argument type as written in `@arg` or `@field`, including a `?` or `=default` suffix. */
 export function parseArgType(text: string): Parsed<ParsedArgType> {
@@ -90,11 +90,14 @@ function parseBareArgType(text: string): Parsed<ArgType> {
     return fail(`${text} needs a range, e.g. ${text}[0,100]`)
   }
   if (text === 'id' || text === 'bytes' || text === 'boolean') return { ok: true, value: { kind: text } }
-  const idlist = /^idlist\[(\d+)\]$/.exec(text)
+  const idlist = /^idlist\[(\d+)(?:,(\d+))?\]$/.exec(text)
   if (idlist) {
     const max = Number(idlist[1])
     if (max < 1 || max > MAX_SAFE) return fail(`${text}: the maximum count must be a positive integer`)
-    return { ok: true, value: { kind: 'idlist', max } }
+    if (idlist[2] === undefined) return { ok: true, value: { kind: 'idlist', max } }
+    const total = Number(idlist[2])
+    if (total < max || total > MAX_SAFE) return fail(`${text}: the total must be at least the maximum count of one list`)
+    return { ok: true, value: { kind: 'idlist', max, total } }
   }
   if (text === 'idlist') return fail('idlist needs a maximum count, e.g. idlist[100]')
   const reflist = /^reflist\[(\d+)\]$/.exec(text)
@@ -173,7 +176,7 @@ export function formatArgType(type: ArgType): string {
     case 'string':
       return `${type.kind}[${type.min},${type.max}]`
     case 'idlist':
-      return `idlist[${type.max}]`
+      return type.total === undefined ? `idlist[${type.max}]` : `idlist[${type.max},${type.total}]`
     case 'reflist':
       return `reflist[${type.max}]`
     case 'enum':

@@ -13,7 +13,8 @@ export type ArgType =
   | { kind: 'bytes' }
   | { kind: 'enum'; values: readonly string[] }
   | { kind: 'boolean' }
-  | { kind: 'idlist'; max: number }
+  /** `total`: a group field's ids over all the group's elements together, at most this many. */
+  | { kind: 'idlist'; max: number; total?: number }
   /** Comma-separated references to tasks of other partitions, `<partition>/<id>`. */
   | { kind: 'reflist'; max: number }
 

@@ -25,7 +25,7 @@
 --- @reply "canceled" | "cancel-requested" | "finished"
 --- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH TM_UNKNOWN_TASK
 --- @include "lib/maintenance"
--- Cost: O(log T) for the task, its dependents settled and its parents released up to 1,000
+-- Cost: O(log T) for the task, its dependents settled and its parents released up to 250
 -- edges per call.
 open_namespace()
 local record = load_task(id)

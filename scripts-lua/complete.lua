@@ -1,5 +1,5 @@
 --- @script complete
---- @version 5
+--- @version 6
 --- @summary Completes running tasks of one node with their results, releases their dependents, frees the slots, dispatches, and optionally starts the node's next tasks in the same call.
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key task hash Task id to its packed record.
@@ -22,8 +22,8 @@
 --- @key outbox hash Outcomes of finished tasks waiting to be relayed to other partitions, as "<partition>><task>".
 --- @key relay zset The outbox's entries by when a relay may take them.
 --- @arg nodeId id The node that ran the tasks.
---- @arg claim integer[0,100000]=0 Start up to this many tasks newly assigned to the node and return them, saving a round trip.
---- @group results 1..1000 One entry per completed task.
+--- @arg claim integer[0,100]=0 Start up to this many tasks newly assigned to the node and return them, saving a round trip.
+--- @group results 1..100 One entry per completed task; at most 100, so that one call holds Redis a few ms.
 --- @field id id The completed task.
 --- @field token integer[1,9007199254740991] The assignment token the node received with the task.
 --- @field result bytes Opaque result, returned byte for byte; at most the namespace's result cap.
@@ -32,10 +32,11 @@
 --- @include "lib/claim"
 --- @include "lib/maintenance"
 -- Cost: per result O(log T), plus per dependency of a result one ZREM and one range look-up
--- (its parents released for retention, lib/lifecycle); dependents settled up to 1,000 edges per
--- call (the rest in later calls); dispatch O(log n) per task assigned, and past 100 ready tasks
--- no free node serves at most 16 queue look-ups of O(log T) (lib/dispatch); housekeeping only
--- when due.
+-- (its parents released for retention, lib/lifecycle); dependents settled up to 250 edges per
+-- call (the rest in later calls); dispatch O(log n) per task assigned, at most 200, and past 100
+-- ready tasks no free node serves at most 16 queue look-ups of O(log T) (lib/dispatch);
+-- housekeeping only when due. About 20 µs a result and 10 µs a task started here: 100 results
+-- with a claim of 100 hold Redis about 3 ms.
 open_namespace()
 local RUNNING = { running = true }
 local records = {}

@@ -1,5 +1,5 @@
 --- @script heartbeat
---- @version 7
+--- @version 8
 --- @summary Keeps a node alive and its tasks' leases fresh, runs a slice of housekeeping, and tells the node which tasks it still holds and which were canceled.
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key task hash Task id to its packed record.
@@ -22,7 +22,7 @@
 --- @key outbox hash Outcomes of finished tasks waiting to be relayed to other partitions, as "<partition>><task>".
 --- @key relay zset The outbox's entries by when a relay may take them.
 --- @arg nodeId id The node reporting in.
---- @arg maintenanceLimit integer[0,10000]=100 Most items each housekeeping step handles in this call.
+--- @arg maintenanceLimit integer[0,250]=100 Most housekeeping items this call handles over all steps (see maintain).
 --- @reply { running: string[], tokens: integer[], cancel: string[], assigned: integer, ready: integer, nextDueAt: integer,
 --- @reply   more: integer, relay: integer, now: integer }
 --- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH TM_UNKNOWN_NODE

@@ -194,6 +194,13 @@ local function args_reflist(value, name, max)
   return refs
 end
 
+-- The ids of one group field over all the group's elements together (`idlist[max,total]`).
+local function args_idlistTotal(count, name, total)
+  if count > total then
+    fail('TM_BAD_ARGUMENT', name .. ': expected at most ' .. total .. ' ids in all, got ' .. count)
+  end
+end
+
 -- `?` in the header: an empty string (or a value left off the end of ARGV) is nil; anything
 -- else goes through the check.
 local function args_optional(value, name, check, ...)

@@ -63,6 +63,10 @@ local READY_SKIP_MAX = 100
 -- read from each.
 local QUEUE_LOOKUPS = 16
 local QUEUE_CHUNK = 16
+-- Tasks one call assigns at most (about 10 µs each), so that a node of large capacity joining a
+-- backlog, or many slots freed at once, does not make one long call. When a call stops here with
+-- tasks ready, housekeeping is due at once, and its rounds (maintain) dispatch the rest.
+local DISPATCH_MAX = 200
 
 local wakes = {}
 -- Meta fields a call changed, written with one HSET when it commits.
@@ -297,10 +301,15 @@ local function dispatch(caller)
   local taken, skipped, offset = 0, 0, 0
   local unserved = {}
   local no_free_node = false
+  local capped = false
 
   -- Gives the ready task to the node the strategy picks for its queue; false when no node has
-  -- a free slot at all.
+  -- a free slot at all, or the call has assigned all it may.
   local function try_assign(id, record)
+    if taken >= DISPATCH_MAX then
+      capped = true
+      return false
+    end
     local node, place, full = pick_node(record[R_QUEUE])
     if full then
       no_free_node = true
@@ -339,13 +348,13 @@ local function dispatch(caller)
         break
       end
     end
-    if direct or no_free_node or #ids < READY_CHUNK or skipped >= READY_SKIP_MAX then
+    if direct or no_free_node or capped or #ids < READY_CHUNK or skipped >= READY_SKIP_MAX then
       break
     end
     offset = offset + READY_CHUNK
     ids = redis.call('ZRANGE', readyKey, offset, offset + READY_CHUNK - 1)
   end
-  if skipped >= READY_SKIP_MAX and not no_free_node then
+  if skipped >= READY_SKIP_MAX and not no_free_node and not capped then
     -- Built only here, like the node-choosing functions above: most calls never get this far.
     -- After the skip limit: the queues worth a look in `ready-by-queue`, at most QUEUE_LOOKUPS.
     local function queues_to_look_up()
@@ -427,6 +436,9 @@ local function dispatch(caller)
   end
   if window then
     close_window()
+  end
+  if capped then
+    lower_due(now)
   end
   return taken
 end

@@ -1,19 +1,23 @@
 --- @lib maintenance
 --- @include "lib/lifecycle"
 -- Housekeeping that no process owns: any script that changes state runs a bounded slice of
--- it, and every live worker runs it with its heartbeat. Each step takes at most `limit`
--- items per call and is safe to run from many callers at once, because each call is atomic
--- and re-reads what it acts on.
+-- it, and every live worker runs it with its heartbeat. A round handles at most `limit` items
+-- in all, whatever the backlog, so that no call holds Redis for long: the steps take from one
+-- budget in order of urgency (tasks held for nodes that are gone, then due tasks, dependents,
+-- and last the retention sweep, which only frees memory), and what a round leaves is due at
+-- once for the next. A silent node with many tasks is recovered over as many rounds as that
+-- takes, and dropped with the last of them. Each step is safe to run from many callers at
+-- once, because each call is atomic and re-reads what it acts on.
 
 -- Members per ZREM and HDEL: well below Lua 5.1's limit on unpack().
 local DELETE_CHUNK = 1000
 
 local NEVER = 9007199254740991
 
--- One bounded round of every step below, then `dueAt` set afresh: now, when a step had more
--- than `limit` to do or propagation is still pending, else the next item's due time. The steps
--- are defined inside, so their closures are built only by a call that does housekeeping: every
--- EVALSHA runs the whole chunk again, and most calls find nothing due.
+-- One bounded round of the steps below, then `dueAt` set afresh: now, when the budget ran out
+-- or propagation is still pending, else the next item's due time. The steps are defined
+-- inside, so their closures are built only by a call that does housekeeping: every EVALSHA
+-- runs the whole chunk again, and most calls find nothing due.
 local function maintain(limit)
   -- Delayed and retrying tasks whose time has come become ready.
   local function promote_due(limit)
@@ -59,26 +63,43 @@ local function maintain(limit)
   end
 
   -- Nodes that missed their heartbeats leave the dispatch rotation; what they held goes back.
-  -- `seen` orders nodes by their last heartbeat, so the silent ones are its head.
+  -- `seen` orders nodes by their last heartbeat, so the silent ones are its head. A node is
+  -- dropped once it holds nothing: until then it stays registered and silent, so dispatch
+  -- passes it over, and the next round goes on with its tasks. Each task and each node dropped
+  -- counts one item. Returns the nodes dropped and the items used.
   local function drop_silent_nodes(limit)
     local silent = redis.call('ZRANGEBYSCORE', seenKey, '-inf', '(' .. (now - config.nodeTimeoutMs), 'WITHSCORES', 'LIMIT', 0, limit)
+    local dropped, used = 0, 0
     for i = 1, #silent, 2 do
       local node_id = silent[i]
       local node = find_node(node_id)
       if node then
-        for _, member in ipairs(node_tasks(assignedKey, node_id, node.capacity + node.inflight + 1000)) do
+        local left = limit - used
+        local held = node_tasks(assignedKey, node_id, left)
+        if #held < left then
+          for _, member in ipairs(node_tasks(runningKey, node_id, left - #held)) do
+            held[#held + 1] = member
+          end
+        end
+        for _, member in ipairs(held) do
           recover_member(member, node_id)
         end
-        for _, member in ipairs(node_tasks(runningKey, node_id, node.capacity + node.inflight + 1000)) do
-          recover_member(member, node_id)
+        used = used + #held
+        if used >= limit then
+          break
         end
         remove_node(node)
         emit('node-lost', nil, node_id, 'no heartbeat for ' .. (now - tonumber(silent[i + 1])) .. ' ms')
+        dropped = dropped + 1
       else
         redis.call('ZREM', seenKey, node_id)
       end
+      used = used + 1
+      if used >= limit then
+        break
+      end
     end
-    return #silent / 2
+    return dropped, used
   end
 
   -- Finished tasks are kept for a time and up to a count, then removed, oldest first.
@@ -131,8 +152,11 @@ local function maintain(limit)
   end
 
   local function sweep(limit)
-    return sweep_index(doneKey, config.keepCompletedMs, config.keepCompletedCount, limit)
-      + sweep_index(deadKey, config.keepDeadMs, config.keepDeadCount, limit)
+    local swept = sweep_index(doneKey, config.keepCompletedMs, config.keepCompletedCount, limit)
+    if swept < limit then
+      swept = swept + sweep_index(deadKey, config.keepDeadMs, config.keepDeadCount, limit - swept)
+    end
+    return swept
   end
 
   local function head_score(key)
@@ -156,15 +180,29 @@ local function maintain(limit)
 
   local report = { promoted = 0, recovered = 0, nodesLost = 0, swept = 0, pendingPropagation = 0, more = 0 }
   if limit > 0 then
-    report.promoted = promote_due(limit)
-    report.recovered = recover_expired(limit)
-    report.nodesLost = drop_silent_nodes(limit)
-    report.swept = sweep(limit)
+    local left = limit
+    report.recovered = recover_expired(left)
+    left = left - report.recovered
+    local used
+    if left > 0 then
+      report.nodesLost, used = drop_silent_nodes(left)
+      left = left - used
+    end
+    if left > 0 then
+      report.promoted = promote_due(left)
+      left = left - report.promoted
+    end
+    -- Settling dependents takes from the round's budget as well as the call's (lib/lifecycle).
+    propagation_budget = math.min(propagation_budget, left)
+    local granted = propagation_budget
     report.pendingPropagation = propagate()
+    left = left - (granted - propagation_budget)
     propagation_pushed = false
-    local more = report.promoted == limit or report.recovered == limit or report.nodesLost == limit
-      or report.swept >= limit or report.pendingPropagation > 0
-    config.dueAt = more and now or next_due_at()
+    if left > 0 then
+      report.swept = sweep(left)
+      left = left - report.swept
+    end
+    config.dueAt = (left <= 0 or report.pendingPropagation > 0) and now or next_due_at()
     due_changed = true
   end
   report.more = housekeeping_due() and 1 or 0

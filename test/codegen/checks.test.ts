@@ -24,6 +24,7 @@ const cases: Record<string, Expected | Expected[]> = {
   'unknown-key': { line: 8, message: /^unknown key "nope": keys are spelled in loader\/keys\.ts/ },
   'key-type': { line: 8, message: /^key ready is declared hash but loader\/keys\.ts says it holds a zset/ },
   'bad-arg-type': { line: 8, message: /^@arg priority: integer needs a range, e\.g\. integer\[0,100\]$/ },
+  'idlist-total-arg': { line: 5, message: /^@arg ids: a total \(idlist\[max,total\]\) counts over a group's elements; an @arg has one list, use idlist\[max\]$/ },
   'bad-default': { line: 8, message: /^@arg priority: the default "11" is not valid for integer\[0,10\]/ },
   'bad-reply': { line: 7, message: /^@reply: expected ":", got "}"$/ },
   'wrapper-reserved': { file: 'delete.lua', line: 1, message: /would be named delete, which is reserved/ },

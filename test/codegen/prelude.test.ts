@@ -125,6 +125,18 @@ describe.skipIf(url === undefined)('the generated prelude on Redis', () => {
     )
   })
 
+  it('bounds an id list over all the elements of a group together (idlist[max,total])', async () => {
+    const tagged = runFixture('prelude').files.get('lua/tagged.lua') as string
+    const call = (argv: string[]) => client.eval(tagged, 1, 'x:meta', ...argv)
+    expect(JSON.parse((await call(['a', 'x,y', 'b', 'z', 'c', ''])) as string)).toEqual([
+      { key: 'a', tags: ['x', 'y'] },
+      { key: 'b', tags: ['z'] },
+      { key: 'c', tags: {} },
+    ])
+    await expect(call(['a', 'x,y,z'])).rejects.toThrow('TM_BAD_ARGUMENT items[1].tags: expected at most 2 comma-separated ids, got more')
+    await expect(call(['a', 'x,y', 'b', 'z', 'c', 'w'])).rejects.toThrow('TM_BAD_ARGUMENT items[*].tags: expected at most 3 ids in all, got 4')
+  })
+
   it('loads as a no-writes script', async () => {
     const sha = (await client.script('LOAD', source)) as string
     expect(JSON.parse((await client.evalsha_ro(sha, 1, 'x:meta', ...VALID)) as string)).toMatchObject({ name: 'task:1' })

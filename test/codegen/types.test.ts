@@ -14,6 +14,7 @@ describe('argument types', () => {
     ['boolean=0', { type: { kind: 'boolean' }, optional: true, defaultValue: '0' }],
     ['idlist[50]', { type: { kind: 'idlist', max: 50 }, optional: false }],
     ['reflist[20]=', { type: { kind: 'reflist', max: 20 }, optional: true, defaultValue: '' }],
+    ['idlist[50,200]=', { type: { kind: 'idlist', max: 50, total: 200 }, optional: true, defaultValue: '' }],
   ])('parses %s', (text, expected) => {
     expect(parseArgType(text)).toEqual({ ok: true, value: expected })
   })
@@ -23,7 +24,8 @@ describe('argument types', () => {
     ['integer[5,1]', 'integer[5,1]: the minimum is greater than the maximum'],
     ['integer[0,99999999999999999]', 'integer[0,99999999999999999]: bounds must lie within ±9007199254740991, where Lua and JavaScript numbers are exact'],
     ['enum(a|a)', 'enum(a|a): "a" is listed twice'],
-    ['float', 'unknown type "float"; use integer[min,max], number[min,max], id, string[min,max], bytes, enum(a|b|c), boolean, idlist[max] or reflist[max], optionally followed by ? or =default'],
+    ['idlist[50,10]', 'idlist[50,10]: the total must be at least the maximum count of one list'],
+    ['float', 'unknown type "float"; use integer[min,max], number[min,max], id, string[min,max], bytes, enum(a|b|c), boolean, idlist[max] (idlist[max,total] in a group) or reflist[max], optionally followed by ? or =default'],
     ['boolean=yes', 'the default "yes" is not valid for boolean: expected 1 or 0'],
   ])('refuses %s', (text, message) => {
     expect(parseArgType(text)).toEqual({ ok: false, message })

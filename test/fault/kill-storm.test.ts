@@ -56,7 +56,7 @@ describe.skipIf(faultSkipReason() !== undefined)('SIGKILL storm on worker proces
     const tasks = graph('k', TASKS, SEED)
     const log = producerLog()
     const producing = (async () => {
-      for (const batch of batches(tasks, 500)) await enqueueUntilAcknowledged(scheduler!, batch, log)
+      for (const batch of batches(tasks, 200)) await enqueueUntilAcknowledged(scheduler!, batch, log)
     })()
 
     const pick = random(SEED + 1)

@@ -56,7 +56,7 @@ describe.skipIf(faultSkipReason() !== undefined)('SIGSTOP past the lease, then S
 
     const tasks = graph('p', TASKS, 0xfa115).map((task) => ({ ...task, leaseMs: LEASE_MS }))
     const log = producerLog()
-    for (const batch of batches(tasks, 300)) await enqueueUntilAcknowledged(scheduler, batch, log)
+    for (const batch of batches(tasks, 200)) await enqueueUntilAcknowledged(scheduler, batch, log)
 
     const nodeIds = async (): Promise<string[]> => (await scheduler!.stats()).nodes.map(([id]) => id)
     let pauses = 0

@@ -3,7 +3,7 @@
  * in test/fault/results/, which a recorded run writes:
  *
  *   TASKMILL_FAULT_RECORD=1 npx vitest run test/fault
- *   TASKMILL_FAULT_RECORD=1 TASKMILL_BOUNDED_TASKS=200000 npx vitest run test/fault/bounded-calls.test.ts
+ *   TASKMILL_FAULT_RECORD=1 TASKMILL_BOUNDED_TASKS=200000 npx vitest run test/fault/bounded-calls.test.ts -t 'longest calls'
  *   npx tsx test/fault/write-table.ts
  */
 import { readFileSync, writeFileSync } from 'node:fs'

@@ -33,7 +33,7 @@ describe.each(targets)('dependencies on $name', (target) => {
       for (const seed of [7, 1234, 99991]) {
         const bench = await openBench(target, { eventsMaxLen: 0 })
         const graph = randomGraph(300, seed)
-        expect(new Set(await bench.enqueue(...graph))).toEqual(new Set(['created']))
+        expect(new Set(await bench.enqueueMany(...graph))).toEqual(new Set(['created']))
         await bench.register('n1', 1, 7)
         await bench.register('n2', 2, 5)
         const completed = new Set<string>()
@@ -115,7 +115,7 @@ describe.each(targets)('dependencies on $name', (target) => {
     it('fan-in: one task waiting on 1,000 runs once, after the last', async () => {
       const bench = await openBench(target, { eventsMaxLen: 0 })
       const parents = Array.from({ length: 1000 }, (_, i) => ({ id: `p${i}` }))
-      await bench.enqueue(...parents, { id: 'join', dependsOn: parents.map((p) => p.id) })
+      await bench.enqueueMany(...parents, { id: 'join', dependsOn: parents.map((p) => p.id) })
       await bench.register('n1', 1, 50)
       const order: string[] = []
       await drainNode(bench, 'n1', (id) => order.push(id))

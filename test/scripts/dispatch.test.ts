@@ -54,7 +54,7 @@ describe.each(targets)('dispatch on $name', (target) => {
       const weights = { a: 5, b: 3, c: 1, d: 7, e: 2 }
       const total = Object.values(weights).reduce((sum, w) => sum + w, 0)
       for (const [id, weight] of Object.entries(weights)) await bench.register(id, weight, 10_000)
-      await bench.enqueue(...tasks(1000))
+      await bench.enqueueMany(...tasks(1000))
       const order = await assignmentOrder(bench)
       expect(order).toHaveLength(1000)
       const counts: Record<string, number> = {}
@@ -83,7 +83,7 @@ describe.each(targets)('dispatch on $name', (target) => {
       await bench.register('a', 5, 100_000)
       await bench.register('b', 3, 100_000)
       await bench.register('c', 1, 100_000)
-      for (let i = 0; i < 2; i++) await bench.enqueue(...tasks(5000, `b${i}-`))
+      for (let i = 0; i < 2; i++) await bench.enqueueMany(...tasks(5000, `b${i}-`))
       const stats = await bench.stats()
       const inflight = Object.fromEntries(stats.nodes.map(([id, , , inflightCount]) => [id, inflightCount / 10_000]))
       expect(Math.abs((inflight.a ?? 0) - 5 / 9)).toBeLessThan(0.02)
@@ -95,7 +95,7 @@ describe.each(targets)('dispatch on $name', (target) => {
       const bench = await openBench(target, { strategy: 'random' })
       await bench.register('a', 3, 100_000)
       await bench.register('b', 1, 100_000)
-      await bench.enqueue(...tasks(4000))
+      await bench.enqueueMany(...tasks(4000))
       const order = await assignmentOrder(bench)
       expect(order).toHaveLength(4000)
       const share = shares(order)

@@ -5,6 +5,7 @@
  */
 import type { Cluster, Redis } from 'ioredis'
 import { createRunner } from '../../client/connection.js'
+import { chunkEnqueueRows } from '../../client/enqueue-chunks.js'
 import { toTaskEvents } from '../../client/events.js'
 import type { ScriptRunner } from '../../loader/runner.js'
 import type { Namespace } from '../../loader/keys.js'
@@ -19,12 +20,15 @@ export interface Bench {
   readonly runner: ScriptRunner
   readonly ns: Namespace
   enqueue(...tasks: Partial<TaskRow>[]): Promise<('created' | 'exists')[]>
+  /** Sets up a backlog larger than one call takes: in calls of at most the script's limits, parents first. */
+  enqueueMany(...tasks: Partial<TaskRow>[]): Promise<('created' | 'exists')[]>
   register(nodeId: string, weight?: number, capacity?: number, queues?: string[]): Promise<string>
   start(nodeId: string, max?: number): Promise<s.StartReply>
   complete(nodeId: string, items: { id: string; token: number; result?: string }[], claim?: number): Promise<s.CompleteReply>
   fail(nodeId: string, id: string, token: number, message?: string, retryable?: boolean): Promise<s.FailReply>
   task(id: string): Promise<NonNullable<s.GetTaskReply>>
   stats(): Promise<s.StatsReply>
+  /** One round; the script's own limit when none is given. */
   maintain(limit?: number): Promise<s.MaintainReply>
 }
 
@@ -34,14 +38,20 @@ export async function openBench(target: RedisTarget, config: InitArgs = {}): Pro
   await runner.loadAll()
   const ns = randomNamespace()
   await s.init(runner, ns, config)
+  const rows = (tasks: Partial<TaskRow>[]): TaskRow[] => tasks.map((t, i) => ({ id: `t${i}`, payload: '', ...t }))
   return {
     client,
     runner,
     ns,
-    enqueue: (...tasks) => s.enqueue(runner, ns, { tasks: tasks.map((t, i) => ({ id: `t${i}`, payload: '', ...t })) }),
+    enqueue: (...tasks) => s.enqueue(runner, ns, { tasks: rows(tasks) }),
+    enqueueMany: async (...tasks) => {
+      const replies: ('created' | 'exists')[] = []
+      for (const chunk of chunkEnqueueRows(rows(tasks))) replies.push(...(await s.enqueue(runner, ns, { tasks: chunk })))
+      return replies
+    },
     register: (nodeId, weight = 1, capacity = 100, queues = []) =>
       s.registerNode(runner, ns, { nodeId, weight, capacity, queues }),
-    start: (nodeId, max = 1000) => s.start(runner, ns, { nodeId, max }),
+    start: (nodeId, max) => s.start(runner, ns, { nodeId, max }),
     complete: (nodeId, items, claim = 0) =>
       s.complete(runner, ns, { nodeId, claim, results: items.map((i) => ({ result: '', ...i })) }),
     fail: (nodeId, id, token, message = 'boom', retryable = true) =>
@@ -52,7 +62,7 @@ export async function openBench(target: RedisTarget, config: InitArgs = {}): Pro
       return task
     },
     stats: () => s.stats(runner, ns),
-    maintain: (limit = 1000) => s.maintain(runner, ns, { limit }),
+    maintain: (limit) => s.maintain(runner, ns, { limit }),
   }
 }
 
@@ -63,10 +73,13 @@ export async function drainNode(bench: Bench, nodeId: string, onStart?: (id: str
     const started = await bench.start(nodeId)
     if (started.length === 0) return done
     for (const [id] of started) onStart?.(id)
-    await bench.complete(
-      nodeId,
-      started.map(([id, token]) => ({ id, token })),
-    )
+    const most = s.completeScript.group?.max ?? 1
+    for (let i = 0; i < started.length; i += most) {
+      await bench.complete(
+        nodeId,
+        started.slice(i, i + most).map(([id, token]) => ({ id, token })),
+      )
+    }
     done += started.length
   }
 }

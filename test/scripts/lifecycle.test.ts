@@ -193,12 +193,19 @@ describe.each(targets)('task lifecycle on $name', (target) => {
 
     it('splits the events of a large call over entries of at most 500 events', async () => {
       const bench = await openBench(target, { eventsMaxLen: 1000 })
-      await bench.enqueue(...Array.from({ length: 1200 }, (_, i) => ({ id: `big${i}` })))
-      const entries = (await bench.client.xrange(bench.ns.key('events'), '-', '+')) as [string, string[]][]
+      // A node that leaves hands back every task it holds in one call: 600 of them here.
+      await bench.register('big', 1, 600)
+      await bench.enqueueMany(...Array.from({ length: 600 }, (_, i) => ({ id: `big${i}` })))
+      const before = await bench.client.xlen(bench.ns.key('events'))
+      expect(await s.deregisterNode(bench.runner, bench.ns, { nodeId: 'big' })).toBe(600)
+      const entries = ((await bench.client.xrange(bench.ns.key('events'), '-', '+')) as [string, string[]][]).slice(before)
       const sizes = entries.map(([id, pairs]) => toTaskEvents({ id, pairs }).length)
-      expect(sizes).toEqual([500, 500, 200])
-      const ids = entries.flatMap(([id, pairs]) => toTaskEvents({ id, pairs }).map((event) => event.task))
-      expect(ids).toEqual(Array.from({ length: 1200 }, (_, i) => `big${i}`))
+      expect(sizes).toEqual([500, 101])
+      const events = entries.flatMap(([id, pairs]) => toTaskEvents({ id, pairs }))
+      expect(events.filter((event) => event.type === 'released').map((event) => event.task).sort()).toEqual(
+        Array.from({ length: 600 }, (_, i) => `big${i}`).sort(),
+      )
+      expect(events.at(-1)?.type).toBe('node-left')
     })
 
     it('sweeps finished tasks beyond the kept count, oldest first, and keeps counts right', async () => {

@@ -9,7 +9,7 @@ import { targets } from '../support/context.js'
 import { openBench, type Bench } from './harness.js'
 
 async function backlog(bench: Bench, queue: string, count: number, priority = 0): Promise<void> {
-  await bench.enqueue(...Array.from({ length: count }, (_, i) => ({ id: `${queue}-${i}`, queue, priority })))
+  await bench.enqueueMany(...Array.from({ length: count }, (_, i) => ({ id: `${queue}-${i}`, queue, priority })))
 }
 
 describe.each(targets)('queue starvation on $name', (target) => {

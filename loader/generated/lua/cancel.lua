@@ -650,6 +650,10 @@ end
 -- read from each.
 -- QUEUE_LOOKUPS = 16
 -- QUEUE_CHUNK = 16
+-- Tasks one call assigns at most (about 10 µs each), so that a node of large capacity joining a
+-- backlog, or many slots freed at once, does not make one long call. When a call stops here with
+-- tasks ready, housekeeping is due at once, and its rounds (maintain) dispatch the rest.
+-- DISPATCH_MAX = 200
 
 tm.wakes = {}
 -- Meta fields a call changed, written with one HSET when it commits.
@@ -884,10 +888,15 @@ function tm.dispatch(caller)
   local taken, skipped, offset = 0, 0, 0
   local unserved = {}
   local no_free_node = false
+  local capped = false
 
   -- Gives the ready task to the node the strategy picks for its queue; false when no node has
-  -- a free slot at all.
+  -- a free slot at all, or the call has assigned all it may.
   local function try_assign(id, record)
+    if taken >= 200 --[[DISPATCH_MAX]] then
+      capped = true
+      return false
+    end
     local node, place, full = pick_node(record[4 --[[R_QUEUE]]])
     if full then
       no_free_node = true
@@ -926,13 +935,13 @@ function tm.dispatch(caller)
         break
       end
     end
-    if direct or no_free_node or #ids < 64 --[[READY_CHUNK]] or skipped >= 100 --[[READY_SKIP_MAX]] then
+    if direct or no_free_node or capped or #ids < 64 --[[READY_CHUNK]] or skipped >= 100 --[[READY_SKIP_MAX]] then
       break
     end
     offset = offset + 64 --[[READY_CHUNK]]
     ids = redis.call('ZRANGE', tm.readyKey, offset, offset + 64 --[[READY_CHUNK]] - 1)
   end
-  if skipped >= 100 --[[READY_SKIP_MAX]] and not no_free_node then
+  if skipped >= 100 --[[READY_SKIP_MAX]] and not no_free_node and not capped then
     -- Built only here, like the node-choosing functions above: most calls never get this far.
     -- After the skip limit: the queues worth a look in `ready-by-queue`, at most QUEUE_LOOKUPS.
     local function queues_to_look_up()
@@ -1014,6 +1023,9 @@ function tm.dispatch(caller)
   end
   if window then
     close_window()
+  end
+  if capped then
+    tm.lower_due(tm.now)
   end
   return taken
 end
@@ -1164,11 +1176,12 @@ end
 --
 -- A dependency on a task of another partition is an edge to a proxy of that task here, and an
 -- edge from that task to "/<partition>" there (lib/outbox): propagation settles both kinds.
--- PROPAGATION_BUDGET = 1000
+-- Edges settled or released per call: about 10 µs each (a dependent's record read and written).
+-- PROPAGATION_BUDGET = 250
 -- A task that keeps taking its worker down with it is not retried without end.
 -- MAX_LOST = 10
 
-tm.propagation_budget = 1000 --[[PROPAGATION_BUDGET]]
+tm.propagation_budget = 250 --[[PROPAGATION_BUDGET]]
 tm.propagation_pushed = false
 -- The task whose children propagation is settling: it is retained, if at all, when that is done.
 tm.propagating = nil
@@ -1417,19 +1430,23 @@ end
 
 -- lib/maintenance.lua
 -- Housekeeping that no process owns: any script that changes state runs a bounded slice of
--- it, and every live worker runs it with its heartbeat. Each step takes at most `limit`
--- items per call and is safe to run from many callers at once, because each call is atomic
--- and re-reads what it acts on.
+-- it, and every live worker runs it with its heartbeat. A round handles at most `limit` items
+-- in all, whatever the backlog, so that no call holds Redis for long: the steps take from one
+-- budget in order of urgency (tasks held for nodes that are gone, then due tasks, dependents,
+-- and last the retention sweep, which only frees memory), and what a round leaves is due at
+-- once for the next. A silent node with many tasks is recovered over as many rounds as that
+-- takes, and dropped with the last of them. Each step is safe to run from many callers at
+-- once, because each call is atomic and re-reads what it acts on.
 
 -- Members per ZREM and HDEL: well below Lua 5.1's limit on unpack().
 -- DELETE_CHUNK = 1000
 
 -- NEVER = 9007199254740991
 
--- One bounded round of every step below, then `dueAt` set afresh: now, when a step had more
--- than `limit` to do or propagation is still pending, else the next item's due time. The steps
--- are defined inside, so their closures are built only by a call that does housekeeping: every
--- EVALSHA runs the whole chunk again, and most calls find nothing due.
+-- One bounded round of the steps below, then `dueAt` set afresh: now, when the budget ran out
+-- or propagation is still pending, else the next item's due time. The steps are defined
+-- inside, so their closures are built only by a call that does housekeeping: every EVALSHA
+-- runs the whole chunk again, and most calls find nothing due.
 function tm.maintain(limit)
   -- Delayed and retrying tasks whose time has come become ready.
   local function promote_due(limit)
@@ -1475,26 +1492,43 @@ function tm.maintain(limit)
   end
 
   -- Nodes that missed their heartbeats leave the dispatch rotation; what they held goes back.
-  -- `seen` orders nodes by their last heartbeat, so the silent ones are its head.
+  -- `seen` orders nodes by their last heartbeat, so the silent ones are its head. A node is
+  -- dropped once it holds nothing: until then it stays registered and silent, so dispatch
+  -- passes it over, and the next round goes on with its tasks. Each task and each node dropped
+  -- counts one item. Returns the nodes dropped and the items used.
   local function drop_silent_nodes(limit)
     local silent = redis.call('ZRANGEBYSCORE', tm.seenKey, '-inf', '(' .. (tm.now - tm.config.nodeTimeoutMs), 'WITHSCORES', 'LIMIT', 0, limit)
+    local dropped, used = 0, 0
     for i = 1, #silent, 2 do
       local node_id = silent[i]
       local node = tm.find_node(node_id)
       if node then
-        for _, member in ipairs(tm.node_tasks(tm.assignedKey, node_id, node.capacity + node.inflight + 1000)) do
+        local left = limit - used
+        local held = tm.node_tasks(tm.assignedKey, node_id, left)
+        if #held < left then
+          for _, member in ipairs(tm.node_tasks(tm.runningKey, node_id, left - #held)) do
+            held[#held + 1] = member
+          end
+        end
+        for _, member in ipairs(held) do
           recover_member(member, node_id)
         end
-        for _, member in ipairs(tm.node_tasks(tm.runningKey, node_id, node.capacity + node.inflight + 1000)) do
-          recover_member(member, node_id)
+        used = used + #held
+        if used >= limit then
+          break
         end
         tm.remove_node(node)
         tm.emit('node-lost', nil, node_id, 'no heartbeat for ' .. (tm.now - tonumber(silent[i + 1])) .. ' ms')
+        dropped = dropped + 1
       else
         redis.call('ZREM', tm.seenKey, node_id)
       end
+      used = used + 1
+      if used >= limit then
+        break
+      end
     end
-    return #silent / 2
+    return dropped, used
   end
 
   -- Finished tasks are kept for a time and up to a count, then removed, oldest first.
@@ -1547,8 +1581,11 @@ function tm.maintain(limit)
   end
 
   local function sweep(limit)
-    return sweep_index(tm.doneKey, tm.config.keepCompletedMs, tm.config.keepCompletedCount, limit)
-      + sweep_index(tm.deadKey, tm.config.keepDeadMs, tm.config.keepDeadCount, limit)
+    local swept = sweep_index(tm.doneKey, tm.config.keepCompletedMs, tm.config.keepCompletedCount, limit)
+    if swept < limit then
+      swept = swept + sweep_index(tm.deadKey, tm.config.keepDeadMs, tm.config.keepDeadCount, limit - swept)
+    end
+    return swept
   end
 
   local function head_score(key)
@@ -1572,15 +1609,29 @@ function tm.maintain(limit)
 
   local report = { promoted = 0, recovered = 0, nodesLost = 0, swept = 0, pendingPropagation = 0, more = 0 }
   if limit > 0 then
-    report.promoted = promote_due(limit)
-    report.recovered = recover_expired(limit)
-    report.nodesLost = drop_silent_nodes(limit)
-    report.swept = sweep(limit)
+    local left = limit
+    report.recovered = recover_expired(left)
+    left = left - report.recovered
+    local used
+    if left > 0 then
+      report.nodesLost, used = drop_silent_nodes(left)
+      left = left - used
+    end
+    if left > 0 then
+      report.promoted = promote_due(left)
+      left = left - report.promoted
+    end
+    -- Settling dependents takes from the round's budget as well as the call's (lib/lifecycle).
+    tm.propagation_budget = math.min(tm.propagation_budget, left)
+    local granted = tm.propagation_budget
     report.pendingPropagation = tm.propagate()
+    left = left - (granted - tm.propagation_budget)
     tm.propagation_pushed = false
-    local more = report.promoted == limit or report.recovered == limit or report.nodesLost == limit
-      or report.swept >= limit or report.pendingPropagation > 0
-    tm.config.dueAt = more and tm.now or next_due_at()
+    if left > 0 then
+      report.swept = sweep(left)
+      left = left - report.swept
+    end
+    tm.config.dueAt = (left <= 0 or report.pendingPropagation > 0) and tm.now or next_due_at()
     tm.due_changed = true
   end
   report.more = tm.housekeeping_due() and 1 or 0
@@ -1595,7 +1646,7 @@ function tm.maintain_if_due(limit)
   end
 end
 -- scripts-lua/cancel.lua
--- Cost: O(log T) for the task, its dependents settled and its parents released up to 1,000
+-- Cost: O(log T) for the task, its dependents settled and its parents released up to 250
 -- edges per call.
 tm.open_namespace()
 local record = tm.load_task(tm.id)

@@ -83,7 +83,7 @@ export function renderBoundedTable(bounded: Recorded<BoundedResults>): string {
     `<!-- Generated from test/fault/results/bounded-calls.json by \`npx tsx test/fault/write-table.ts\`; edit that, not this. -->`,
     '',
     `Recorded by \`TASKMILL_FAULT_RECORD=1 TASKMILL_BOUNDED_TASKS=${bounded.tasks} npx vitest run test/fault/bounded-calls.test.ts\`: ${runs([bounded])}. ` +
-      `${number(bounded.tasks)} tasks of 100 B payloads enqueued in batches of ${number(bounded.batch)} with no worker, then drained by two worker processes of capacity 50 (library defaults: events on, 10,000 completed tasks kept). Times are Redis' own (SLOWLOG, INFO latencystats), on a machine where the workers and the test share two cores with Redis.`,
+      `${number(bounded.tasks)} tasks of 100 B payloads enqueued in batches of ${number(bounded.batch)}, each sent as calls of at most 200 tasks as \`Scheduler.enqueueBatch\` sends it, with no worker, then drained by two worker processes of capacity 50 (library defaults: events on, 10,000 completed tasks kept; \`bench/bounded-calls.ts\`). Times are Redis' own wall times (SLOWLOG, INFO latencystats), on a machine where the workers and the test share two cores with Redis.`,
     '',
     '| phase | script calls | p50 ms | p99 ms | p99.9 ms | longest call, ms | calls over 1 / 5 / 10 ms (by script) | seconds |',
     '| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |',
