@@ -29,8 +29,6 @@ export const CONFIG: SchedulerConfig = {
 /** The tuned row: as {@link CONFIG}, with the event stream off. */
 export const TUNED_CONFIG: SchedulerConfig = { ...CONFIG, eventsMaxLen: 0 }
 
-/** taskmill's own batch limit (MAX_BATCH). */
-const MAX_BATCH = 5000
 /** getTask calls in flight while verifying. */
 const VERIFY_CONCURRENCY = 200
 
@@ -53,7 +51,8 @@ export class TaskmillProducer implements Producer {
     }
     await Promise.all(
       [...groups.values()].map(async (group) => {
-        for (let i = 0; i < group.length; i += MAX_BATCH) await this.add(group.slice(i, i + MAX_BATCH))
+        // enqueueBatch sends a group larger than one call in chunks itself.
+        await this.add(group)
       }),
     )
   }
