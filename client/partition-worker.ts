@@ -485,7 +485,6 @@ export class PartitionWorker {
     const batch = this.pendingResults.splice(0, Math.min(CALL_LIMITS.completeResults, Math.max(1, half)))
     if (this.pendingResults.length > 0) this.scheduleFlush()
     if (batch.length === 0) return
-    const { runner, namespace } = this.connection
     let started: StartReply
     try {
       started = await this.completeDurably({
@@ -509,8 +508,7 @@ export class PartitionWorker {
    * holds them; a refusal of a batch is sorted out one task at a time; a task whose lease is
    * gone is dropped; a task whose completion is refused for good fails, not retryable.
    */
-  private async settleCompletions(items: readonly PendingResult[], error: unknown): Promise<void> {
-    const { runner, namespace } = this.connection
+  private async settleCompletions(items: readonly PendingResult[], error: unknown, resent = false): Promise<void> {
     let sent = items
     let failure = error
     for (let pause = RETRY_FIRST_MS; ; pause = Math.min(pause * 2, RETRY_MAX_MS)) {
@@ -521,16 +519,18 @@ export class PartitionWorker {
       if (!isPassing(failure)) {
         if (sent.length > 1) {
           // One task spoils the atomic batch (a lost lease, a result over the cap): each alone.
-          for (const item of held) await this.completeAlone(item)
+          for (const item of held) await this.completeAlone(item, resent)
           return
         }
         const [item] = held as [PendingResult]
         if (!isTaskGone(failure)) {
           this.report(failure)
           await this.failTask(item.id, item.token, `result not accepted: ${describe(failure)}`, false)
-        } else {
+        } else if (!resent) {
           this.reportLostLease(failure)
         }
+        // Gone after a re-send: most likely the first send got through before its reply was
+        // lost (a crash, a restart), and the task is completed; nothing to tell.
         this.forgetResults([item])
         return
       }
@@ -538,6 +538,7 @@ export class PartitionWorker {
       await sleep(pause)
       if (this.abandoned) return
       sent = held
+      resent = true
       try {
         await this.completeDurably({ nodeId: this.nodeId, claim: 0, results: [...sent] })
         this.forgetResults(sent)
@@ -564,13 +565,12 @@ export class PartitionWorker {
     }
   }
 
-  private async completeAlone(item: PendingResult): Promise<void> {
-    const { runner, namespace } = this.connection
+  private async completeAlone(item: PendingResult, resent: boolean): Promise<void> {
     try {
       await this.completeDurably({ nodeId: this.nodeId, claim: 0, results: [item] })
       this.forgetResults([item])
     } catch (error) {
-      await this.settleCompletions([item], error)
+      await this.settleCompletions([item], error, resent)
     }
   }
 

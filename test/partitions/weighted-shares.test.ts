@@ -28,8 +28,8 @@ describe.each(targets)('weighted dispatch over partitions on $name', (target) =>
       }
       expect(byPartition.size).toBe(4)
       for (const [index, rows] of byPartition) {
-        for (let i = 0; i < rows.length; i += 500) {
-          await enqueue(runner, scheduler.partitions.all[index]!, { tasks: rows.slice(i, i + 500) })
+        for (let i = 0; i < rows.length; i += 200) {
+          await enqueue(runner, scheduler.partitions.all[index]!, { tasks: rows.slice(i, i + 200) })
         }
       }
       const stats = await scheduler.stats()

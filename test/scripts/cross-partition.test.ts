@@ -52,7 +52,7 @@ async function task(p: Partitions, ns: Namespace, id: string): Promise<NonNullab
 
 /** Starts what `node` has been given in `ns` and completes it, each with result `result of <id>`. */
 async function runAll(p: Partitions, ns: Namespace, node: string): Promise<string[]> {
-  const started = await s.start(p.runner, ns, { nodeId: node, max: 1000 })
+  const started = await s.start(p.runner, ns, { nodeId: node, max: 100 })
   if (started.length > 0) {
     await s.complete(p.runner, ns, {
       nodeId: node,
@@ -63,7 +63,7 @@ async function runAll(p: Partitions, ns: Namespace, node: string): Promise<strin
 }
 
 async function failForGood(p: Partitions, ns: Namespace, node: string, id: string): Promise<void> {
-  const started = await s.start(p.runner, ns, { nodeId: node, max: 1000 })
+  const started = await s.start(p.runner, ns, { nodeId: node, max: 100 })
   const entry = started.find(([startedId]) => startedId === id)
   if (!entry) throw new Error(`${id} was not started`)
   await s.fail(p.runner, ns, { nodeId: node, id, token: entry[1], message: 'broken', retryable: false })
