@@ -2,8 +2,8 @@
  * Turns the runs into the report: one markdown table per scenario with every figure also as a
  * ratio to BullMQ's (and Bee-Queue's where it ran) from the same run, the whole-life sum, the
  * weighted shares, Redis CPU per call of every script, node scaling, scaling out over a Redis
- * Cluster, the targets with their measured ratios (met or missed), and where taskmill's Redis
- * time goes; and the table of the longest script calls (bounded-calls.ts).
+ * Cluster, the longest script calls of a large enqueue and drain, the targets with their measured
+ * ratios (met or missed), and where taskmill's Redis time goes.
  */
 import type { BoundedCallsRun } from './bounded-calls.js'
 import type { ClusterRun, ClusterTable, Topology } from './cluster.js'
@@ -59,6 +59,8 @@ export interface Report {
   nodeScaling?: NodeScalingTable
   /** One namespace as 1 and as 3 partitions on a 3-primary cluster (and on one server); absent when not run. */
   cluster?: ClusterTable
+  /** The longest script calls of a large enqueue and drain; absent when not run. */
+  boundedCalls?: BoundedCallsRun
   targets: Target[]
 }
 
@@ -99,6 +101,7 @@ export function buildReport(
   scriptCosts?: ScriptCostTable,
   nodeScaling?: NodeScalingTable,
   cluster?: ClusterTable,
+  boundedCalls?: BoundedCallsRun,
 ): Report {
   const wholeLife: Report['wholeLife'] = []
   const lifeOf = (system: string): number | undefined => {
@@ -124,6 +127,7 @@ export function buildReport(
   if (scriptCosts) report.scriptCosts = scriptCosts
   if (nodeScaling) report.nodeScaling = nodeScaling
   if (cluster) report.cluster = cluster
+  if (boundedCalls) report.boundedCalls = boundedCalls
   report.targets = buildTargets(report, lifeOf)
   return report
 }
@@ -373,6 +377,10 @@ export function toMarkdown(report: Report): string {
   if (report.cluster) {
     out.push('## Scaling out: one namespace over the shards of a Redis Cluster')
     out.push(clusterMarkdown(report.cluster, env, true))
+  }
+  if (report.boundedCalls) {
+    out.push(`## ${BOUNDED_CALLS_TITLE}`)
+    out.push(boundedCallsMarkdown(report.boundedCalls))
   }
   out.push('## Targets')
   out.push(targetsMarkdown(report.targets))
