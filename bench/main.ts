@@ -1,8 +1,9 @@
 /**
  * `npm run bench [-- options]`: measures taskmill side by side with BullMQ 6.7.0, Bee-Queue 2.0.0
  * and a raw-ioredis floor, each scenario on its own fresh redis-server; then Redis CPU per call
- * of every taskmill script, taskmill's cost with 1 to 1,000 registered nodes, and one namespace
- * as 1 and as 3 partitions on a 3-primary Redis Cluster. Writes the
+ * of every taskmill script, taskmill's cost with 1 to 1,000 registered nodes, one namespace
+ * as 1 and as 3 partitions on a 3-primary Redis Cluster, and the longest script calls of an
+ * enqueue and a drain of 200,000 tasks. Writes the
  * report to stdout, bench/results/latest.md and bench/results/latest.json, and regenerates the
  * README's performance tables from it. Progress goes to stderr.
  *
@@ -10,8 +11,9 @@
  *   --systems=a,b           only these systems (taskmill, taskmill-tuned, bullmq, beequeue, floor)
  *   --scenarios=a,b         only these parts: enqueue, drain, e2e, latency, fanin, chain, weighted
  *                           (side by side), calls (Redis CPU per call of every script),
- *                           nodes (node scaling), cluster (scaling out over a Redis Cluster)
- *   --tasks=N               override the task count of enqueue/drain/e2e/weighted/cluster
+ *                           nodes (node scaling), cluster (scaling out over a Redis Cluster),
+ *                           bounded (the longest script calls of a large enqueue and drain)
+ *   --tasks=N               override the task count of enqueue/drain/e2e/weighted/cluster/bounded
  *   --nodes=1,10,100        override the node counts of the node-scaling part
  *   --no-profile            skip the per-script profile of taskmill (runs with every command logged)
  *   --out=DIR               where to write latest.md and latest.json (default: bench/results)
@@ -23,6 +25,7 @@ import { cpus, loadavg, release, totalmem, type as osType, arch } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { BOUNDED_FULL, BOUNDED_QUICK, measureBoundedCalls, type BoundedCallsRun } from './bounded-calls.js'
 import { NODE_SCALING_FULL, NODE_SCALING_QUICK, measureNodeScaling, type NodeScalingTable } from './node-scaling.js'
 import { README_PATH, updateReadme } from './readme.js'
 import { REDIS_SERVER_BINARY } from './redis-server.js'
@@ -34,8 +37,8 @@ import { loadSystem, SYSTEM_NAMES } from './systems/index.js'
 import type { ScenarioName, SystemModule, SystemName } from './systems/types.js'
 
 const SCENARIO_ORDER: readonly ScenarioName[] = ['enqueue', 'drain', 'e2e', 'latency', 'fanin', 'chain', 'weighted']
-/** Parts of the run that are not side-by-side scenarios: table (a), table (b) and scaling out. */
-const TABLES = ['calls', 'nodes', 'cluster'] as const
+/** Parts of the run that are not side-by-side scenarios: table (a), table (b), scaling out and the longest calls. */
+const TABLES = ['calls', 'nodes', 'cluster', 'bounded'] as const
 type TableName = (typeof TABLES)[number]
 const DEFAULT_OUT = fileURLToPath(new URL('./results', import.meta.url))
 /** Which scenarios of taskmill get a per-script profile. */
@@ -143,11 +146,13 @@ async function main(): Promise<void> {
   const quick = values.quick || process.env.npm_config_quick === 'true'
   const sizes: Sizes = { ...(quick ? QUICK : FULL) }
   const clusterSizes = { ...(quick ? CLUSTER_QUICK : CLUSTER_FULL) }
+  const boundedSizes = { ...(quick ? BOUNDED_QUICK : BOUNDED_FULL) }
   if (values.tasks !== undefined) {
     const tasks = Number(values.tasks)
     if (!Number.isInteger(tasks) || tasks < 1) throw new Error(`--tasks must be a positive integer, got ${values.tasks}`)
     sizes.tasks = tasks
     clusterSizes.tasks = tasks
+    boundedSizes.tasks = tasks
   }
   const outDir = resolve(values.out ?? DEFAULT_OUT)
   const scriptCostSizes = quick ? SCRIPT_COSTS_QUICK : SCRIPT_COSTS_FULL
@@ -226,6 +231,22 @@ async function main(): Promise<void> {
       counter: (prefix, done, total) => progress.counter(prefix, done, total),
     })
   }
+  let boundedCalls: BoundedCallsRun | undefined
+  if (parts.includes('bounded')) {
+    progress.line(`longest script calls: ${boundedSizes.tasks.toLocaleString('en-US')} tasks enqueued, then drained (one fresh redis-server) …`)
+    // A failure is reported in its table, so that the parts already measured are still written.
+    boundedCalls = await measureBoundedCalls(boundedSizes, (line) => progress.line(`   ${line}`)).then(
+      (figures): BoundedCallsRun => ({ ok: true, ...figures }),
+      (error: unknown): BoundedCallsRun => ({ ok: false, ...boundedSizes, failure: error instanceof Error ? error.message : String(error) }),
+    )
+    if (!boundedCalls.ok) progress.line(`   ✗ ${boundedCalls.failure}`)
+    else {
+      const { enqueue, drain } = boundedCalls
+      progress.line(
+        `   ✓ longest call: enqueue ${enqueue.longest[0]?.maxMs ?? '–'} ms wall (${enqueue.longestCpu?.[0]?.maxMs ?? '–'} ms Redis CPU), drain ${drain.longest[0]?.maxMs ?? '–'} ms wall`,
+      )
+    }
+  }
 
   const environment: Environment = {
     date: new Date().toISOString(),
@@ -239,7 +260,7 @@ async function main(): Promise<void> {
     load: `${loadAtStart.toFixed(2)} at start, ${(loadavg()[0] ?? 0).toFixed(2)} at end (1-minute load average; other work on the machine makes figures noisier)`,
     durationSeconds: Math.round((performance.now() - started) / 1000),
   }
-  const report = buildReport(environment, sizes, runs, profiles, scriptCosts, nodeScaling, cluster)
+  const report = buildReport(environment, sizes, runs, profiles, scriptCosts, nodeScaling, cluster, boundedCalls)
   const markdown = toMarkdown(report)
   await mkdir(outDir, { recursive: true })
   await writeFile(join(outDir, 'latest.md'), markdown)

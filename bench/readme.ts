@@ -7,6 +7,8 @@
  */
 import { fileURLToPath } from 'node:url'
 import {
+  BOUNDED_CALLS_TITLE,
+  boundedCallsMarkdown,
   clusterMarkdown,
   duration,
   fixed,
@@ -49,6 +51,10 @@ export function readmeSection(report: Report): string {
   if (report.cluster) {
     out.push('### Scaling out over a Redis Cluster')
     out.push(clusterMarkdown(report.cluster, env, false))
+  }
+  if (report.boundedCalls) {
+    out.push(`### ${BOUNDED_CALLS_TITLE}`)
+    out.push(boundedCallsMarkdown(report.boundedCalls))
   }
   out.push('### Targets')
   out.push(targetsMarkdown(report.targets))

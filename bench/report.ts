@@ -2,9 +2,10 @@
  * Turns the runs into the report: one markdown table per scenario with every figure also as a
  * ratio to BullMQ's (and Bee-Queue's where it ran) from the same run, the whole-life sum, the
  * weighted shares, Redis CPU per call of every script, node scaling, scaling out over a Redis
- * Cluster, the targets with their measured ratios (met or missed), and where taskmill's Redis
- * time goes.
+ * Cluster, the longest script calls of a large enqueue and drain, the targets with their measured
+ * ratios (met or missed), and where taskmill's Redis time goes.
  */
+import type { BoundedCallsRun } from './bounded-calls.js'
 import type { ClusterRun, ClusterTable, Topology } from './cluster.js'
 import type { NodeScalingRow, NodeScalingTable } from './node-scaling.js'
 import type { CommandCost, Measurement, RunResult, Sizes } from './scenarios.js'
@@ -58,6 +59,8 @@ export interface Report {
   nodeScaling?: NodeScalingTable
   /** One namespace as 1 and as 3 partitions on a 3-primary cluster (and on one server); absent when not run. */
   cluster?: ClusterTable
+  /** The longest script calls of a large enqueue and drain; absent when not run. */
+  boundedCalls?: BoundedCallsRun
   targets: Target[]
 }
 
@@ -98,6 +101,7 @@ export function buildReport(
   scriptCosts?: ScriptCostTable,
   nodeScaling?: NodeScalingTable,
   cluster?: ClusterTable,
+  boundedCalls?: BoundedCallsRun,
 ): Report {
   const wholeLife: Report['wholeLife'] = []
   const lifeOf = (system: string): number | undefined => {
@@ -123,6 +127,7 @@ export function buildReport(
   if (scriptCosts) report.scriptCosts = scriptCosts
   if (nodeScaling) report.nodeScaling = nodeScaling
   if (cluster) report.cluster = cluster
+  if (boundedCalls) report.boundedCalls = boundedCalls
   report.targets = buildTargets(report, lifeOf)
   return report
 }
@@ -373,6 +378,10 @@ export function toMarkdown(report: Report): string {
     out.push('## Scaling out: one namespace over the shards of a Redis Cluster')
     out.push(clusterMarkdown(report.cluster, env, true))
   }
+  if (report.boundedCalls) {
+    out.push(`## ${BOUNDED_CALLS_TITLE}`)
+    out.push(boundedCallsMarkdown(report.boundedCalls))
+  }
   out.push('## Targets')
   out.push(targetsMarkdown(report.targets))
   const taskmillE2e = runs.find((run) => run.system === 'taskmill' && run.scenario === 'e2e' && run.ok)?.measurement
@@ -617,6 +626,55 @@ function clusterDetail(cluster: ClusterTable): string[] {
     ),
   )
   return out
+}
+
+export const BOUNDED_CALLS_TITLE = 'Longest script calls of a large enqueue and drain'
+
+/** The longest calls, SLOWLOG's wall times with Redis CPU beside them, and what each figure is. */
+export function boundedCallsMarkdown(run: BoundedCallsRun): string {
+  const number = (value: number): string => value.toLocaleString('en-US')
+  const intro =
+    `Redis runs one script at a time, so the longest call is what every other client may wait. ${number(run.tasks)} tasks of ~100 B enqueued in batches of ${number(run.batch)}, ` +
+    'each split into calls as `Scheduler.enqueueBatch` splits it, with no worker; then drained by ' +
+    `${run.workers} worker processes of capacity ${run.capacity} (library defaults: events on, 10,000 completed tasks kept); one fresh redis-server. ` +
+    "Wall times are Redis' own (SLOWLOG, every call of 0.5 ms or more; INFO latencystats for EVALSHA's percentiles) and include the time Redis was descheduled, " +
+    "so on a busy machine a call of a few ms of work can show tens. Beside them, Redis CPU: each enqueue call's own (calls sent one at a time, the main thread's CPU read just before and after each); " +
+    "the drain's calls overlap, so there only the phase's Redis CPU divided by its script calls."
+  if (!run.ok) return `${intro}\n\n**FAILED** — ${oneLine(run.failure)}`
+  const rows = (
+    [
+      [`enqueue, batches of ${number(run.batch)}`, run.enqueue],
+      [`drain, ${run.workers} workers of capacity ${run.capacity}`, run.drain],
+    ] as const
+  ).map(([name, phase]) => {
+    const wall = phase.longest[0]
+    const cpu = phase.longestCpu?.[0]
+    const over = phase.longest
+      .filter((entry) => entry.over1ms > 0)
+      .map((entry) => `${entry.script} ${number(entry.over1ms)} / ${number(entry.over5ms)} / ${number(entry.over10ms)}`)
+      .join('; ')
+    return [
+      name,
+      number(phase.calls),
+      fixed(phase.p50Ms, 2),
+      fixed(phase.p99Ms, 2),
+      fixed(phase.p999Ms, 2),
+      wall ? `${fixed(wall.maxMs, 2)} (${wall.script})` : '–',
+      cpu ? `${fixed(cpu.maxMs, 2)} (${cpu.script})` : '–',
+      fixed(phase.calls > 0 ? phase.cpuMs / phase.calls : undefined, 2),
+      over || 'none',
+      fixed(phase.seconds, 1),
+    ]
+  })
+  return [
+    intro,
+    table(
+      ['phase', 'script calls', 'p50 ms', 'p99 ms', 'p99.9 ms', 'longest call, ms wall (SLOWLOG)', 'longest call, ms Redis CPU', 'Redis CPU per script call, ms',
+        'calls over 1 / 5 / 10 ms wall (by script)', 'seconds'],
+      rows,
+      [0, 5, 6, 8],
+    ),
+  ].join('\n\n')
 }
 
 export function targetsMarkdown(targets: readonly Target[]): string {
