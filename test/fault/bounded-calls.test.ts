@@ -201,7 +201,10 @@ describe.skipIf(faultSkipReason() !== undefined)(`no script call holds Redis ove
   }, 120_000)
 })
 
-describe.runIf(RECORD_TASKS !== undefined && faultSkipReason() === undefined)('the longest calls of a large enqueue and drain', () => {
+// A recording for docs/reliability.md, minutes long: run on demand, not in CI, and the skip says so.
+describe.runIf(RECORD_TASKS !== undefined && faultSkipReason() === undefined)(
+  'the longest calls of a large enqueue and drain (recorded on demand: set TASKMILL_BOUNDED_TASKS)',
+  () => {
   it(`measures ${RECORD_TASKS} tasks enqueued in batches of ${BOUNDED_FULL.batch} and drained by two worker processes`, () => {
     // Run as the benchmark runs it: its worker processes load TypeScript through tsx.
     const json = join(mkdtempSync(join(tmpdir(), 'taskmill-bounded-')), 'figures.json')
@@ -216,4 +219,5 @@ describe.runIf(RECORD_TASKS !== undefined && faultSkipReason() === undefined)('t
     }
     expect(enqueue.calls).toBeGreaterThanOrEqual(tasks / CALL_LIMITS.enqueueTasks)
   }, 30 * 60_000)
-})
+  },
+)
