@@ -19,6 +19,7 @@
  * need more than one core for it (its scripts run on one thread), and an end-to-end run that has
  * not finished some time after its last enqueue counts as failed ("did not keep up").
  */
+import { CALL_LIMITS } from '../client/call-limits.js'
 import type { Redis } from 'ioredis'
 import { complete, enqueue, heartbeat, init, registerNode, start, type EnqueueArgs } from '../loader/generated/scripts.js'
 import type { ScriptRunner } from '../loader/runner.js'
@@ -211,7 +212,18 @@ async function perCallRound(runner: ScriptRunner, admin: Redis, size: PerCallSiz
   )
 
   // Unmeasured: every node starts what it was assigned.
-  const startedBy = await pipelined(runner, nodes, (c, i) => start(c, ns, { nodeId: ids[i]!, max: capacity }))
+  // A start call takes at most CALL_LIMITS.startMax, so a node holding more starts in turns.
+  const perStart = Math.min(capacity, CALL_LIMITS.startMax)
+  const startedBy = await Promise.all(
+    ids.slice(0, nodes).map(async (nodeId) => {
+      const rows: Awaited<ReturnType<typeof start>> = []
+      for (;;) {
+        const batch = await start(runner, ns, { nodeId, max: perStart })
+        rows.push(...batch)
+        if (batch.length < perStart) return rows
+      }
+    }),
+  )
   const running = new Map<string, { node: string; token: number }>()
   startedBy.forEach((rows, i) => {
     for (const [id, token] of rows) running.set(id, { node: ids[i]!, token })

@@ -10,6 +10,7 @@
  * set of nodes, so each of their calls is measured alone between unmeasured setup calls, which
  * keeps the namespace at the same size for every call.
  */
+import { CALL_LIMITS } from '../client/call-limits.js'
 import type { Redis } from 'ioredis'
 import type { ScriptRunner } from '../loader/runner.js'
 import type { ScriptCaller } from '../loader/script-caller.js'
@@ -132,7 +133,7 @@ async function addNode(f: Fixture, ns: Namespace, nodeId = NODE, capacity = BIG_
 }
 
 async function enqueueAll(f: Fixture, ns: Namespace, rows: readonly TaskRow[]): Promise<void> {
-  const perCall = 1000
+  const perCall = CALL_LIMITS.enqueueTasks
   const replies = await pipelined(f.runner, Math.ceil(rows.length / perCall), (caller, i) =>
     enqueue(caller, ns, { tasks: rows.slice(i * perCall, (i + 1) * perCall) }),
   )
@@ -144,7 +145,7 @@ async function enqueueAll(f: Fixture, ns: Namespace, rows: readonly TaskRow[]): 
 async function startAll(f: Fixture, ns: Namespace, count: number, nodeId = NODE): Promise<{ id: string; token: number }[]> {
   const started: { id: string; token: number }[] = []
   while (started.length < count) {
-    const rows = await start(f.runner, ns, { nodeId, max: Math.min(BIG_CAPACITY, count - started.length) })
+    const rows = await start(f.runner, ns, { nodeId, max: Math.min(CALL_LIMITS.startMax, count - started.length) })
     if (rows.length === 0) throw new Error(`setup started ${started.length} of ${count} tasks`)
     for (const [id, token] of rows) started.push({ id, token })
   }

@@ -10,7 +10,7 @@
 --- @include "lib/config"
 -- Cost: O(P). Existing tasks stay where they are: routing by the new count sends new ids over
 -- every partition, and lookups fall back to the counts in `history` for ids enqueued before.
-local values = redis.call('HMGET', metaKey, 'schema', 'partitionSalts', 'partitionHistory')
+local values = redis.call('HMGET', metaKey, 'schema', 'partitionSalts', 'partitionHistory', 'seq')
 check_schema(values[1])
 local salts = values[2] or ''
 local current = 1
@@ -28,5 +28,12 @@ for _, partition in ipairs(partitions) do
   salts = salts == '' and tostring(partition.salt) or salts .. ',' .. partition.salt
 end
 local total = count + #partitions
-redis.call('HSET', metaKey, 'partitionSalts', salts, 'partitionHistory', (values[3] or '1') .. ',' .. total)
+-- A namespace that never held a task and had one partition (one created with P partitions)
+-- has no earlier count worth remembering: no id can be where that count put it, and keeping it
+-- would make every enqueue look there for a duplicate.
+local history = (values[3] or '1') .. ',' .. total
+if count == 1 and (values[4] or '0') == '0' then
+  history = tostring(total)
+end
+redis.call('HSET', metaKey, 'partitionSalts', salts, 'partitionHistory', history)
 return total

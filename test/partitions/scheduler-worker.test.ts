@@ -55,6 +55,8 @@ describe.each(connections)('a partitioned namespace on $name', (target) => {
   it('routes each task to the partition of its id and runs them all', async () => {
     const s = await scheduler(3)
     expect(s.partitions.count).toBe(3)
+    // Created with three partitions: no task was ever routed by one, so no lookup goes there.
+    expect(s.partitions.history).toEqual([3])
     await worker(s, async (task) => `done ${task.id}`, { capacity: 6 })
     const ids = Array.from({ length: 90 }, (_, i) => `t-${i}`)
     for (const id of ids) await s.enqueue({ id })

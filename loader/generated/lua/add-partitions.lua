@@ -160,7 +160,7 @@ end
 -- scripts-lua/add-partitions.lua
 -- Cost: O(P). Existing tasks stay where they are: routing by the new count sends new ids over
 -- every partition, and lookups fall back to the counts in `history` for ids enqueued before.
-local values = redis.call('HMGET', tm.metaKey, 'schema', 'partitionSalts', 'partitionHistory')
+local values = redis.call('HMGET', tm.metaKey, 'schema', 'partitionSalts', 'partitionHistory', 'seq')
 tm.check_schema(values[1])
 local salts = values[2] or ''
 local current = 1
@@ -178,5 +178,12 @@ for _, partition in ipairs(tm.partitions) do
   salts = salts == '' and tostring(partition.salt) or salts .. ',' .. partition.salt
 end
 local total = tm.count + #tm.partitions
-redis.call('HSET', tm.metaKey, 'partitionSalts', salts, 'partitionHistory', (values[3] or '1') .. ',' .. total)
+-- A namespace that never held a task and had one partition (one created with P partitions)
+-- has no earlier count worth remembering: no id can be where that count put it, and keeping it
+-- would make every enqueue look there for a duplicate.
+local history = (values[3] or '1') .. ',' .. total
+if tm.count == 1 and (values[4] or '0') == '0' then
+  history = tostring(total)
+end
+redis.call('HSET', tm.metaKey, 'partitionSalts', salts, 'partitionHistory', history)
 return total
