@@ -18,8 +18,12 @@ import { subscribeToWakeups, type Wakeups } from './wakeups.js'
 export { NonRetryableError } from './partition-worker.js'
 export type { AbortReason, TaskContext, TaskHandler, WorkerOptions } from './partition-worker.js'
 
-/** Heartbeat rounds between two reads of the partition table, to pick up a raised count. */
-const TABLE_READ_EVERY = 5
+/**
+ * Heartbeat rounds between two reads of the partition table, to pick up a raised count. Every
+ * node reads it, so with a thousand nodes a read every round would be a thousand calls a second
+ * for a table that changes a few times in a namespace's life.
+ */
+const TABLE_READ_EVERY = 20
 
 /** What `handleSignals` listens for: Ctrl-C, and what process managers send to stop a process. */
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const

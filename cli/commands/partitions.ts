@@ -39,7 +39,7 @@ that was never partitioned is one partition, its own key set.
 With --raise N, raises the partition count to N first, as Scheduler.addPartitions does: each new
 partition is initialised with the namespace's configuration, then all are published in the
 partition table at once. Tasks that exist stay where they are; new tasks spread over all N
-partitions, and running workers pick the new ones up within five heartbeats. The count cannot be
+partitions, and running workers pick the new ones up within 20 heartbeats. The count cannot be
 lowered. On a cluster each new partition's tag is chosen to land on the primary with the fewest.
 
 Options:
@@ -136,7 +136,7 @@ async function raiseCount(
   }
   output.err(
     `Namespace ${name} has ${raised.count} partitions now. Tasks that exist stay where they are; new tasks spread\n` +
-      'over every partition, and running workers pick the new partitions up within five heartbeats.\n',
+      'over every partition, and running workers pick the new partitions up within 20 heartbeats (20 s at the default interval).\n',
   )
   if (spec.kind === 'standalone') {
     output.err('On a single Redis every partition shares one core: partitions spread the load only over a cluster\'s shards.\n')
