@@ -4,21 +4,14 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { NonRetryableError, Scheduler, Worker, type TaskHandler } from '../../client/index.js'
 import { UnknownDependencyError } from '../../loader/generated/errors.js'
 import { partitionOf } from '../../loader/routing.js'
-import { clusterInfo, clusterSkipReason, randomNamespace, redisInfo } from '../support/context.js'
+import { connectionTargets, until } from '../support/connections.js'
+import { randomNamespace, redisInfo } from '../support/context.js'
 
 const open: { close(): Promise<void> }[] = []
 afterEach(async () => {
   await Promise.all(open.splice(0).map((o) => o.close()))
 })
 
-const connections = [
-  { name: 'standalone', url: redisInfo.url, skip: undefined },
-  {
-    name: 'cluster',
-    url: `redis-cluster://${(clusterInfo?.nodes ?? []).map((n) => `${n.host}:${n.port}`).join(',')}`,
-    skip: clusterSkipReason,
-  },
-]
 let url = redisInfo.url
 
 async function scheduler(partitions: number): Promise<Scheduler> {
@@ -33,22 +26,13 @@ async function worker(s: Scheduler, handler: TaskHandler, options: { capacity?: 
   return w
 }
 
-async function until<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await read()
-    if (done(value)) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`)
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-}
 
 /** Ids, one per partition of `count`, for tests that need a task in a given partition. */
 function idIn(partition: number, count: number, prefix: string): string {
   for (let i = 0; ; i++) if (partitionOf(`${prefix}-${i}`, count) === partition) return `${prefix}-${i}`
 }
 
-describe.each(connections)('dependencies across partitions on $name', (target) => {
+describe.each(connectionTargets)('dependencies across partitions on $name', (target) => {
   if (target.skip !== undefined) it.skip(`skipped: ${target.skip}`, () => {})
   beforeEach(({ skip }) => {
     if (target.skip !== undefined) skip()
@@ -122,7 +106,7 @@ describe.each(connections)('dependencies across partitions on $name', (target) =
   })
 })
 
-describe.each(connections)('a node killed with SIGKILL before the relay on $name', (target) => {
+describe.each(connectionTargets)('a node killed with SIGKILL before the relay on $name', (target) => {
   if (target.skip !== undefined) it.skip(`skipped: ${target.skip}`, () => {})
   beforeEach(({ skip }) => {
     if (target.skip !== undefined) skip()

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Scheduler, Worker, type TaskHandler } from '../../client/index.js'
 import { partitionOf } from '../../loader/routing.js'
+import { connectionTargets, until } from '../support/connections.js'
 import { clusterClient, clusterInfo, clusterSkipReason, randomNamespace, redisInfo, serverClient } from '../support/context.js'
 
 const open: { close(): Promise<void> }[] = []
@@ -8,14 +9,6 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((o) => o.close()))
 })
 
-const connections = [
-  { name: 'standalone', url: redisInfo.url, skip: undefined },
-  {
-    name: 'cluster',
-    url: `redis-cluster://${(clusterInfo?.nodes ?? []).map((n) => `${n.host}:${n.port}`).join(',')}`,
-    skip: clusterSkipReason,
-  },
-]
 
 let url = redisInfo.url
 
@@ -35,17 +28,8 @@ async function worker(
   return w
 }
 
-async function until<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await read()
-    if (done(value)) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`)
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-}
 
-describe.each(connections)('a partitioned namespace on $name', (target) => {
+describe.each(connectionTargets)('a partitioned namespace on $name', (target) => {
   if (target.skip !== undefined) it.skip(`skipped: ${target.skip}`, () => {})
   beforeEach(({ skip }) => {
     if (target.skip !== undefined) skip()
@@ -219,7 +203,7 @@ describe.each(connections)('a partitioned namespace on $name', (target) => {
 
 describe.skipIf(clusterSkipReason !== undefined)('partitions on the three-primary cluster', () => {
   it('puts three partitions on three different primaries and sixteen on every primary', async () => {
-    url = connections[1]!.url
+    url = connectionTargets[1]!.url
     for (const count of [3, 16]) {
       const s = await scheduler(count)
       const cluster = clusterClient()
