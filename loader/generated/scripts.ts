@@ -1740,6 +1740,157 @@ export function init(runner: ScriptCaller, namespace: Namespace, args: InitArgs)
   return runner.call(initScript, namespace, args) as Promise<InitReply>
 }
 
+// list-tasks --------------------------------------------------------------------------------------
+
+/** Arguments of {@link listTasks}; each travels as one ARGV string, checked by the script before anything else. */
+export type ListTasksArgs = {
+  /**
+   * The state to list.
+   * One of waiting, delayed, ready, assigned, running, retrying, completed, dead, canceled.
+   */
+  state: 'waiting' | 'delayed' | 'ready' | 'assigned' | 'running' | 'retrying' | 'completed' | 'dead' | 'canceled'
+  /**
+   * Which end of the state's index to start from (ignored for waiting).
+   * One of newest, oldest. Default: newest.
+   */
+  order?: 'newest' | 'oldest'
+  /**
+   * Empty to start; otherwise the cursor of the previous page's reply, passed back unchanged.
+   * 0 to 200 bytes. Optional.
+   */
+  cursor?: string
+  /**
+   * At most this many tasks per page; a waiting page may hold more (the HSCAN note below the header).
+   * Integer from 1 to 1000. Default: 100.
+   */
+  limit?: number
+  /**
+   * Only tasks of this queue.
+   * Id: 1 to 128 characters of A-Z a-z 0-9 _ . : -. Optional.
+   */
+  queue?: string
+}
+
+/** Reply of {@link listTasks}: `{ tasks: [id: string, state: string, queue: string, priority: integer, attempts: integer, enqueuedAt: integer, runAt: integer, finishedAt: integer, node: string][], cursor: string }`. */
+export type ListTasksReply = {
+  tasks: [
+    id: string,
+    state: string,
+    queue: string,
+    priority: number,
+    attempts: number,
+    enqueuedAt: number,
+    runAt: number,
+    finishedAt: number,
+    node: string,
+  ][]
+  cursor: string
+}
+
+/** Contract and expanded Lua of script `list-tasks` v1. */
+export const listTasksScript: ScriptDefinition = {
+  name: 'list-tasks',
+  version: 1,
+  summary: 'Lists one page of the tasks in a state, newest or oldest first, optionally of one queue; the reply\'s cursor continues the listing.',
+  readOnly: true,
+  sha: '2e8f8a1f64bfca1180f115360ad33d3540bf5f6b',
+  keys: [
+    { name: 'meta', redisType: 'hash', meaning: 'Key-schema version, configuration and counters.' },
+    { name: 'task', redisType: 'hash', meaning: 'Task id to its packed record.' },
+    {
+      name: 'deps',
+      redisType: 'hash',
+      meaning: 'Task id to the comma-separated ids of its dependencies.',
+    },
+    { name: 'ready', redisType: 'zset', meaning: 'Ready tasks, by priority then enqueue order.' },
+    { name: 'delayed', redisType: 'zset', meaning: 'Delayed and retrying tasks, by due time.' },
+    { name: 'leases', redisType: 'zset', meaning: 'Assigned and running tasks, by lease expiry.' },
+    { name: 'done', redisType: 'zset', meaning: 'Completed tasks, by finish time.' },
+    { name: 'dead', redisType: 'zset', meaning: 'Dead and canceled tasks, by finish time.' },
+  ],
+  args: [
+    {
+      name: 'state',
+      type: {
+        kind: 'enum',
+        values: [
+          'waiting',
+          'delayed',
+          'ready',
+          'assigned',
+          'running',
+          'retrying',
+          'completed',
+          'dead',
+          'canceled',
+        ],
+      },
+      optional: false,
+      meaning: 'The state to list.',
+    },
+    {
+      name: 'order',
+      type: { kind: 'enum', values: ['newest', 'oldest'] },
+      optional: true,
+      defaultValue: 'newest',
+      meaning: 'Which end of the state\'s index to start from (ignored for waiting).',
+    },
+    {
+      name: 'cursor',
+      type: { kind: 'string', min: 0, max: 200 },
+      optional: true,
+      meaning: 'Empty to start; otherwise the cursor of the previous page\'s reply, passed back unchanged.',
+    },
+    {
+      name: 'limit',
+      type: { kind: 'integer', min: 1, max: 1000 },
+      optional: true,
+      defaultValue: '100',
+      meaning: 'At most this many tasks per page; a waiting page may hold more (the HSCAN note below the header).',
+    },
+    { name: 'queue', type: { kind: 'id' }, optional: true, meaning: 'Only tasks of this queue.' },
+  ],
+  reply: {
+    kind: 'record',
+    fields: [
+      {
+        name: 'tasks',
+        optional: false,
+        type: {
+          kind: 'array',
+          element: {
+            kind: 'tuple',
+            members: [
+              { name: 'id', type: { kind: 'string' } },
+              { name: 'state', type: { kind: 'string' } },
+              { name: 'queue', type: { kind: 'string' } },
+              { name: 'priority', type: { kind: 'integer' } },
+              { name: 'attempts', type: { kind: 'integer' } },
+              { name: 'enqueuedAt', type: { kind: 'integer' } },
+              { name: 'runAt', type: { kind: 'integer' } },
+              { name: 'finishedAt', type: { kind: 'integer' } },
+              { name: 'node', type: { kind: 'string' } },
+            ],
+          },
+        },
+      },
+      { name: 'cursor', optional: false, type: { kind: 'string' } },
+    ],
+  },
+  errors: ['TM_BAD_ARGUMENT', 'TM_NOT_INITIALIZED', 'TM_SCHEMA_MISMATCH'],
+  source: "#!lua flags=no-writes\nlocal tm = { fail = false, arg_group_name = false, arg_group_index = false, arg_label = false, arg_show = false, arg_reject = false, arg_require_value = false, arg_is_id = false, arg_parse_integer = false, args_integer = false, args_id = false, args_string = false, args_enum = false, args_optional = false, args_namespace = false, args_count = false, keys_prefix = false, metaKey = false, taskKey = false, depsKey = false, readyKey = false, delayedKey = false, leasesKey = false, doneKey = false, deadKey = false, state = false, order = false, cursor = false, limit = false, queue = false, check_schema = false, open_namespace_for_reading = false, STATE_NAMES = false, BACKOFF_NAMES = false, ON_FAILURE_NAMES = false, decode_task = false, task_cache = false, load_task = false } -- taskmill script list-tasks v1: generated by `npm run codegen`, do not edit.\n-- lib/fail.lua\n-- Raises a taskmill error. The reply's first word is the code, so every client can classify\n-- it without matching prose. Raised as a table so Redis passes the text through unchanged.\nfunction tm.fail(code, detail)\n  error({ err = code .. ' ' .. detail })\nend\n-- lib/args.lua\n-- The argument checks behind the prelude that codegen writes from each script's header (see\n-- codegen/prelude.ts). Every check takes the raw ARGV string and the argument's name, returns\n-- the Lua value, and otherwise raises `TM_BAD_ARGUMENT <name>: <what is wrong>`. A nil value\n-- means the caller sent too few arguments. Only the prelude calls these; bodies get the values.\n-- Each is a top-level local function (names prefixed args_ / arg_, so they cannot clash with an\n-- argument's name), so codegen leaves out the ones a script's prelude never calls.\n\n-- Values are quoted in messages, cut to this many bytes so an error stays one short line.\n-- ARG_SHOWN_BYTES = 40\n-- ARG_ID_PATTERN = '^[A-Za-z0-9_.:%-]+$'\n-- ARG_ID_TEXT = '1 to 128 characters of A-Z a-z 0-9 _ . : -'\n\n-- Group fields are named like tasks[3].priority. Building that name for every field of every\n-- element would cost more than the checks, so the prelude records the element being checked\n-- and the name is only put together when a check fails.\ntm.arg_group_name, tm.arg_group_index = nil, nil\n\nfunction tm.arg_label(name)\n  if tm.arg_group_name then\n    return tm.arg_group_name .. '[' .. tm.arg_group_index .. '].' .. name\n  end\n  return name\nend\n\n-- Quotes a value for a message: cut short, with control and non-ASCII bytes as \\xNN so the\n-- reply stays one printable line.\nfunction tm.arg_show(value, max_bytes)\n  max_bytes = max_bytes or 40 --[[ARG_SHOWN_BYTES]]\n  local shown = value\n  if #shown > max_bytes then\n    shown = string.sub(shown, 1, max_bytes)\n  end\n  shown = string.gsub(shown, '[%c\"\\\\\\128-\\255]', function(c)\n    return string.format('\\\\x%02x', string.byte(c))\n  end)\n  if #value > max_bytes then\n    return '\"' .. shown .. '\"...'\n  end\n  return '\"' .. shown .. '\"'\nend\n\nfunction tm.arg_reject(name, expected, value)\n  tm.fail('TM_BAD_ARGUMENT', tm.arg_label(name) .. ': expected ' .. expected .. ', got ' .. tm.arg_show(value))\nend\n\nfunction tm.arg_require_value(value, name)\n  if value == nil then\n    tm.fail('TM_BAD_ARGUMENT', tm.arg_label(name) .. ': missing')\n  end\nend\n\nfunction tm.arg_is_id(value)\n  return #value >= 1 and #value <= 128 and string.find(value, '^[A-Za-z0-9_.:%-]+$' --[[ARG_ID_PATTERN]]) ~= nil\nend\n\n-- A decimal integer of at most 16 digits (so it converts to a double exactly), no sign but an\n-- optional '-', and not -0: tostring(-0) is '-0' in Lua, which would leak into stored values.\nfunction tm.arg_parse_integer(value)\n  if not string.find(value, '^%-?%d+$') then\n    return nil\n  end\n  local negative = string.sub(value, 1, 1) == '-'\n  if #value - (negative and 1 or 0) > 16 then\n    return nil\n  end\n  local n = tonumber(value)\n  if negative and n == 0 then\n    return nil\n  end\n  return n\nend\n\nfunction tm.args_integer(value, name, min, max)\n  tm.arg_require_value(value, name)\n  local n = tm.arg_parse_integer(value)\n  if n == nil or n < min or n > max then\n    tm.arg_reject(name, 'an integer from ' .. string.format('%d', min) .. ' to ' .. string.format('%d', max), value)\n  end\n  return n\nend\n\nfunction tm.args_id(value, name)\n  tm.arg_require_value(value, name)\n  if not tm.arg_is_id(value) then\n    tm.arg_reject(name, '1 to 128 characters of A-Z a-z 0-9 _ . : -' --[[ARG_ID_TEXT]], value)\n  end\n  return value\nend\n\nfunction tm.args_string(value, name, min, max)\n  tm.arg_require_value(value, name)\n  if #value < min or #value > max then\n    tm.fail('TM_BAD_ARGUMENT', tm.arg_label(name) .. ': expected ' .. min .. ' to ' .. max .. ' bytes, got ' .. #value\n      .. ' bytes: ' .. tm.arg_show(value))\n  end\n  return value\nend\n\nfunction tm.args_enum(value, name, allowed)\n  tm.arg_require_value(value, name)\n  for i = 1, #allowed do\n    if allowed[i] == value then\n      return value\n    end\n  end\n  tm.arg_reject(name, 'one of ' .. table.concat(allowed, ', '), value)\nend\n\n-- `?` in the header: an empty string (or a value left off the end of ARGV) is nil; anything\n-- else goes through the check.\nfunction tm.args_optional(value, name, check, ...)\n  if value == '' or value == nil then\n    return nil\n  end\n  return check(value, name, ...)\nend\n\n-- KEYS are exactly the declared keys of one namespace, in order (see codegen/prelude.ts). The\n-- first names the namespace: its prefix is that key less its declared name. Returns the prefix;\n-- the prelude then compares every other key with prefix .. name, one string comparison each,\n-- and only when one differs calls this again with all the names, to say which key is wrong.\nfunction tm.args_namespace(keys, expected, first, names)\n  if #keys ~= expected then\n    tm.fail('TM_BAD_ARGUMENT', 'keys: expected ' .. expected .. ', got ' .. #keys)\n  end\n  local key = keys[1]\n  if #key <= #first or string.sub(key, -#first) ~= first then\n    tm.fail('TM_BAD_ARGUMENT', 'keys[1]: expected a key ending in \"' .. first .. '\", got ' .. tm.arg_show(key, 200))\n  end\n  local prefix = string.sub(key, 1, #key - #first)\n  if names then\n    for i = 2, #names do\n      if keys[i] ~= prefix .. names[i] then\n        tm.fail('TM_BAD_ARGUMENT', 'keys[' .. i .. ']: expected \"' .. prefix .. names[i] .. '\", got ' .. tm.arg_show(keys[i], 200))\n      end\n    end\n  end\n  return prefix\nend\n\n-- Scripts without a group take exactly their declared arguments; too few is reported by the\n-- first missing one, by name.\nfunction tm.args_count(count, expected)\n  if count > expected then\n    tm.fail('TM_BAD_ARGUMENT', 'arguments: expected ' .. expected .. ', got ' .. count)\n  end\nend\n\n-- Prelude generated from the header of scripts-lua/list-tasks.lua: checks and binds KEYS, checks and binds ARGV.\ntm.keys_prefix = tm.args_namespace(KEYS, 8, 'meta')\nif KEYS[2] ~= tm.keys_prefix .. 'task'\n  or KEYS[3] ~= tm.keys_prefix .. 'deps'\n  or KEYS[4] ~= tm.keys_prefix .. 'ready'\n  or KEYS[5] ~= tm.keys_prefix .. 'delayed'\n  or KEYS[6] ~= tm.keys_prefix .. 'leases'\n  or KEYS[7] ~= tm.keys_prefix .. 'done'\n  or KEYS[8] ~= tm.keys_prefix .. 'dead'\nthen\n  tm.args_namespace(KEYS, 8, 'meta', { 'meta', 'task', 'deps', 'ready', 'delayed', 'leases', 'done', 'dead' })\nend\ntm.metaKey = KEYS[1]\ntm.taskKey = KEYS[2]\ntm.depsKey = KEYS[3]\ntm.readyKey = KEYS[4]\ntm.delayedKey = KEYS[5]\ntm.leasesKey = KEYS[6]\ntm.doneKey = KEYS[7]\ntm.deadKey = KEYS[8]\ntm.args_count(#ARGV, 5)\ntm.state = tm.args_enum(ARGV[1], 'state', { 'waiting', 'delayed', 'ready', 'assigned', 'running', 'retrying', 'completed', 'dead', 'canceled' })\ntm.order = (ARGV[2] == '' or ARGV[2] == nil) and 'newest' or tm.args_enum(ARGV[2], 'order', { 'newest', 'oldest' })\ntm.cursor = tm.args_optional(ARGV[3], 'cursor', tm.args_string, 0, 200)\ntm.limit = (ARGV[4] == '' or ARGV[4] == nil) and 100 or tm.args_integer(ARGV[4], 'limit', 1, 1000)\ntm.queue = tm.args_optional(ARGV[5], 'queue', tm.args_id)\n-- lib/config.lua\n-- The meta hash holds the key-schema version, the scheduler's configuration and its counters.\n-- A script opens the namespace before anything else: it refuses a namespace that was never\n-- initialised or that holds data of another schema version, so old scripts never misread\n-- data written by newer ones (or the other way round). One HMGET reads everything a call\n-- needs to decide what it has to do, including `dueAt`, the time the next housekeeping item\n-- falls due: a call that finds it in the future does no housekeeping at all.\n-- SCHEMA_VERSION = '3'\n\nfunction tm.check_schema(schema)\n  if not schema then\n    tm.fail('TM_NOT_INITIALIZED', 'namespace has no scheduler: run the init script first')\n  end\n  if schema ~= '3' --[[SCHEMA_VERSION]] then\n    tm.fail('TM_SCHEMA_MISMATCH', 'namespace holds key-schema version ' .. tostring(schema) ..\n      ', these scripts understand version ' .. '3' --[[SCHEMA_VERSION]] .. ': load the matching taskmill version')\n  end\nend\n\n-- What a read-only script needs: the schema check and nothing else.\nfunction tm.open_namespace_for_reading()\n  tm.check_schema(redis.call('HGET', tm.metaKey, 'schema'))\nend\n\n-- lib/record.lua\n-- A task is one field of the namespace's `task` hash: its id maps to a MessagePack array in\n-- the field order below. One hash entry per task keeps a waiting task small and lets a\n-- script reach any task without building a key name. The list of a task's dependencies is\n-- kept apart, in the `deps` hash, because a record is rewritten at every transition and a\n-- fan-in task's list can be long; R_HAS_DEPENDENTS says whether anything waits on the task,\n-- so finishing a task nobody waits for costs no look-up. R_HOLDS_PARENTS is 1 while edges to\n-- the task's parents are kept that R_UNMET no longer counts (lib/lifecycle), and absent\n-- otherwise, so most records do not grow by it.\n-- R_STATE = 1, R_PRIORITY = 2, R_SEQ = 3, R_QUEUE = 4, R_MAX_ATTEMPTS = 5, R_BACKOFF = 6, R_BACKOFF_MS = 7\n-- R_BACKOFF_CAP_MS = 8, R_LEASE_MS = 9, R_ON_DEPENDENCY_FAILURE = 10, R_UNMET = 11, R_HAS_DEPENDENTS = 12\n-- R_ENQUEUED_AT = 13, R_RUN_AT = 14, R_ATTEMPTS = 15, R_LOST = 16, R_NODE = 17, R_TOKEN = 18, R_ASSIGNED_AT = 19\n-- R_STARTED_AT = 20, R_FINISHED_AT = 21, R_CANCEL_REQUESTED = 22, R_PAYLOAD = 23, R_RESULT = 24, R_ERROR = 25\n\n-- Spelled out rather than built from STATE_CODES by a loop, which every call would run again.\ntm.STATE_NAMES = {\n  w = 'waiting', d = 'delayed', r = 'ready', a = 'assigned', n = 'running', t = 'retrying',\n  c = 'completed', x = 'dead', k = 'canceled',\n}\ntm.BACKOFF_NAMES = { E = 'exponential', F = 'fixed' }\ntm.ON_FAILURE_NAMES = { D = 'fail', R = 'run' }\n\nfunction tm.decode_task(packed)\n  local record = cmsgpack.unpack(packed)\n  record[1 --[[R_STATE]]] = tm.STATE_NAMES[record[1 --[[R_STATE]]]]\n  record[6 --[[R_BACKOFF]]] = tm.BACKOFF_NAMES[record[6 --[[R_BACKOFF]]]]\n  record[10 --[[R_ON_DEPENDENCY_FAILURE]]] = tm.ON_FAILURE_NAMES[record[10 --[[R_ON_DEPENDENCY_FAILURE]]]]\n  if record[4 --[[R_QUEUE]]] == '' then\n    record[4 --[[R_QUEUE]]] = 'default'\n  end\n  if record[14 --[[R_RUN_AT]]] == 0 then\n    record[14 --[[R_RUN_AT]]] = record[13 --[[R_ENQUEUED_AT]]]\n  end\n  return record\nend\n\n-- Records read or written during a call stay decoded here, and each changed one is encoded\n-- and written once, when the call commits: a task that moves through several states in one\n-- call (enqueued, assigned, started) costs one write, and the writes go out as one HSET.\ntm.task_cache = {}\n\nfunction tm.load_task(id)\n  local record = tm.task_cache[id]\n  if record == nil then\n    local packed = redis.call('HGET', tm.taskKey, id)\n    record = packed and tm.decode_task(packed) or false\n    tm.task_cache[id] = record\n  end\n  return record or nil\nend\n\n-- scripts-lua/list-tasks.lua\n-- Cost: O(log T + 4 × limit) per call: each call looks at no more than SCAN_BUDGET_PER_ROW ×\n-- limit index entries (one record read each), so a page filtered by queue, or of a state that\n-- shares its index with another, may hold fewer than `limit` tasks, or none, with a cursor to\n-- go on; only an empty cursor means the end.\n--\n-- Each state is read from the index it lives in, and an entry counts only when its record is in\n-- the state asked for: `delayed` holds delayed and retrying tasks, `dead` dead and canceled\n-- ones, `leases` assigned and running ones. The orders are those of the indexes: ready tasks in\n-- dispatch order (oldest = the next to run), delayed and retrying by due time, assigned and\n-- running by lease expiry, completed, dead and canceled by finish time.\n--\n-- The cursor of an indexed state is \"<score>/<id>\" of the last entry looked at (`/` cannot\n-- occur in an id). The next call starts right after it by rank when that entry is still there\n-- with that score; when it left the index, right after where it was (past its score, and past\n-- the ids its equals in score sort before), so a task that stays in its state is listed exactly\n-- once over the pages, and one that moves in or out meanwhile may or may not be.\n--\n-- Waiting tasks have no index: a task waits only on dependencies, and every task with\n-- dependencies has a `deps` entry, so waiting lists `deps` with HSCAN, in no particular order\n-- (`order` is ignored) and with HSCAN's guarantees (a task waiting all along is listed at\n-- least once; its cursor is HSCAN's). Redis returns a small hash (listpack) whole in one\n-- HSCAN, so a waiting page may hold more than `limit` tasks: at most the namespace's\n-- hash-max-listpack-entries.\ntm.open_namespace_for_reading()\ntm.cursor = tm.cursor or ''\n\nlocal SCAN_BUDGET_PER_ROW = 4\n\nlocal rows = {}\nlocal budget = SCAN_BUDGET_PER_ROW * tm.limit\n\nlocal function bad_cursor(expected)\n  tm.fail('TM_BAD_ARGUMENT', 'cursor: expected ' .. expected .. ' from a previous ' .. tm.state .. ' page, got '\n    .. tm.arg_show(tm.cursor))\nend\n\n-- Adds the task to the page when its record is in the state (and queue) asked for.\nlocal function consider(id)\n  local record = tm.load_task(id)\n  if record and record[1 --[[R_STATE]]] == tm.state and (tm.queue == nil or record[4 --[[R_QUEUE]]] == tm.queue) then\n    rows[#rows + 1] = {\n      id, tm.state, record[4 --[[R_QUEUE]]], record[2 --[[R_PRIORITY]]], record[15 --[[R_ATTEMPTS]]], record[13 --[[R_ENQUEUED_AT]]],\n      record[14 --[[R_RUN_AT]]], record[21 --[[R_FINISHED_AT]]], record[17 --[[R_NODE]]],\n    }\n  end\n  -- Records are only read here: dropping each keeps the call's memory to one page.\n  tm.task_cache[id] = nil\nend\n\nif tm.state == 'waiting' then\n  local scan_cursor = '0'\n  if tm.cursor ~= '' then\n    if not string.find(tm.cursor, '^[1-9]%d*$') or #tm.cursor > 20 then\n      bad_cursor('an HSCAN cursor')\n    end\n    scan_cursor = tm.cursor\n  end\n  repeat\n    local reply = redis.call('HSCAN', tm.depsKey, scan_cursor, 'COUNT', tm.limit)\n    scan_cursor = reply[1]\n    local entries = reply[2]\n    for i = 1, #entries, 2 do\n      consider(entries[i])\n    end\n    budget = budget - #entries / 2\n  until scan_cursor == '0' or #rows >= tm.limit or budget <= 0\n  return { 'tasks', rows, 'cursor', scan_cursor == '0' and '' or scan_cursor }\nend\n\nlocal newest = tm.order == 'newest'\n-- Equal scores sort by id, byte by byte; Lua's `<` on strings follows the locale, so compare\n-- the bytes here.\nlocal function id_before(a, b)\n  local n = math.min(#a, #b)\n  for i = 1, n do\n    local x, y = string.byte(a, i), string.byte(b, i)\n    if x ~= y then\n      return x < y\n    end\n  end\n  return #a < #b\nend\n-- True when (score, id) comes after the cursor's entry in the listing's order.\nlocal function after_cursor(score, id, cursor_score, cursor_id)\n  if score ~= cursor_score then\n    return (score > cursor_score) ~= newest\n  end\n  if newest then\n    return id_before(id, cursor_id)\n  end\n  return id_before(cursor_id, id)\nend\n\n-- Returns the cursor of the next page, '' at the end.\nlocal function list_index(index)\n  local start = 0\n  local cursor_score, cursor_id = nil, nil\n  if tm.cursor ~= '' then\n    local score_text, id = string.match(tm.cursor, '^(%-?%d+)/(.+)$')\n    if not score_text or #score_text > 17 or not tm.arg_is_id(id) then\n      bad_cursor('\"<score>/<id>\"')\n    end\n    cursor_score, cursor_id = tonumber(score_text), id\n    local stored = redis.call('ZSCORE', index, cursor_id)\n    if stored and tonumber(stored) == cursor_score then\n      if newest then\n        start = redis.call('ZREVRANK', index, cursor_id) + 1\n      else\n        start = redis.call('ZRANK', index, cursor_id) + 1\n      end\n    elseif newest then\n      start = redis.call('ZCOUNT', index, '(' .. score_text, '+inf')\n    else\n      start = redis.call('ZCOUNT', index, '-inf', '(' .. score_text)\n    end\n  end\n\n  local last_score, last_id = nil, nil\n  local at_end = false\n  while #rows < tm.limit and budget > 0 do\n    local count = math.min(tm.limit - #rows, budget)\n    local entries\n    if newest then\n      entries = redis.call('ZRANGE', index, start, start + count - 1, 'REV', 'WITHSCORES')\n    else\n      entries = redis.call('ZRANGE', index, start, start + count - 1, 'WITHSCORES')\n    end\n    for i = 1, #entries, 2 do\n      local id, score = entries[i], tonumber(entries[i + 1])\n      -- Only the first call after a cursor whose entry left the index can meet, at its start,\n      -- equals in score that the previous page already covered.\n      if cursor_id == nil or after_cursor(score, id, cursor_score, cursor_id) then\n        consider(id)\n      end\n      last_score, last_id = score, id\n    end\n    start = start + #entries / 2\n    budget = budget - #entries / 2\n    if #entries / 2 < count then\n      at_end = true\n      break\n    end\n  end\n\n  if at_end then\n    return ''\n  elseif last_id then\n    return string.format('%d', last_score) .. '/' .. last_id\n  end\n  return tm.cursor\nend\n\nlocal next_cursor\nif tm.state == 'ready' then\n  next_cursor = list_index(tm.readyKey)\nelseif tm.state == 'delayed' or tm.state == 'retrying' then\n  next_cursor = list_index(tm.delayedKey)\nelseif tm.state == 'assigned' or tm.state == 'running' then\n  next_cursor = list_index(tm.leasesKey)\nelseif tm.state == 'completed' then\n  next_cursor = list_index(tm.doneKey)\nelse\n  next_cursor = list_index(tm.deadKey)\nend\nreturn { 'tasks', rows, 'cursor', next_cursor }\n",
+}
+
+/**
+ * Lists one page of the tasks in a state, newest or oldest first, optionally of one queue; the reply's cursor continues the listing.
+ *
+ * Script `list-tasks` v1 (read-only, called with EVALSHA_RO); keys: meta, task, deps, ready, delayed, leases, done, dead.
+ * Fails with: TM_BAD_ARGUMENT, TM_NOT_INITIALIZED, TM_SCHEMA_MISMATCH (classes in `./errors.ts`).
+ */
+export function listTasks(runner: ScriptCaller, namespace: Namespace, args: ListTasksArgs): Promise<ListTasksReply> {
+  return runner.call(listTasksScript, namespace, args) as Promise<ListTasksReply>
+}
+
 // maintain ----------------------------------------------------------------------------------------
 
 /** Arguments of {@link maintain}; each travels as one ARGV string, checked by the script before anything else. */
@@ -2505,6 +2656,7 @@ export const allScripts: readonly ScriptDefinition[] = [
   getTaskScript,
   heartbeatScript,
   initScript,
+  listTasksScript,
   maintainScript,
   partitionsScript,
   registerNodeScript,
@@ -2530,6 +2682,7 @@ export const scriptsByName: Readonly<Record<string, ScriptDefinition>> = {
   'get-task': getTaskScript,
   heartbeat: heartbeatScript,
   init: initScript,
+  'list-tasks': listTasksScript,
   maintain: maintainScript,
   partitions: partitionsScript,
   'register-node': registerNodeScript,

@@ -53,6 +53,7 @@ const CALLS: Record<string, Call> = {
   init: { script: s.initScript, argv: ['round-robin'] },
   'get-task': { script: s.getTaskScript, argv: ['queued'] },
   stats: { script: s.statsScript, argv: [] },
+  'list-tasks': { script: s.listTasksScript, argv: ['delayed', 'oldest', '', '10', ''] },
   'watch-dependency': { script: s.watchDependencyScript, argv: ['1', 'queued'] },
   'claim-relay': { script: s.claimRelayScript, argv: ['10', ''] },
   'ack-relay': { script: s.ackRelayScript, argv: ['1', 'queued', '5'] },
