@@ -28,7 +28,7 @@ async function listedIds(bench: Bench, args: Omit<s.ListTasksArgs, 'cursor'>): P
 
 /** The ids of an index in the listing's order, kept when their task is in the state (and queue). */
 async function expectedIds(bench: Bench, index: KeyName, state: State, order: Order, queue?: string): Promise<string[]> {
-  const ids = await bench.client.zrange(bench.ns.key(index), 0, -1)
+  const ids = await bench.client.zrange(bench.ns.key(index), '0', '-1')
   if (order === 'newest') ids.reverse()
   const kept: string[] = []
   for (const id of ids) {
