@@ -22,6 +22,7 @@ import { CALL_LIMITS } from './call-limits.js'
 import { chunkEnqueueRows } from './enqueue-chunks.js'
 import { open, type Connection, type Opened } from './connection.js'
 import { followEvents, toTaskEvents, type EventOptions, type TaskEvent } from './events.js'
+import { listTasksAcross, type ListTasksOptions, type TaskPage } from './list-tasks.js'
 import { addUpStats, findTask, PartitionTable, raisePartitions, readPartitionTable } from './partitions.js'
 import { setUpNamespace } from './setup.js'
 import { decodeJson, encodeBytes, encodeJson } from './payloads.js'
@@ -375,6 +376,17 @@ export class Scheduler<Payload = string | Buffer, Result = Buffer> {
   /** The task, or null when there is none (never enqueued, or swept by retention). */
   async getTask(id: string): Promise<TaskInfo | null> {
     return (await this.locate(id))?.task ?? null
+  }
+
+  /**
+   * One page of the tasks in a state, newest or oldest first, optionally of one queue; pass the
+   * page's `cursor` back for the next one (empty at the end). With several partitions the pages
+   * walk partition 0 to its end, then partition 1, and so on, so the order holds within each
+   * partition. A page may hold fewer tasks than `limit`, even none, before the end: each call
+   * looks at a bounded number of entries (client/list-tasks.ts).
+   */
+  async listTasks(options: ListTasksOptions): Promise<TaskPage> {
+    return listTasksAcross(this.connection.runner, this.partitions, options)
   }
 
   /** The state and result of each dependency of a task. */
