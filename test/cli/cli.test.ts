@@ -350,6 +350,57 @@ describe('taskmill stats and task on a partitioned namespace', () => {
   })
 })
 
+describe('taskmill tasks', () => {
+  it('prints a page as a table with the next cursor, follows it to the end, and filters by queue', async () => {
+    const namespace = randomNamespace('cli')
+    const scheduler = await Scheduler.open({ connection: redisInfo.url, namespace: namespace.name })
+    const later = Date.now() + 3_600_000
+    try {
+      for (let i = 0; i < 5; i++) await scheduler.enqueue({ id: `d${i}`, runAt: later + i, priority: i, queue: i === 3 ? 'mail' : 'default' })
+      await scheduler.enqueue({ id: 'now' })
+    } finally {
+      await scheduler.close()
+    }
+    const base = ['tasks', '--url', redisInfo.url, '--namespace', namespace.name, '--state', 'delayed']
+    const first = await runCli([...base, '--oldest', '--limit', '3'])
+    expect(first.stderr).toBe('')
+    expect(first.code).toBe(0)
+    expect(first.stdout).toMatch(/^ID\s+QUEUE\s+PRIORITY\s+ATTEMPTS\s+ENQUEUED\s+RUN AT\s+FINISHED\s+NODE$/m)
+    const idsOf = (stdout: string): string[] =>
+      stdout.split('\n').filter((line) => /^d\d /.test(line)).map((line) => line.split(/\s+/)[0] as string)
+    expect(idsOf(first.stdout)).toEqual(['d0', 'd1', 'd2'])
+    expect(first.stdout).toMatch(/^d1\s+default\s+1\s+0\s+\S+ ago\s+in \S+( \S+)?\s+-\s+-$/m)
+    const cursor = /^Next page: --cursor '([^']+)'$/m.exec(first.stdout)?.[1]
+    expect(cursor).toBeDefined()
+    const rest = await runCli([...base, '--oldest', '--limit', '3', '--cursor', cursor as string])
+    expect(idsOf(rest.stdout)).toEqual(['d3', 'd4'])
+    expect(rest.stdout).toContain('End of the list.')
+
+    const newest = await runCli([...base, '--json'])
+    expect(JSON.parse(newest.stdout)).toMatchObject({ cursor: '', tasks: [{ id: 'd4' }, { id: 'd3' }, { id: 'd2' }, { id: 'd1' }, { id: 'd0' }] })
+    const mail = await runCli([...base, '--queue', 'mail', '--json'])
+    expect(JSON.parse(mail.stdout)).toMatchObject({ cursor: '', tasks: [{ id: 'd3', queue: 'mail', state: 'delayed', priority: 3 }] })
+    const none = await runCli([...base.slice(0, -1), 'completed'])
+    expect(none.stdout).toBe('No completed tasks on this page.\nEnd of the list.\n')
+  })
+
+  it('refuses an unknown state, a limit out of range and a made-up cursor', async () => {
+    const namespace = randomNamespace('cli')
+    const scheduler = await Scheduler.open({ connection: redisInfo.url, namespace: namespace.name })
+    await scheduler.close()
+    const base = ['tasks', '--url', redisInfo.url, '--namespace', namespace.name]
+    const state = await runCli([...base, '--state', 'pending'])
+    expect(state.code).toBe(2)
+    expect(state.stderr).toContain('--state "pending": expected one of waiting, delayed, ready, assigned, running, retrying, completed, dead, canceled')
+    const limit = await runCli([...base, '--state', 'ready', '--limit', '1001'])
+    expect(limit.code).toBe(2)
+    expect(limit.stderr).toContain('--limit 1001: expected 1 to 1000')
+    const cursor = await runCli([...base, '--state', 'ready', '--cursor', '0:nonsense'])
+    expect(cursor.code).toBe(1)
+    expect(cursor.stderr).toContain('TM_BAD_ARGUMENT cursor: ')
+  })
+})
+
 describe('taskmill partitions', () => {
   it('shows each partition with its tag and tasks, and --raise adds partitions, saying how far it has got', async () => {
     const namespace = randomNamespace('cli')
@@ -469,7 +520,7 @@ describe('taskmill usage', () => {
   it('--help lists the commands and exits 0', async () => {
     const { code, stdout } = await runCli(['--help'])
     expect(code).toBe(0)
-    for (const command of ['scripts', 'load', 'stats', 'task', 'partitions']) expect(stdout).toMatch(new RegExp(`^  ${command} `, 'm'))
+    for (const command of ['scripts', 'load', 'stats', 'task', 'tasks', 'partitions']) expect(stdout).toMatch(new RegExp(`^  ${command} `, 'm'))
   })
 
   it('a command --help shows its options', async () => {
