@@ -52,7 +52,10 @@ function scriptsCalledBy(...files: string[]): string[] {
  * through the shared helpers of client/partitions.ts and client/relay.ts, which each side uses
  * in part (named here, as reading those modules' imports would grant each side the other's).
  */
-const producerScriptNames = (): string[] => [...scriptsCalledBy('client/scheduler.ts', 'client/partitions.ts'), 'watch-dependency']
+const producerScriptNames = (): string[] => [
+  ...scriptsCalledBy('client/scheduler.ts', 'client/partitions.ts', 'client/list-tasks.ts'),
+  'watch-dependency',
+]
 const workerScriptNames = (): string[] => [
   ...scriptsCalledBy('client/worker.ts', 'client/partition-worker.ts'),
   'partitions',
