@@ -31,7 +31,9 @@
 -- dependency failed (or was canceled before its dependencies completed) would run without its
 -- parents' results, so it is refused: retry the dependency first. A task that had dependents is
 -- refused too: they have settled on its failure already (died, or ran anyway), and running it
--- again would not bring them back; enqueue the graph again under new ids instead.
+-- again would not bring them back; enqueue the graph again under new ids instead. A retried
+-- task whose dependencies all completed does not hold them again (its edges to them went when it
+-- finished), so retention may sweep them while it runs: dependency-results then says `removed`.
 open_namespace()
 local record = load_task(id)
 -- A proxy stands for a task of another partition: it is retried there.

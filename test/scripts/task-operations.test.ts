@@ -96,6 +96,19 @@ describe.each(targets)('task operations on $name', (target) => {
         await expectRefusedUnchanged(bench, () => s.retryTask(bench.runner, bench.ns, { id: 'a b' }), BadArgumentError)
       })
 
+      it('retries a task whose dependencies completed; it reads their results again', async () => {
+        const bench = await openBench(target)
+        await bench.register('n1', 1, 1)
+        await bench.enqueue({ id: 'parent' }, { id: 'child', dependsOn: ['parent'], maxAttempts: 1 })
+        const [[, token]] = (await bench.start('n1')) as [s.StartReply[number]]
+        await bench.complete('n1', [{ id: 'parent', token, result: 'input' }])
+        await kill(bench, 'child')
+        expect(await s.retryTask(bench.runner, bench.ns, { id: 'child' })).toBe('ready')
+        expect((await bench.task('child')).state).toBe('assigned')
+        expect(await s.dependencyResults(bench.runner, bench.ns, { id: 'child' })).toEqual([['parent', 'completed', Buffer.from('input'), null]])
+        await expectStatsTrue(bench, ['parent', 'child'])
+      })
+
       it('refuses a task whose dependency failed, and one whose dependents settled on its failure', async () => {
         const bench = await openBench(target)
         await bench.register('n1', 1, 1)
