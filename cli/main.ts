@@ -13,11 +13,23 @@ import { scriptsCommand } from './commands/scripts.js'
 import { statsCommand } from './commands/stats.js'
 import { taskCommand } from './commands/task.js'
 import { tasksCommand } from './commands/tasks.js'
+import { cleanCommand, removeCommand, retryCommand } from './commands/operations.js'
 import { CliFailure, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors.js'
 import { processOutput, type Output } from './io.js'
 import { renderTable } from './table.js'
 
-const COMMANDS: readonly Command[] = [scriptsCommand, loadCommand, initCommand, statsCommand, taskCommand, tasksCommand, partitionsCommand]
+const COMMANDS: readonly Command[] = [
+  scriptsCommand,
+  loadCommand,
+  initCommand,
+  statsCommand,
+  taskCommand,
+  tasksCommand,
+  partitionsCommand,
+  retryCommand,
+  removeCommand,
+  cleanCommand,
+]
 
 function usage(): string {
   const list = renderTable(

@@ -13,6 +13,8 @@ export type TaskEventType =
   | 'dead'
   | 'canceled'
   | 'cancel-requested'
+  | 'requeued'
+  | 'removed'
   | 'recovered'
   | 'released'
   | 'node-joined'

@@ -8,11 +8,14 @@ import type { Cluster, Redis } from 'ioredis'
 import type { GetTaskReply, StatsReply } from '../loader/generated/scripts.js'
 import {
   cancel,
+  cleanTasks,
   dependencyResults,
   enqueue,
   enqueueScript,
   getTask,
   maintain,
+  removeTask,
+  retryTask,
   stats,
 } from '../loader/generated/scripts.js'
 import { TaskmillError } from '../loader/errors.js'
@@ -371,6 +374,47 @@ export class Scheduler<Payload = string | Buffer, Result = Buffer> {
     const found = await this.locate(id)
     // The id's own partition answers with the usual unknown-task error.
     return cancel(this.connection.runner, found?.partition ?? this.partitions.route(id), { id })
+  }
+
+  /**
+   * Runs a dead or canceled task again under its id, with a fresh attempt budget; resolves to
+   * its new state. Refused ({@link InvalidStateError}) for a task in another state, one whose
+   * dependencies did not complete, and one that had dependents (they settled on its failure
+   * already and stay as they are).
+   */
+  async retry(id: string): Promise<'ready' | 'delayed'> {
+    const found = await this.locate(id)
+    return retryTask(this.connection.runner, found?.partition ?? this.partitions.route(id), { id })
+  }
+
+  /**
+   * Removes a finished task now instead of at its retention time; resolves to the state it had.
+   * Refused ({@link InvalidStateError}) while it is unfinished or a dependent may still read it.
+   */
+  async remove(id: string): Promise<'completed' | 'dead' | 'canceled'> {
+    const found = await this.locate(id)
+    return removeTask(this.connection.runner, found?.partition ?? this.partitions.route(id), { id })
+  }
+
+  /**
+   * Removes the finished tasks (of one state, or all three) that finished at least
+   * `olderThanMs` ago, on every partition, in calls of at most `limit` tasks; resolves to how
+   * many were removed. Tasks still held by their dependents are left for retention.
+   */
+  async clean(options: { state?: 'completed' | 'dead' | 'canceled'; olderThanMs: number; limit?: number }): Promise<number> {
+    const runner = this.connection.runner
+    const state = options.state ?? 'finished'
+    let removed = 0
+    for (const partition of this.partitions.all) {
+      let skip = 0
+      for (;;) {
+        const [gone, passed, more] = await cleanTasks(runner, partition, { state, olderThanMs: options.olderThanMs, limit: options.limit, skip })
+        removed += gone
+        skip += passed
+        if (more === 0) break
+      }
+    }
+    return removed
   }
 
   /** The task, or null when there is none (never enqueued, or swept by retention). */

@@ -516,11 +516,70 @@ describe('taskmill on a partitioned namespace, alone on a fresh redis-server', (
   })
 })
 
+describe('taskmill retry, remove and clean', () => {
+  it('retry runs a canceled task again, remove drops a finished one, clean sweeps the rest, on every partition', async () => {
+    const namespace = randomNamespace('cli')
+    const scheduler = await Scheduler.open({ connection: redisInfo.url, namespace: namespace.name, partitions: 2 })
+    try {
+      const ids = Array.from({ length: 6 }, (_, i) => `op${i}`)
+      await scheduler.enqueueBatch(ids.map((id) => ({ id, delayMs: 3_600_000 })))
+      for (const id of ids) expect(await scheduler.cancel(id)).toBe('canceled')
+      const cli = (args: string[]) => runCli([...args, '--url', redisInfo.url, '--namespace', namespace.name])
+      const redis = openClient(redisInfo.url)
+      const table = await readPartitionTable(createRunner(redis), namespace.name)
+      expect(table.count).toBe(2)
+
+      const retried = await cli(['retry', 'op0'])
+      expect(retried).toMatchObject({ code: 0, stdout: 'op0: delayed\n', stderr: '' })
+      expect((await scheduler.getTask('op0'))?.state).toBe('delayed')
+      const before = await Promise.all(table.all.map((partition) => dumpNamespace(redis, partition)))
+      const again = await cli(['retry', 'op0'])
+      expect(again.code).toBe(1)
+      expect(again.stderr).toContain('only a dead or canceled task can be retried')
+      const unfinished = await cli(['remove', 'op0'])
+      expect(unfinished.code).toBe(1)
+      expect(unfinished.stderr).toContain('only a finished task can be removed')
+      expect(await Promise.all(table.all.map((partition) => dumpNamespace(redis, partition)))).toEqual(before)
+
+      expect(await cli(['remove', 'op1'])).toMatchObject({ code: 0, stdout: 'op1: removed (was canceled)\n' })
+      expect(await scheduler.getTask('op1')).toBeNull()
+      const missing = await cli(['remove', 'op1'])
+      expect(missing.code).toBe(1)
+      expect(missing.stderr).toContain('no task "op1"')
+
+      expect(await cli(['clean', '--older-than', '3600000'])).toMatchObject({ code: 0, stdout: 'removed 0 finished tasks\n' })
+      expect(await cli(['clean', '--older-than', '0', '--state', 'completed'])).toMatchObject({ code: 0, stdout: 'removed 0 completed tasks\n' })
+      expect(await cli(['clean', '--older-than', '0', '--state', 'canceled'])).toMatchObject({ code: 0, stdout: 'removed 4 canceled tasks\n' })
+      const stats = await scheduler.stats()
+      expect([stats.canceled, stats.delayed]).toEqual([0, 1])
+      const bad = await cli(['clean', '--older-than', '0', '--state', 'running'])
+      expect(bad.code).toBe(2)
+      expect((await cli(['clean'])).code).toBe(2)
+
+      // The same through the Scheduler.
+      expect(await scheduler.cancel('op0')).toBe('canceled')
+      expect(await scheduler.retry('op0')).toBe('delayed')
+      expect(await scheduler.cancel('op0')).toBe('canceled')
+      expect(await scheduler.remove('op0')).toBe('canceled')
+      await scheduler.enqueueBatch([{ id: 'x1', delayMs: 3_600_000 }, { id: 'x2', delayMs: 3_600_000 }])
+      await scheduler.cancel('x1')
+      await scheduler.cancel('x2')
+      expect(await scheduler.clean({ olderThanMs: 0, limit: 1 })).toBe(2)
+      const after = await scheduler.stats()
+      expect([after.canceled, after.delayed, after.ready]).toEqual([0, 0, 0])
+    } finally {
+      await scheduler.close()
+    }
+  })
+})
+
 describe('taskmill usage', () => {
   it('--help lists the commands and exits 0', async () => {
     const { code, stdout } = await runCli(['--help'])
     expect(code).toBe(0)
-    for (const command of ['scripts', 'load', 'stats', 'task', 'tasks', 'partitions']) expect(stdout).toMatch(new RegExp(`^  ${command} `, 'm'))
+    for (const command of ['scripts', 'load', 'stats', 'task', 'tasks', 'partitions', 'retry', 'remove', 'clean']) {
+      expect(stdout).toMatch(new RegExp(`^  ${command} `, 'm'))
+    }
   })
 
   it('a command --help shows its options', async () => {

@@ -58,6 +58,9 @@ const CALLS: Record<string, Call> = {
   'claim-relay': { script: s.claimRelayScript, argv: ['10', ''] },
   'ack-relay': { script: s.ackRelayScript, argv: ['1', 'queued', '5'] },
   'deliver-outcome': { script: s.deliverOutcomeScript, argv: ['1', 'parent', 'completed', 'r'] },
+  'retry-task': { script: s.retryTaskScript, argv: ['gone'] },
+  'remove-task': { script: s.removeTaskScript, argv: ['gone'] },
+  'clean-tasks': { script: s.cleanTasksScript, argv: ['finished', '0'] },
 }
 
 type Variant = (keys: string[], ns: Namespace, other: Namespace, names: string[]) => string[]
@@ -86,8 +89,10 @@ const VARIANTS: Record<string, Variant> = {
 async function seeded(target: (typeof targets)[number]): Promise<{ bench: Bench; other: Namespace }> {
   const bench = await openBench(target)
   await bench.register('n1', 1, 10)
-  await bench.enqueue({ id: 'running' }, { id: 'queued', delayMs: 60_000 })
+  await bench.enqueue({ id: 'running' }, { id: 'queued', delayMs: 60_000 }, { id: 'gone', delayMs: 60_000 })
   await bench.start('n1')
+  // A finished task, for the scripts that act on one.
+  await s.cancel(bench.runner, bench.ns, { id: 'gone' })
   const other = neighbour(bench.ns)
   await s.init(bench.runner, other, {})
   await s.registerNode(bench.runner, other, { nodeId: 'n1', weight: 1, capacity: 10, queues: [] })
