@@ -217,6 +217,8 @@ export class PartitionWorker {
   private capacity: number
   /** Counts the capacity writes; a heartbeat sent after the last one confirms it (see PartitionLoad). */
   private capacityWrites = 0
+  /** A capacity write is on its way: a heartbeat overlapping it proves nothing about the figure in force. */
+  private capacityWriting = false
   private readonly running = new Map<string, RunningTask>()
   private pendingResults: PendingResult[] = []
   /** Completion calls in flight; stop() waits for them. */
@@ -278,9 +280,20 @@ export class PartitionWorker {
    */
   async setCapacity(capacity: number): Promise<void> {
     if (capacity === this.capacity) return
+    const previous = this.capacity
     this.capacity = capacity
-    await this.register()
-    this.capacityWrites++
+    this.capacityWriting = true
+    try {
+      await this.register()
+    } catch (error) {
+      // The write may or may not have got through (a reply lost): the larger of the two
+      // figures bounds what the partition may assign, so it stands until a write succeeds.
+      this.capacity = Math.max(previous, capacity)
+      throw error
+    } finally {
+      this.capacityWriting = false
+      this.capacityWrites++
+    }
     if (capacity > 0) void this.claim()
   }
 
@@ -581,12 +594,13 @@ export class PartitionWorker {
     // Strays seen by a heartbeat answered before this one was sent (see reconcile).
     const earlier = this.strays
     const capacityWrites = this.capacityWrites
+    const writing = this.capacityWriting
     try {
       const reply = await heartbeat(runner, namespace, { nodeId: this.nodeId })
       const load: PartitionLoad = {
         inflight: reply.running.length + reply.assigned,
         ready: reply.ready,
-        capacityConfirmed: capacityWrites === this.capacityWrites ? 1 : 0,
+        capacityConfirmed: !writing && !this.capacityWriting && capacityWrites === this.capacityWrites ? 1 : 0,
       }
       this.clockOffset = reply.now - Date.now()
       this.setDueTimer(reply.nextDueAt)

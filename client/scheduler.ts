@@ -572,7 +572,7 @@ async function* merge<T>(generators: readonly AsyncGenerator<T>[], stop: AbortCo
     }
   } finally {
     stop.abort()
-    await Promise.all(pending.values())
+    await Promise.allSettled(pending.values())
   }
 }
 

@@ -167,9 +167,12 @@ export class Worker {
           await this.join(table).catch((error: unknown) => this.report(error))
         }
       }
-    })().finally(() => {
-      this.beating = undefined
-    })
+    })()
+      // Called from a timer: whatever slips through is reported, never left unhandled.
+      .catch((error: unknown) => this.report(error))
+      .finally(() => {
+        this.beating = undefined
+      })
     return this.beating
   }
 
@@ -198,7 +201,12 @@ export class Worker {
       offsetOf(this.nodeId) + this.rounds,
     )
     const lowered = this.parts.filter((part, i) => (targets[i] as number) < part.worker.slots)
-    await Promise.all(lowered.map((part) => part.worker.setCapacity(targets[this.parts.indexOf(part)] as number)))
+    // A write that fails leaves the larger figure in force (setCapacity), so nothing is freed by it.
+    await Promise.all(
+      lowered.map((part) =>
+        part.worker.setCapacity(targets[this.parts.indexOf(part)] as number).catch((error: unknown) => this.report(error)),
+      ),
+    )
     let spare = this.capacity - this.parts.reduce((sum, part) => sum + part.reserved, 0)
     for (const [i, part] of this.parts.entries()) {
       const wanted = (targets[i] as number) - part.worker.slots

@@ -45,7 +45,6 @@ describe.each(connectionTargets)('a partitioned namespace on $name', (target) =>
     const ids = Array.from({ length: 90 }, (_, i) => `t-${i}`)
     for (const id of ids) await s.enqueue({ id })
     const stats = await until('90 completions', () => s.stats(), (st) => st.completed === 90)
-    ids.forEach((id) => expect(stats.partitions.length).toBeGreaterThan(partitionOf(id, 3)))
     const expected = [0, 1, 2].map((p) => ids.filter((id) => partitionOf(id, 3) === p).length)
     expect(stats.partitions.map((st) => st.completed)).toEqual(expected)
     expect((await s.getTask('t-7'))?.state).toBe('completed')
