@@ -14,6 +14,7 @@ local CONFIG_FIELDS = {
   'schema', 'strategy', 'payloadCap', 'resultCap', 'keepCompletedMs', 'keepCompletedCount',
   'keepDeadMs', 'keepDeadCount', 'eventsMaxLen', 'nodeTimeoutMs', 'seq', 'vtime', 'dueAt', 'timerNode',
   'count:completed', 'count:dead', 'count:canceled', 'queueFilters',
+  'pausedQueues',
 }
 
 local function check_schema(schema)
@@ -50,6 +51,15 @@ local function open_namespace()
   config.completedCount = tonumber(values[15] or '0')
   config.deadCount = tonumber(values[16] or '0') + tonumber(values[17] or '0')
   config.queueFilters = values[18] == '1'
+  -- Paused queues (pause-queue, resume-queue): comma-separated and sorted, absent or '' when
+  -- none. The set is built only when some queue is paused (lib/dispatch).
+  config.pausedQueues = values[19] or ''
+  if config.pausedQueues ~= '' then
+    config.paused = {}
+    for queue in string.gmatch(config.pausedQueues, '[^,]+') do
+      config.paused[queue] = true
+    end
+  end
   read_clock()
 end
 

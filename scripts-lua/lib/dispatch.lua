@@ -52,6 +52,20 @@
 -- `default`, or the first node with a queue list): while every task is of `default` and every
 -- node serves it, no task can wait behind tasks nobody serves. Tasks already ready when the
 -- flag is set are not in the index; they are found through `ready` as before.
+--
+-- Paused queues (meta `pausedQueues`, written by pause-queue and resume-queue). A task of a
+-- paused queue counts as one no free node serves: it stays `ready` and in both sets, it counts
+-- toward READY_SKIP_MAX, and its queue is never one of the QUEUE_LOOKUPS, so a paused backlog
+-- at the head of `ready` costs a call the same bounded look as any backlog nobody serves, and
+-- the tasks of other queues behind it are reached through `ready-by-queue`. Tasks already
+-- assigned or running are not touched: they finish as usual. Pausing sets `queueFilters`, so
+-- every task that becomes ready from then on is indexed. The limit that remains: tasks that
+-- were ready before the namespace first used queues (or paused one) are not in the index, so
+-- behind a paused backlog of more than READY_SKIP_MAX tasks they wait until the backlog is
+-- resumed or leaves `ready`; the same holds for any backlog nobody serves. A namespace with no
+-- paused queue pays one more HMGET field and nothing else. resume-queue dispatches at once,
+-- and looks the resumed queue up in `ready-by-queue` (dispatch's `wanted`) should its tasks sit
+-- behind more than READY_SKIP_MAX others.
 local WINDOW = 16
 -- Free nodes looked at past the window for a task whose queue no node in the window serves.
 local NODE_SCAN_MAX = 256
@@ -83,6 +97,8 @@ local function start_task(id, record, node_id)
   set_state(record, 'running')
   record[R_ATTEMPTS] = record[R_ATTEMPTS] + 1
   record[R_STARTED_AT] = now
+  -- Progress belongs to an attempt: the new one starts without (lib/record).
+  record[R_PROGRESS] = nil
   save_task(id, record)
   zset_add(runningKey, 0, node_id .. '>' .. id)
   zset_add(leasesKey, now + record[R_LEASE_MS], id)
@@ -119,8 +135,9 @@ end
 -- is read in chunks; removals are buffered, so offsets stay valid while it is walked. The
 -- node-choosing functions are built inside, and only when something is ready: most calls
 -- find the ready set empty, and every EVALSHA builds the chunk's closures again. `caller` is
--- the id of the node making the call, when a node makes it (see Queues above).
-local function dispatch(caller)
+-- the id of the node making the call, when a node makes it (see Queues above); `wanted` a queue
+-- to look up first should the call stop at the skip limit (resume-queue).
+local function dispatch(caller, wanted)
   -- Tasks this call made ready are still in the write buffer. When the stored ready set is
   -- empty and they are few, they are all the ready tasks there are: dispatch them from the
   -- buffer, and those assigned never touch the set (no ZADD now and ZREM at commit).
@@ -300,6 +317,12 @@ local function dispatch(caller)
   end
   local taken, skipped, offset = 0, 0, 0
   local unserved = {}
+  -- A paused queue is served by no node (see Paused queues above).
+  if config.paused then
+    for queue in pairs(config.paused) do
+      unserved[queue] = true
+    end
+  end
   local no_free_node = false
   local capped = false
 
@@ -371,6 +394,9 @@ local function dispatch(caller)
             add(queue)
           end
         end
+      end
+      if wanted then
+        add(wanted)
       end
       if caller then
         add_node_queues(find_node(caller))

@@ -173,6 +173,7 @@ tm.CONFIG_FIELDS = {
   'schema', 'strategy', 'payloadCap', 'resultCap', 'keepCompletedMs', 'keepCompletedCount',
   'keepDeadMs', 'keepDeadCount', 'eventsMaxLen', 'nodeTimeoutMs', 'seq', 'vtime', 'dueAt', 'timerNode',
   'count:completed', 'count:dead', 'count:canceled', 'queueFilters',
+  'pausedQueues',
 }
 
 function tm.check_schema(schema)
@@ -204,6 +205,15 @@ function tm.open_namespace()
   tm.config.completedCount = tonumber(values[15] or '0')
   tm.config.deadCount = tonumber(values[16] or '0') + tonumber(values[17] or '0')
   tm.config.queueFilters = values[18] == '1'
+  -- Paused queues (pause-queue, resume-queue): comma-separated and sorted, absent or '' when
+  -- none. The set is built only when some queue is paused (lib/dispatch).
+  tm.config.pausedQueues = values[19] or ''
+  if tm.config.pausedQueues ~= '' then
+    tm.config.paused = {}
+    for queue in string.gmatch(tm.config.pausedQueues, '[^,]+') do
+      tm.config.paused[queue] = true
+    end
+  end
   tm.read_clock()
 end
 
@@ -431,12 +441,15 @@ end
 -- fan-in task's list can be long; R_HAS_DEPENDENTS says whether anything waits on the task,
 -- so finishing a task nobody waits for costs no look-up. R_HOLDS_PARENTS is 1 while edges to
 -- the task's parents are kept that R_UNMET no longer counts (lib/lifecycle), and absent
--- otherwise, so most records do not grow by it.
+-- otherwise, so most records do not grow by it. R_PROGRESS is the last progress the handler of
+-- the current (or last) attempt reported (report-progress), absent until one reports and
+-- cleared when an attempt starts; a record that holds it stores R_HOLDS_PARENTS as 0 when it
+-- is absent, so the record stays a MessagePack array (a hole would make it a map).
 -- R_STATE = 1, R_PRIORITY = 2, R_SEQ = 3, R_QUEUE = 4, R_MAX_ATTEMPTS = 5, R_BACKOFF = 6, R_BACKOFF_MS = 7
 -- R_BACKOFF_CAP_MS = 8, R_LEASE_MS = 9, R_ON_DEPENDENCY_FAILURE = 10, R_UNMET = 11, R_HAS_DEPENDENTS = 12
 -- R_ENQUEUED_AT = 13, R_RUN_AT = 14, R_ATTEMPTS = 15, R_LOST = 16, R_NODE = 17, R_TOKEN = 18, R_ASSIGNED_AT = 19
 -- R_STARTED_AT = 20, R_FINISHED_AT = 21, R_CANCEL_REQUESTED = 22, R_PAYLOAD = 23, R_RESULT = 24, R_ERROR = 25
--- R_REASON = 26, R_HOLDS_PARENTS = 27
+-- R_REASON = 26, R_HOLDS_PARENTS = 27, R_PROGRESS = 28
 
 -- Ready tasks are ordered by priority (higher first), then by enqueue order. Both fit one
 -- exact double: priorities span 2001 values and sequence numbers stay below 2^40.
@@ -473,6 +486,9 @@ function tm.decode_task(packed)
   if record[14 --[[R_RUN_AT]]] == 0 then
     record[14 --[[R_RUN_AT]]] = record[13 --[[R_ENQUEUED_AT]]]
   end
+  if record[27 --[[R_HOLDS_PARENTS]]] == 0 then
+    record[27 --[[R_HOLDS_PARENTS]]] = nil
+  end
   return record
 end
 
@@ -489,7 +505,12 @@ function tm.encode_task(record)
   if run_at == record[13 --[[R_ENQUEUED_AT]]] then
     record[14 --[[R_RUN_AT]]] = 0
   end
+  local holds_parents = record[27 --[[R_HOLDS_PARENTS]]]
+  if holds_parents == nil and record[28 --[[R_PROGRESS]]] ~= nil then
+    record[27 --[[R_HOLDS_PARENTS]]] = 0
+  end
   local packed = cmsgpack.pack(record)
+  record[27 --[[R_HOLDS_PARENTS]]] = holds_parents
   record[1 --[[R_STATE]]], record[6 --[[R_BACKOFF]]], record[10 --[[R_ON_DEPENDENCY_FAILURE]]], record[4 --[[R_QUEUE]]], record[14 --[[R_RUN_AT]]] =
     state, backoff, on_failure, queue, run_at
   return packed
@@ -639,6 +660,20 @@ end
 -- `default`, or the first node with a queue list): while every task is of `default` and every
 -- node serves it, no task can wait behind tasks nobody serves. Tasks already ready when the
 -- flag is set are not in the index; they are found through `ready` as before.
+--
+-- Paused queues (meta `pausedQueues`, written by pause-queue and resume-queue). A task of a
+-- paused queue counts as one no free node serves: it stays `ready` and in both sets, it counts
+-- toward READY_SKIP_MAX, and its queue is never one of the QUEUE_LOOKUPS, so a paused backlog
+-- at the head of `ready` costs a call the same bounded look as any backlog nobody serves, and
+-- the tasks of other queues behind it are reached through `ready-by-queue`. Tasks already
+-- assigned or running are not touched: they finish as usual. Pausing sets `queueFilters`, so
+-- every task that becomes ready from then on is indexed. The limit that remains: tasks that
+-- were ready before the namespace first used queues (or paused one) are not in the index, so
+-- behind a paused backlog of more than READY_SKIP_MAX tasks they wait until the backlog is
+-- resumed or leaves `ready`; the same holds for any backlog nobody serves. A namespace with no
+-- paused queue pays one more HMGET field and nothing else. resume-queue dispatches at once,
+-- and looks the resumed queue up in `ready-by-queue` (dispatch's `wanted`) should its tasks sit
+-- behind more than READY_SKIP_MAX others.
 -- WINDOW = 16
 -- Free nodes looked at past the window for a task whose queue no node in the window serves.
 -- NODE_SCAN_MAX = 256
@@ -670,6 +705,8 @@ function tm.start_task(id, record, node_id)
   tm.set_state(record, 'running')
   record[15 --[[R_ATTEMPTS]]] = record[15 --[[R_ATTEMPTS]]] + 1
   record[20 --[[R_STARTED_AT]]] = tm.now
+  -- Progress belongs to an attempt: the new one starts without (lib/record).
+  record[28 --[[R_PROGRESS]]] = nil
   tm.save_task(id, record)
   tm.zset_add(tm.runningKey, 0, node_id .. '>' .. id)
   tm.zset_add(tm.leasesKey, tm.now + record[9 --[[R_LEASE_MS]]], id)
@@ -706,8 +743,9 @@ end
 -- is read in chunks; removals are buffered, so offsets stay valid while it is walked. The
 -- node-choosing functions are built inside, and only when something is ready: most calls
 -- find the ready set empty, and every EVALSHA builds the chunk's closures again. `caller` is
--- the id of the node making the call, when a node makes it (see Queues above).
-function tm.dispatch(caller)
+-- the id of the node making the call, when a node makes it (see Queues above); `wanted` a queue
+-- to look up first should the call stop at the skip limit (resume-queue).
+function tm.dispatch(caller, wanted)
   -- Tasks this call made ready are still in the write buffer. When the stored ready set is
   -- empty and they are few, they are all the ready tasks there are: dispatch them from the
   -- buffer, and those assigned never touch the set (no ZADD now and ZREM at commit).
@@ -887,6 +925,12 @@ function tm.dispatch(caller)
   end
   local taken, skipped, offset = 0, 0, 0
   local unserved = {}
+  -- A paused queue is served by no node (see Paused queues above).
+  if tm.config.paused then
+    for queue in pairs(tm.config.paused) do
+      unserved[queue] = true
+    end
+  end
   local no_free_node = false
   local capped = false
 
@@ -958,6 +1002,9 @@ function tm.dispatch(caller)
             add(queue)
           end
         end
+      end
+      if wanted then
+        add(wanted)
       end
       if caller then
         add_node_queues(tm.find_node(caller))

@@ -169,7 +169,10 @@ end
 -- fan-in task's list can be long; R_HAS_DEPENDENTS says whether anything waits on the task,
 -- so finishing a task nobody waits for costs no look-up. R_HOLDS_PARENTS is 1 while edges to
 -- the task's parents are kept that R_UNMET no longer counts (lib/lifecycle), and absent
--- otherwise, so most records do not grow by it.
+-- otherwise, so most records do not grow by it. R_PROGRESS is the last progress the handler of
+-- the current (or last) attempt reported (report-progress), absent until one reports and
+-- cleared when an attempt starts; a record that holds it stores R_HOLDS_PARENTS as 0 when it
+-- is absent, so the record stays a MessagePack array (a hole would make it a map).
 
 -- Spelled out rather than built from STATE_CODES by a loop, which every call would run again.
 tm.STATE_NAMES = {
