@@ -58,6 +58,22 @@ describe.each(targets)('silent nodes on $name', (target) => {
       expect((await bench.task('f')).state).toBe('ready')
     })
 
+    it('a node whose last heartbeat is older than the node timeout gets no task from enqueue or the heartbeat of another node, with no maintain call', async () => {
+      // Two things keep it so: the housekeeping every dispatching call runs when due drops the
+      // node, and dispatch itself passes over a node silent for a third of the timeout (gone_silent).
+      const bench = await openBench(target, { nodeTimeoutMs: 600 })
+      await bench.register('old', 1, 10)
+      await bench.register('other', 1, 10, ['elsewhere'])
+      await sleep(700)
+      await s.heartbeat(bench.runner, bench.ns, { nodeId: 'other' })
+      await bench.enqueue({ id: 'a' })
+      await s.heartbeat(bench.runner, bench.ns, { nodeId: 'other' })
+      expect((await bench.task('a')).state).toBe('ready')
+      expect(await bench.start('old').catch(() => [])).toEqual([])
+      await bench.register('live', 1, 10)
+      expect((await bench.task('a')).node).toBe('live')
+    })
+
     it('an assigned task of a dropped node goes back without a lost attempt; a running one counts one', async () => {
       const bench = await openBench(target, { nodeTimeoutMs: 300 })
       await bench.register('gone', 1, 10)
