@@ -20,6 +20,9 @@ export type TaskEventType =
   | 'node-joined'
   | 'node-left'
   | 'node-lost'
+  | 'paused'
+  | 'resumed'
+  | 'progress'
 
 export interface TaskEvent {
   /**
@@ -30,11 +33,14 @@ export interface TaskEvent {
   readonly type: TaskEventType
   /** Server time of the event, in ms, from the stream id. */
   readonly at: number
-  /** The task, empty for node events. */
+  /** The task, empty for node and queue events (`paused`, `resumed`). */
   readonly task: string
   /** The node, empty when none is involved. */
   readonly node: string
-  /** Free text: an error, a reason, a token. */
+  /**
+   * Free text: an error, a reason, a token; the queue of a `paused` or `resumed` event; the
+   * value a handler reported, as sent (JSON from the Worker), for `progress`.
+   */
   readonly detail: string
 }
 

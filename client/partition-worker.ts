@@ -42,6 +42,7 @@ import {
   maintain,
   registerNode,
   release,
+  reportProgress,
   start,
   type CompleteArgs,
   type StartReply,
@@ -76,6 +77,17 @@ export interface TaskContext<Data = Buffer> {
   readonly queue: string
   /** Results of the task's dependencies, by id (null for a dependency that did not complete), as stored. */
   dependencyResults(): Promise<Map<string, Buffer | null>>
+  /**
+   * Reports the task's progress: a string is sent as it is, anything else as its JSON text (a
+   * number as its JSON, `0.5`), at most 4,096 bytes. It replaces the progress reported before,
+   * is shown by `Scheduler.getTask` (`progress`, as sent) and goes on the event stream as a
+   * `progress` event. Resolves once stored; a call Redis did not take for a passing reason is
+   * sent again while the node holds the task. Rejects with `LeaseLostError` (or
+   * `UnknownTaskError`) once the node no longer holds the task, with `BadArgumentError` for an
+   * empty or oversize value and a TypeError for a value JSON cannot spell. A rejection nobody
+   * awaits is not an unhandled one: the worker goes on either way.
+   */
+  progress(value: number | string | boolean | object | null): Promise<void>
 }
 
 /**
@@ -383,6 +395,12 @@ export class PartitionWorker {
           const rows = await dependencyResults(runner, namespace, { id: task.id })
           return new Map(rows.map(([id, , result]) => [id, result]))
         },
+        progress: (value) => {
+          const sent = this.sendProgress(task.id, task.token, value)
+          // A handler that does not await its report must not turn a refusal into an unhandled rejection.
+          sent.catch(() => undefined)
+          return sent
+        },
       }
       // Only this worker aborts a task (abortTask), so it can stop waiting directly instead of
       // listening on every signal: a listener per task is measurable at thousands of tasks/s.
@@ -441,6 +459,22 @@ export class PartitionWorker {
     for (const item of items) {
       const entry = this.running.get(item.id)
       if (entry?.token === item.token) this.running.delete(item.id)
+    }
+  }
+
+  /** A handler's progress report; sent again after a passing failure while the node holds the task. */
+  private async sendProgress(id: string, token: number, value: unknown): Promise<void> {
+    const progress = typeof value === 'string' ? value : JSON.stringify(value)
+    if (typeof progress !== 'string') throw new TypeError(`progress: ${typeof value} has no JSON spelling`)
+    const { runner, namespace } = this.connection
+    for (let pause = RETRY_FIRST_MS; ; pause = Math.min(pause * 2, RETRY_MAX_MS)) {
+      try {
+        await reportProgress(runner, namespace, { id, token, progress })
+        return
+      } catch (error) {
+        if (!isPassing(error) || this.abandoned || this.held(id, token) === undefined) throw error
+      }
+      await sleep(pause)
     }
   }
 

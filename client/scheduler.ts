@@ -14,7 +14,9 @@ import {
   enqueueScript,
   getTask,
   maintain,
+  pauseQueue,
   removeTask,
+  resumeQueue,
   retryTask,
   stats,
 } from '../loader/generated/scripts.js'
@@ -415,6 +417,40 @@ export class Scheduler<Payload = string | Buffer, Result = Buffer> {
       }
     }
     return removed
+  }
+
+  /**
+   * Pauses a queue on every partition of the namespace: none of its tasks is dispatched until
+   * {@link resumeQueue}, they stay `ready`; its tasks already assigned or running finish as
+   * usual, and other queues go on. `changed` is false when the queue was paused already. A
+   * partition added later starts with no queue paused: pause the queue again after raising the
+   * count.
+   */
+  async pauseQueue(queue: string): Promise<{ changed: boolean }> {
+    const runner = this.connection.runner
+    const replies = await Promise.all((await this.freshTable()).all.map((partition) => pauseQueue(runner, partition, { queue })))
+    return { changed: replies.some((reply) => reply.changed === 1) }
+  }
+
+  /**
+   * Resumes a paused queue on every partition; its ready tasks go to free nodes at once
+   * (`dispatched` counts the tasks those calls assigned). `changed` is false when it was not
+   * paused.
+   */
+  async resumeQueue(queue: string): Promise<{ changed: boolean; dispatched: number }> {
+    const runner = this.connection.runner
+    const replies = await Promise.all((await this.freshTable()).all.map((partition) => resumeQueue(runner, partition, { queue })))
+    return {
+      changed: replies.some((reply) => reply.changed === 1),
+      dispatched: replies.reduce((sum, reply) => sum + reply.dispatched, 0),
+    }
+  }
+
+  /** The partition table read now, for operations that must reach every partition. */
+  private async freshTable(): Promise<PartitionTable> {
+    this.table = await readPartitionTable(this.connection.runner, this.namespace)
+    this.tableReadAt = Date.now()
+    return this.table
   }
 
   /** The task, or null when there is none (never enqueued, or swept by retention). */

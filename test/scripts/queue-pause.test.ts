@@ -30,7 +30,7 @@ describe.each(targets)('queue pause on $name', (target) => {
       await s.heartbeat(bench.runner, bench.ns, { nodeId: 'n1' })
       await bench.maintain()
       expect((await bench.task('s1')).state).toBe('ready')
-      expect(await bench.client.zrange(bench.ns.key('ready'), 0, -1)).toEqual(['s1'])
+      expect(await bench.client.zrange(bench.ns.key('ready'), '0', '-1')).toEqual(['s1'])
     })
 
     it('a running task of a paused queue completes, and the queue stays paused', async () => {
