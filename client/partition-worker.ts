@@ -473,6 +473,7 @@ export class PartitionWorker {
         return
       } catch (error) {
         if (!isPassing(error) || this.abandoned || this.held(id, token) === undefined) throw error
+        this.report(error)
       }
       await sleep(pause)
     }

@@ -191,4 +191,40 @@ describe('Worker reconciliation while Redis refuses writes (private server)', ()
     const task = await s.getTask('patient')
     expect([task?.attempts, task?.lostAttempts, runs]).toEqual([1, 0, 1])
   })
+
+  it('a progress report refused for lack of memory is sent again until it gets through', async () => {
+    const s = await scheduler(url)
+    const errors: unknown[] = []
+    let started!: () => void
+    const running = new Promise<void>((resolve) => (started = resolve))
+    let report!: () => void
+    const gate = new Promise<void>((resolve) => (report = resolve))
+    let reported = false
+    await worker(
+      url,
+      s,
+      async (task) => {
+        started()
+        await gate
+        await task.progress({ step: 1 })
+        reported = true
+        return 'done'
+      },
+      { onError: (e) => errors.push(e) },
+    )
+    await s.enqueue({ id: 'reporter' })
+    await running
+    await admin.config('SET', 'maxmemory', '1')
+    try {
+      report()
+      while (!errors.some((e) => e instanceof RedisOutOfMemoryError && /report-progress/.test(e.message))) await sleep(20)
+      expect(reported).toBe(false)
+    } finally {
+      await admin.config('SET', 'maxmemory', '0')
+    }
+    expect((await s.waitForResult('reporter', { timeoutMs: 10_000 })).toString()).toBe('done')
+    expect(reported).toBe(true)
+    const task = await s.getTask('reporter')
+    expect([task?.attempts, task?.progress]).toEqual([1, '{"step":1}'])
+  })
 })
