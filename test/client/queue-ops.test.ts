@@ -2,6 +2,7 @@
  * Scheduler.pauseQueue / resumeQueue over a namespace of three partitions, and a handler's
  * task.progress(), with a real Worker, on one Redis and on a cluster.
  */
+import type { Cluster, Redis } from 'ioredis'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { LeaseLostError, Scheduler, Worker, type TaskContext, type TaskHandler } from '../../client/index.js'
 import { partitionOf } from '../../loader/routing.js'
@@ -14,7 +15,7 @@ afterEach(async () => {
 })
 
 let url = redisInfo.url
-let raw = () => standaloneClient()
+let raw: () => Redis | Cluster = () => standaloneClient()
 
 async function scheduler(partitions = 1): Promise<Scheduler> {
   const s = await Scheduler.open({ connection: url, namespace: randomNamespace('q').name, partitions })
