@@ -13,7 +13,7 @@ import { scriptsCommand } from './commands/scripts.js'
 import { statsCommand } from './commands/stats.js'
 import { taskCommand } from './commands/task.js'
 import { tasksCommand } from './commands/tasks.js'
-import { cleanCommand, removeCommand, retryCommand } from './commands/operations.js'
+import { cleanCommand, pauseCommand, removeCommand, resumeCommand, retryCommand } from './commands/operations.js'
 import { CliFailure, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors.js'
 import { processOutput, type Output } from './io.js'
 import { renderTable } from './table.js'
@@ -29,6 +29,8 @@ const COMMANDS: readonly Command[] = [
   retryCommand,
   removeCommand,
   cleanCommand,
+  pauseCommand,
+  resumeCommand,
 ]
 
 function usage(): string {

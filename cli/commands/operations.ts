@@ -1,11 +1,12 @@
 /**
  * `taskmill retry ID`, `taskmill remove ID` and `taskmill clean --older-than MS`: the operator's
  * changes to finished tasks, each one script call (or, for clean, bounded calls on every
- * partition until nothing is left). Refusals come back as the scripts' TM_ errors.
+ * partition until nothing is left). `taskmill pause QUEUE` and `taskmill resume QUEUE`: one call
+ * on each partition. Refusals come back as the scripts' TM_ errors.
  */
 import type { ScriptRunner } from '../../loader/runner.js'
 import type { Namespace } from '../../loader/keys.js'
-import { cleanTasks, removeTask, retryTask } from '../../loader/generated/scripts.js'
+import { cleanTasks, pauseQueue, removeTask, resumeQueue, retryTask } from '../../loader/generated/scripts.js'
 import { createRunner } from '../../client/connection.js'
 import { findTask, readPartitionTable, type PartitionTable } from '../../client/partitions.js'
 import { integerOption, parseCommandArgs, requireOption, type Command } from '../command.js'
@@ -136,6 +137,60 @@ ${connectionHelp.join('\n')}
         }
       }
       return `removed ${removed} ${state === 'finished' ? 'finished' : state} task${removed === 1 ? '' : 's'}\n`
+    }, output)
+  },
+}
+
+const partitionCount = (count: number): string => `${count} partition${count === 1 ? '' : 's'}`
+
+export const pauseCommand: Command = {
+  name: 'pause',
+  summary: 'stop dispatching the tasks of a queue',
+  help: `Usage: taskmill pause --namespace NS [--url URL | --cluster SEEDS] QUEUE
+
+Pauses a queue on every partition: none of its tasks is given to a node until it is resumed
+(they stay ready); its tasks already assigned or running finish as usual, and other queues go
+on. Pausing a paused queue changes nothing, and says so.
+
+Options:
+${namespaceHelp}
+${connectionHelp.join('\n')}
+  -h, --help             Show this help.
+`,
+  async run(argv, output) {
+    const { values, positionals } = parseCommandArgs('pause', argv, idOptions, { names: ['QUEUE'], required: 1 })
+    const queue = positionals[0]!
+    return withNamespace('pause', values, async (runner, table) => {
+      const replies = await Promise.all(table.all.map((partition) => pauseQueue(runner, partition, { queue })))
+      const paused = replies[0]?.pausedQueues.split(',').join(', ') ?? ''
+      const changed = replies.some((reply) => reply.changed === 1)
+      return `queue ${queue}: ${changed ? `paused on ${partitionCount(table.count)}` : 'was paused already'} (paused queues: ${paused})\n`
+    }, output)
+  },
+}
+
+export const resumeCommand: Command = {
+  name: 'resume',
+  summary: 'dispatch the tasks of a paused queue again',
+  help: `Usage: taskmill resume --namespace NS [--url URL | --cluster SEEDS] QUEUE
+
+Resumes a paused queue on every partition; its ready tasks go to free nodes at once, and the
+line printed says how many were given out. Resuming a queue that is not paused changes nothing,
+and says so.
+
+Options:
+${namespaceHelp}
+${connectionHelp.join('\n')}
+  -h, --help             Show this help.
+`,
+  async run(argv, output) {
+    const { values, positionals } = parseCommandArgs('resume', argv, idOptions, { names: ['QUEUE'], required: 1 })
+    const queue = positionals[0]!
+    return withNamespace('resume', values, async (runner, table) => {
+      const replies = await Promise.all(table.all.map((partition) => resumeQueue(runner, partition, { queue })))
+      if (!replies.some((reply) => reply.changed === 1)) return `queue ${queue}: was not paused\n`
+      const dispatched = replies.reduce((sum, reply) => sum + reply.dispatched, 0)
+      return `queue ${queue}: resumed on ${partitionCount(table.count)}, ${dispatched} task${dispatched === 1 ? '' : 's'} dispatched\n`
     }, output)
   },
 }

@@ -21,6 +21,7 @@ import {
   redisInfo,
 } from '../support/context.js'
 import { findExecutable, spawnRedisServer, type SpawnedRedis } from '../../devtools/redis-server.js'
+import { partitionOf } from '../../loader/routing.js'
 import { runCli } from './run-cli.js'
 
 /** The row of `scripts` (or `load`) for one script: its line of the table. */
@@ -573,11 +574,46 @@ describe('taskmill retry, remove and clean', () => {
   })
 })
 
+describe('taskmill pause and resume', () => {
+  it('pause holds a queue on every partition, resume dispatches it, each saying what changed', async () => {
+    const namespace = randomNamespace('cli')
+    const scheduler = await Scheduler.open({ connection: redisInfo.url, namespace: namespace.name, partitions: 2 })
+    const redis = openClient(redisInfo.url)
+    try {
+      const cli = (args: string[]) => runCli([...args, '--url', redisInfo.url, '--namespace', namespace.name])
+      const runner = createRunner(redis)
+      const table = await readPartitionTable(runner, namespace.name)
+      const paused = () => Promise.all(table.all.map((partition) => redis.hget(partition.key('meta'), 'pausedQueues')))
+      expect(await cli(['pause', 'slow'])).toMatchObject({ code: 0, stdout: 'queue slow: paused on 2 partitions (paused queues: slow)\n', stderr: '' })
+      expect(await paused()).toEqual(['slow', 'slow'])
+      expect(await cli(['pause', 'slow'])).toMatchObject({ code: 0, stdout: 'queue slow: was paused already (paused queues: slow)\n' })
+      await runner.loadAll()
+      for (const partition of table.all) await registerNode(runner, partition, { nodeId: 'n', weight: 1, capacity: 10, queues: [] })
+      const ids = ['s0', 's1', 's2', 's3', 's4', 's5']
+      expect(new Set(ids.map((id) => partitionOf(id, 2))).size).toBe(2)
+      for (const id of ids) await scheduler.enqueue({ id, queue: 'slow' })
+      for (const id of ids) expect((await scheduler.getTask(id))?.state).toBe('ready')
+      const before = await Promise.all(table.all.map((partition) => dumpNamespace(redis, partition)))
+      const bad = await cli(['pause', 'a,b'])
+      expect(bad.code).toBe(1)
+      expect(bad.stderr).toContain('queue')
+      expect(await Promise.all(table.all.map((partition) => dumpNamespace(redis, partition)))).toEqual(before)
+      expect(await cli(['resume', 'slow'])).toMatchObject({ code: 0, stdout: 'queue slow: resumed on 2 partitions, 6 tasks dispatched\n', stderr: '' })
+      expect(await paused()).toEqual([null, null])
+      for (const id of ids) expect((await scheduler.getTask(id))?.state).toBe('assigned')
+      expect(await cli(['resume', 'slow'])).toMatchObject({ code: 0, stdout: 'queue slow: was not paused\n' })
+      expect((await cli(['resume'])).code).toBe(2)
+    } finally {
+      await scheduler.close()
+    }
+  })
+})
+
 describe('taskmill usage', () => {
   it('--help lists the commands and exits 0', async () => {
     const { code, stdout } = await runCli(['--help'])
     expect(code).toBe(0)
-    for (const command of ['scripts', 'load', 'stats', 'task', 'tasks', 'partitions', 'retry', 'remove', 'clean']) {
+    for (const command of ['scripts', 'load', 'stats', 'task', 'tasks', 'partitions', 'retry', 'remove', 'clean', 'pause', 'resume']) {
       expect(stdout).toMatch(new RegExp(`^  ${command} `, 'm'))
     }
   })
