@@ -61,6 +61,9 @@ const CALLS: Record<string, Call> = {
   'retry-task': { script: s.retryTaskScript, argv: ['gone'] },
   'remove-task': { script: s.removeTaskScript, argv: ['gone'] },
   'clean-tasks': { script: s.cleanTasksScript, argv: ['finished', '0'] },
+  'pause-queue': { script: s.pauseQueueScript, argv: ['slow'] },
+  'resume-queue': { script: s.resumeQueueScript, argv: ['default'] },
+  'report-progress': { script: s.reportProgressScript, argv: ['running', '1', '0.5'] },
 }
 
 type Variant = (keys: string[], ns: Namespace, other: Namespace, names: string[]) => string[]
