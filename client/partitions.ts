@@ -10,6 +10,7 @@ import {
   getTask,
   init,
   partitions,
+  pauseQueue,
   type GetTaskReply,
   type InitArgs,
   type PartitionsReply,
@@ -86,7 +87,7 @@ export function configOf(reply: PartitionsReply): Omit<InitArgs, 'keepExisting'>
 
 /**
  * Raises the partition count to `count`. Each new partition is initialised with partition 0's
- * configuration before the table names it, so no client ever routes to a partition that is not
+ * configuration, and paused for the queues paused there, before the table names it, so no client ever routes to a partition that is not
  * ready; two raises at once are told apart by the count each read (TM_PARTITIONS_CHANGED for the
  * loser). Lowering is refused: tasks live where they were routed, and no partition is emptied.
  */
@@ -104,9 +105,12 @@ export async function raisePartitions(runner: ScriptRunner, namespace: string, c
   const salts = await chooseSalts(runner.redis, namespace, reply.tags, count)
   const config = configOf(reply)
   await Promise.all(
-    salts.map((salt, i) => {
+    salts.map(async (salt, i) => {
       const index = reply.count + i
-      return init(runner, new Namespace(namespace, { index, tag: partitionTag(namespace, index, salt) }), config)
+      const partition = new Namespace(namespace, { index, tag: partitionTag(namespace, index, salt) })
+      await init(runner, partition, config)
+      // Paused in partition 0, paused in the new partition before anything can be routed there.
+      for (const queue of reply.pausedQueues?.split(',') ?? []) await pauseQueue(runner, partition, { queue })
     }),
   )
   await addPartitions(runner, new Namespace(namespace), { count: reply.count, partitions: salts.map((salt) => ({ salt })) })

@@ -423,8 +423,8 @@ export class Scheduler<Payload = string | Buffer, Result = Buffer> {
    * Pauses a queue on every partition of the namespace: none of its tasks is dispatched until
    * {@link resumeQueue}, they stay `ready`; its tasks already assigned or running finish as
    * usual, and other queues go on. `changed` is false when the queue was paused already. A
-   * partition added later starts with no queue paused: pause the queue again after raising the
-   * count.
+   * partition added later ({@link addPartitions}) starts with partition 0's queues paused; a
+   * raise that runs at the same time as a pause may leave its new partitions out: pause again.
    */
   async pauseQueue(queue: string): Promise<{ changed: boolean }> {
     const runner = this.connection.runner

@@ -73,6 +73,27 @@ describe.each(connectionTargets)('queue operations and progress on $name', (targ
     expect(await s.resumeQueue('slow')).toEqual({ changed: false, dispatched: 0 })
   })
 
+  it('a partition added while a queue is paused starts paused, and resumeQueue reaches it', async () => {
+    const s = await scheduler(1)
+    const started: string[] = []
+    await worker(s, async (task) => {
+      started.push(task.id)
+      return task.id
+    })
+    await s.pauseQueue('slow')
+    await s.addPartitions(3)
+    expect(s.partitions.count).toBe(3)
+    for (const partition of s.partitions.all) expect(await raw().hget(partition.key('meta'), 'pausedQueues')).toBe('slow')
+    const ids = Array.from({ length: 12 }, (_, i) => `later-${i}`)
+    expect(new Set(ids.map((id) => partitionOf(id, 3)))).toEqual(new Set([0, 1, 2]))
+    for (const id of ids) await s.enqueue({ id, queue: 'slow' })
+    await s.enqueue({ id: 'other' })
+    await s.waitForResult('other', { timeoutMs: 10_000 })
+    for (const id of ids) expect((await s.getTask(id))?.state).toBe('ready')
+    expect((await s.resumeQueue('slow')).changed).toBe(true)
+    for (const id of ids) expect((await s.waitForResult(id, { timeoutMs: 10_000 })).toString()).toBe(id)
+  })
+
   it('task.progress is stored, shown by getTask and sent as progress events', async () => {
     const s = await scheduler()
     let release: () => void = () => undefined
