@@ -298,9 +298,9 @@ describe('taskmill stats and task on a partitioned namespace', () => {
       [2, table.all[2]!.tag, 1, 3, 1],
     ])
     // The node's last heartbeat is its most recent one in any partition.
-    const seen = reply.partitions.map((each) => each.nodes[0]![6])
+    const seen = reply.partitions.map((each) => each.nodes[0]!.lastSeenAt)
     expect(new Set(seen).size).toBe(3)
-    expect(reply.nodes.map((node) => [node[0], node[2], node[3], node[6]])).toEqual([['cli-node', 6, 6, Math.max(...seen)]])
+    expect(reply.nodes.map((node) => [node.id, node.capacity, node.inflight, node.lastSeenAt])).toEqual([['cli-node', 6, 6, Math.max(...seen)]])
   })
 
   it('task finds a task in whichever partition holds it, and names the partition', async () => {
