@@ -137,12 +137,12 @@ describe.each(targets)('stats and metrics on $name', (target) => {
         emails: { assigned: 1, ready: 1, delayed: 1 },
         reports: { ready: 1, waiting: 1 },
       })
-      const [[id, token]] = (await bench.start('mail')) as [[string, number]]
+      const [id, token] = (await bench.start('mail'))[0]!
       expect(id).toBe('e1')
       expect(byQueue(await metricsOf(bench)).emails).toEqual({ running: 1, ready: 1, delayed: 1 })
       // Completing e1 makes r2 ready and gives e2 to the node; finished tasks leave the queue counts.
       await bench.complete('mail', [{ id, token }])
-      const [[, token2]] = (await bench.start('mail')) as [[string, number]]
+      const [, token2] = (await bench.start('mail'))[0]!
       await bench.fail('mail', 'e2', token2, 'boom', true)
       expect(byQueue(await metricsOf(bench))).toEqual({
         default: { ready: 1, delayed: 1 },
@@ -170,7 +170,7 @@ describe.each(targets)('stats and metrics on $name', (target) => {
       const bench = await openBench(target)
       await bench.register('n', 1, 1)
       await bench.enqueue({ id: 'a' }, { id: 'b' }, { id: 'c', delayMs: 60_000 }, { id: 'd', dependsOn: ['a'] })
-      const [[id, token]] = (await bench.start('n')) as [[string, number]]
+      const [id, token] = (await bench.start('n'))[0]!
       await bench.complete('n', [{ id, token }])
       expect(await queueFields(bench)).toEqual({})
       const metrics = await metricsOf(bench)
