@@ -606,6 +606,12 @@ end
 -- failure reported by fail (each failed attempt, whether the task then retries, dies or ends
 -- canceled). A task that dies because a dependency failed, is lost too often or is canceled
 -- without a failed attempt is not a failure here; the `dead` and `canceled` counts show it.
+--
+-- Cost: a move of a `default` task costs one string comparison more, and a call one or two
+-- number tests; a call that completes or fails tasks sends one HINCRBY more per total, however
+-- many tasks it settled (measured: about 1.1 to 1.6 µs of Redis CPU each, against roughly 75 µs
+-- for a complete of one task). A named queue's move adds one HINCRBY per queue and state changed
+-- in the call, and an HDEL when a count comes back to 0.
 tm.state_deltas = {}
 tm.queue_deltas = {}
 tm.completed_total, tm.failed_total = 0, 0
