@@ -526,8 +526,12 @@ end
 -- stored: its count is the namespace's count less the named queues' (metrics.lua), so a
 -- namespace whose tasks are all of `default` pays one comparison per move and writes nothing
 -- more. No task of a named queue exists before the namespace uses queues (meta `queueFilters`
--- is set by the first one, lib/dispatch), so these counts need no backfill. Finished tasks are
--- not counted per queue: retention removes them, and only the namespace's count follows that.
+-- is set by the first one, lib/dispatch), so these counts need no backfill. The exception is a
+-- namespace that already held unfinished tasks of named queues when it was upgraded to scripts
+-- that keep these counts: those tasks were never counted, so their queues' counts drift below
+-- the truth (and `default`'s above it) by that many, and stay so; nothing rebuilds them. Finished
+-- tasks are not counted per queue: retention removes them, and only the namespace's count
+-- follows that.
 --
 -- `total:completed` and `total:failed` only ever grow: a task completed, and a handler's
 -- failure reported by fail (each failed attempt, whether the task then retries, dies or ends
