@@ -8,6 +8,7 @@ import { TaskmillError } from '../loader/errors.js'
 import type { Command } from './command.js'
 import { initCommand } from './commands/init.js'
 import { loadCommand } from './commands/load.js'
+import { metricsCommand } from './commands/metrics.js'
 import { partitionsCommand } from './commands/partitions.js'
 import { scriptsCommand } from './commands/scripts.js'
 import { statsCommand } from './commands/stats.js'
@@ -23,6 +24,7 @@ const COMMANDS: readonly Command[] = [
   loadCommand,
   initCommand,
   statsCommand,
+  metricsCommand,
   taskCommand,
   tasksCommand,
   partitionsCommand,

@@ -181,31 +181,47 @@ export async function findTask(
   return index < 0 ? undefined : { partition: others[index] as Namespace, task: found[index] as GetTaskReply & object }
 }
 
-/** The partitions' counts added up; a node's figures added up over the partitions it serves. */
+/**
+ * The partitions' counts and totals added up, the paused queues of all of them (each partition
+ * holds the same list, and a union shows one that a pause reached only in part); a node's figures
+ * added up over the partitions it serves: its last heartbeat is the latest, and it is stale only
+ * where it is stale in every partition it serves. `now` is the latest server time read.
+ */
 export function addUpStats(each: readonly StatsReply[]): StatsReply {
   const [first, ...rest] = each as [StatsReply, ...StatsReply[]]
-  const total: StatsReply = { ...first, nodes: first.nodes.map((node) => [...node] as (typeof first.nodes)[number]) }
-  const counts = ['waiting', 'delayed', 'ready', 'assigned', 'running', 'retrying', 'completed', 'dead', 'canceled'] as const
-  const nodes = new Map(total.nodes.map((node) => [node[0], node]))
+  const total: StatsReply = {
+    ...first,
+    pausedQueues: [...first.pausedQueues],
+    nodes: first.nodes.map((node) => ({ ...node })),
+  }
+  const counts = [
+    'waiting', 'delayed', 'ready', 'assigned', 'running', 'retrying', 'completed', 'dead', 'canceled',
+    'completedTotal', 'failedTotal',
+  ] as const
+  const nodes = new Map(total.nodes.map((node) => [node.id, node]))
+  const paused = new Set(total.pausedQueues)
   for (const reply of rest) {
     for (const count of counts) total[count] += reply[count]
+    total.now = Math.max(total.now, reply.now)
+    for (const queue of reply.pausedQueues) paused.add(queue)
     for (const node of reply.nodes) {
-      const known = nodes.get(node[0])
+      const known = nodes.get(node.id)
       if (!known) {
-        const copy = [...node] as (typeof first.nodes)[number]
-        nodes.set(node[0], copy)
+        const copy = { ...node }
+        nodes.set(node.id, copy)
         total.nodes.push(copy)
         continue
       }
-      // id, weight, capacity, inflight, completed, failed, lastSeenAt, queues
-      known[2] += node[2]
-      known[3] += node[3]
-      known[4] += node[4]
-      known[5] += node[5]
-      known[6] = Math.max(known[6], node[6])
+      known.capacity += node.capacity
+      known.inflight += node.inflight
+      known.completed += node.completed
+      known.failed += node.failed
+      known.lastSeenAt = Math.max(known.lastSeenAt, node.lastSeenAt)
+      known.stale = known.stale && node.stale
     }
   }
-  total.nodes.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+  total.pausedQueues = [...paused].sort()
+  total.nodes.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
   return total
 }
 

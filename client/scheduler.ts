@@ -14,6 +14,7 @@ import {
   enqueueScript,
   getTask,
   maintain,
+  metrics,
   pauseQueue,
   removeTask,
   resumeQueue,
@@ -27,6 +28,7 @@ import { CALL_LIMITS } from './call-limits.js'
 import { chunkEnqueueRows } from './enqueue-chunks.js'
 import { open, type Connection, type Opened } from './connection.js'
 import { followEvents, toTaskEvents, type EventOptions, type TaskEvent } from './events.js'
+import { formatMetrics } from './metrics.js'
 import { listTasksAcross, type ListTasksOptions, type TaskPage } from './list-tasks.js'
 import { addUpStats, findTask, PartitionTable, raisePartitions, readPartitionTable } from './partitions.js'
 import { setUpNamespace } from './setup.js'
@@ -521,13 +523,27 @@ export class Scheduler<Payload = string | Buffer, Result = Buffer> {
   }
 
   /**
-   * Counts per state and the worker nodes, added up over the partitions; `partitions` gives
-   * each partition's own figures, by index.
+   * Counts per state, the completion and failure totals, the paused queues and the worker nodes
+   * (each marked `stale: 1` when its last heartbeat is older than the node timeout, on the Redis
+   * server clock), added up over the partitions; `partitions` gives each partition's own
+   * figures, by index.
    */
   async stats(): Promise<NamespaceStats> {
     const runner = this.connection.runner
     const each = await Promise.all(this.partitions.all.map((partition) => stats(runner, partition)))
     return { ...addUpStats(each), partitions: each }
+  }
+
+  /**
+   * The namespace's metrics in Prometheus text exposition format, added up over the partitions
+   * (one read-only `metrics` call each): tasks by state and by queue, completions and failed
+   * attempts as counters, paused queues, each node's tasks in flight, capacity and staleness,
+   * and the age of the next ready task. Serve it at `/metrics` for a Prometheus scrape.
+   */
+  async metrics(): Promise<string> {
+    const runner = this.connection.runner
+    const each = await Promise.all(this.partitions.all.map((partition) => metrics(runner, partition)))
+    return formatMetrics(this.namespace, each)
   }
 
   /**

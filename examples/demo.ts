@@ -131,10 +131,10 @@ async function main(): Promise<void> {
     console.log(process.stdout.isTTY ? '\n' : '')
 
     const stats = await scheduler.stats()
-    const totalCompleted = stats.nodes.reduce((sum, [, , , , completed]) => sum + completed, 0)
+    const totalCompleted = stats.nodes.reduce((sum, { completed }) => sum + completed, 0)
     const totalWeight = NODES.reduce((sum, n) => sum + n.weight, 0)
     const rows = [['node', 'weight', 'capacity', 'expected share', 'actual share', 'completed', 'failed attempts']]
-    for (const [id, weight, capacity, , completed, failedAttempts] of stats.nodes) {
+    for (const { id, weight, capacity, completed, failed: failedAttempts } of stats.nodes) {
       rows.push([
         id,
         String(weight),
@@ -177,7 +177,7 @@ async function main(): Promise<void> {
       tasks.get('parse-7')?.attempts === 2 && tasks.get('parse-77')?.attempts === 3 && tasks.get('audit-3')?.attempts === 2,
     ])
     const shareError = Math.max(
-      ...stats.nodes.map(([, weight, , , completed]) => Math.abs(completed / totalCompleted - weight / totalWeight)),
+      ...stats.nodes.map(({ weight, completed }) => Math.abs(completed / totalCompleted - weight / totalWeight)),
     )
     checks.push([`node shares within 5 points of the weights (worst ${(100 * shareError).toFixed(1)} points)`, shareError <= 0.05])
     console.log('')

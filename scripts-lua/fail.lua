@@ -41,6 +41,7 @@ if node then
   node.failed = node.failed + 1
 end
 record[R_ERROR] = message
+totals.failed = totals.failed + 1
 emit('failed', id, nodeId, message)
 local outcome, retry_at = 'dead', 0
 if record[R_CANCEL_REQUESTED] == 1 then

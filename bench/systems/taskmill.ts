@@ -111,7 +111,7 @@ export class TaskmillProducer implements Producer {
   async details(): Promise<NodeDetails> {
     const s = await this.scheduler.stats()
     return {
-      nodes: s.nodes.map(([id, weight, , , completed, failed]) => ({ id, weight, completed, failed })),
+      nodes: s.nodes.map(({ id, weight, completed, failed }) => ({ id, weight, completed, failed })),
     }
   }
 

@@ -12,7 +12,6 @@ import {
   describeTarget,
   explainUnavailable,
   openTarget,
-  serverTimeMs,
   targetSpec,
 } from '../connection.js'
 import { EXIT_OK } from '../errors.js'
@@ -25,11 +24,15 @@ const options = { ...connectionOptions, namespace: { type: 'string' }, json: { t
 
 const help = `Usage: taskmill stats --namespace NS [--url URL | --cluster SEEDS] [--json]
 
-Shows how many tasks of the namespace are in each state, and each registered worker node: its
-weight, capacity, tasks in flight, tasks completed and failed, and how long ago it last reported.
+Shows how many tasks of the namespace are in each state, how many tasks completed and how many
+attempts failed since the namespace was created, the paused queues, and each registered worker
+node: its weight, capacity, tasks in flight, tasks completed and failed, how long ago it last
+reported, and whether it is stale (its last heartbeat is older than the namespace's node timeout,
+on the Redis server's clock; housekeeping drops a stale node and gives its tasks to others).
 
 A partitioned namespace is shown added up over its partitions (a node's capacity, tasks in flight,
-completed and failed summed, its most recent heartbeat), then one row per partition with its hash
+completed and failed summed, its most recent heartbeat, stale only if stale in every partition it
+serves), then one row per partition with its hash
 tag, on a cluster the primary serving it, and its tasks in each state.
 
 Options:
@@ -54,13 +57,11 @@ export const statsCommand: Command = {
       let table: PartitionTable
       let each: StatsReply[]
       let placements: Placements | undefined
-      let now: number
       try {
         table = await readPartitionTable(runner, namespace.name)
-        ;[each, placements, now] = await Promise.all([
+        ;[each, placements] = await Promise.all([
           statsOfEach(runner, table, output),
           table.count === 1 ? undefined : placePartitions(target.redis, table),
-          serverTimeMs(target.redis),
         ])
       } catch (error) {
         throw await explainNamespace(explainUnavailable(spec, error), namespace, target.redis, spec)
@@ -74,7 +75,9 @@ export const statsCommand: Command = {
       output.out(`Namespace ${namespace.name} on ${describeTarget(spec)}, dispatch strategy ${reply.strategy}${partitioned}\n\n`)
       output.out(renderStates(reply))
       output.out('\n')
-      output.out(reply.nodes.length === 0 ? 'No worker nodes are registered.\n' : renderNodes(reply.nodes, now))
+      output.out(renderTotals(reply))
+      output.out('\n')
+      output.out(reply.nodes.length === 0 ? 'No worker nodes are registered.\n' : renderNodes(reply.nodes, reply.now))
       if (table.count > 1) {
         output.out('\n')
         output.out(renderPartitions(table, each, placements, { withSlot: false }))
@@ -110,16 +113,26 @@ function renderStates(reply: StatsReply): string {
   return renderTable([{ header: 'STATE' }, { header: 'TASKS', align: 'right' }], rows)
 }
 
+function renderTotals(reply: StatsReply): string {
+  const paused = reply.pausedQueues.length === 0 ? 'none' : reply.pausedQueues.join(' ')
+  return (
+    `Completed since creation: ${reply.completedTotal}\n` +
+    `Failed attempts since creation: ${reply.failedTotal}\n` +
+    `Paused queues: ${paused}\n`
+  )
+}
+
 function renderNodes(nodes: StatsReply['nodes'], now: number): string {
-  const rows = nodes.map(([id, weight, capacity, inflight, completed, failed, lastSeenAt, queues]) => [
-    id,
-    String(weight),
-    String(capacity),
-    String(inflight),
-    String(completed),
-    String(failed),
-    `${formatDuration(Math.max(0, now - lastSeenAt))} ago`,
-    queues === '' ? '(all)' : queues.split(',').join(' '),
+  const rows = nodes.map((node) => [
+    node.id,
+    String(node.weight),
+    String(node.capacity),
+    String(node.inflight),
+    String(node.completed),
+    String(node.failed),
+    `${formatDuration(Math.max(0, now - node.lastSeenAt))} ago`,
+    node.stale ? 'stale' : 'live',
+    node.queues === '' ? '(all)' : node.queues.split(',').join(' '),
   ])
   return renderTable(
     [
@@ -130,6 +143,7 @@ function renderNodes(nodes: StatsReply['nodes'], now: number): string {
       { header: 'COMPLETED', align: 'right' },
       { header: 'FAILED', align: 'right' },
       { header: 'LAST HEARTBEAT', align: 'right' },
+      { header: 'STATUS' },
       { header: 'QUEUES', maxWidth: 40 },
     ],
     rows,

@@ -155,6 +155,7 @@ local function finish_task(id, record, state, reason)
   save_task(id, record)
   if state == 'completed' then
     config.completedCount = config.completedCount + 1
+    totals.completed = totals.completed + 1
   else
     config.deadCount = config.deadCount + 1
   end

@@ -23,6 +23,7 @@ import {
 import { findExecutable, spawnRedisServer, type SpawnedRedis } from '../../devtools/redis-server.js'
 import { partitionOf } from '../../loader/routing.js'
 import { runCli } from './run-cli.js'
+import { parsePrometheus, valueOf } from '../support/prometheus.js'
 
 /** The row of `scripts` (or `load`) for one script: its line of the table. */
 function rowOf(stdout: string, name: string): string | undefined {
@@ -172,8 +173,60 @@ describe('taskmill stats and task', () => {
       stdout.split('\n').find((line) => line.startsWith(`${state} `))?.split(/\s+/)[1]
     expect([count('ready'), count('assigned'), count('delayed'), count('completed'), count('total')]).toEqual(['1', '2', '1', '0', '4'])
     const node = stdout.split('\n').find((line) => line.startsWith('cli-node '))
-    expect(node).toMatch(/^cli-node\s+3\s+2\s+2\s+0\s+0\s+\S+ ago\s+default mail$/)
-    expect(stdout).toMatch(/NODE\s+WEIGHT\s+CAPACITY\s+IN FLIGHT\s+COMPLETED\s+FAILED\s+LAST HEARTBEAT/)
+    expect(node).toMatch(/^cli-node\s+3\s+2\s+2\s+0\s+0\s+\S+ ago\s+live\s+default mail$/)
+    expect(stdout).toMatch(/NODE\s+WEIGHT\s+CAPACITY\s+IN FLIGHT\s+COMPLETED\s+FAILED\s+LAST HEARTBEAT\s+STATUS\s+QUEUES/)
+    expect(stdout).toContain('Completed since creation: 0\nFailed attempts since creation: 0\nPaused queues: none\n')
+  })
+
+  it('stats marks a node stale past the node timeout and lists the paused queues', async () => {
+    const namespace = randomNamespace('cli')
+    const scheduler = await Scheduler.open({ connection: redisInfo.url, namespace: namespace.name, config: { nodeTimeoutMs: 10_000 } })
+    await scheduler.close()
+    const redis = openClient(redisInfo.url)
+    const runner = createRunner(redis)
+    await registerNode(runner, namespace, { nodeId: 'quiet', capacity: 1, queues: [] })
+    await registerNode(runner, namespace, { nodeId: 'talks', capacity: 1, queues: [] })
+    const [seconds] = await redis.time()
+    await redis.zadd(namespace.key('seen'), Number(seconds) * 1000 - 60_000, 'quiet')
+    await redis.hset(namespace.key('meta'), 'pausedQueues', 'emails,reports')
+    const { code, stdout } = await runCli(['stats', '--url', redisInfo.url, '--namespace', namespace.name])
+    expect(code).toBe(0)
+    expect(stdout.split('\n').find((line) => line.startsWith('quiet '))).toMatch(/\s1m \d+s ago\s+stale\s+\(all\)$/)
+    expect(stdout.split('\n').find((line) => line.startsWith('talks '))).toMatch(/ ago\s+live\s+\(all\)$/)
+    expect(stdout).toContain('Paused queues: emails reports\n')
+  })
+
+  it('metrics prints Prometheus text with the figures of stats', async () => {
+    const namespace = randomNamespace('cli')
+    const scheduler = await Scheduler.open({ connection: redisInfo.url, namespace: namespace.name })
+    try {
+      await scheduler.enqueueBatch([{ id: 'a', queue: 'emails' }, { id: 'b' }, { id: 'c', delayMs: 3_600_000 }])
+      await registerNode(createRunner(openClient(redisInfo.url)), namespace, { nodeId: 'n1', capacity: 1, queues: [] })
+      const { code, stdout, stderr } = await runCli(['metrics', '--url', redisInfo.url, '--namespace', namespace.name])
+      expect([code, stderr]).toEqual([0, ''])
+      // The same text as the Scheduler's, but for the age of the ready task, read a moment apart.
+      const withoutAge = (text: string) => text.replace(/^taskmill_oldest_ready_task_age_seconds\{.*$/m, '')
+      expect(withoutAge(stdout)).toBe(withoutAge(await scheduler.metrics()))
+      const families = parsePrometheus(stdout)
+      const stats = await scheduler.stats()
+      const ns = { namespace: namespace.name }
+      expect(['ready', 'assigned', 'delayed'].map((state) => valueOf(families, 'taskmill_tasks', { ...ns, state }))).toEqual([
+        stats.ready,
+        stats.assigned,
+        stats.delayed,
+      ])
+      expect(valueOf(families, 'taskmill_node_capacity', { ...ns, node: 'n1' })).toBe(1)
+      expect(valueOf(families, 'taskmill_queue_tasks', { ...ns, queue: 'emails', state: 'assigned' })).toBe(1)
+    } finally {
+      await scheduler.close()
+    }
+  })
+
+  it('metrics on a namespace nobody opened says so and exits 1', async () => {
+    const namespace = randomNamespace('cli')
+    const { code, stderr } = await runCli(['metrics', '--url', redisInfo.url, '--namespace', namespace.name])
+    expect(code).toBe(1)
+    expect(stderr).toContain(`namespace "${namespace.name}" does not exist`)
   })
 
   it('stats --json prints the script reply', async () => {
@@ -299,9 +352,9 @@ describe('taskmill stats and task on a partitioned namespace', () => {
       [2, table.all[2]!.tag, 1, 3, 1],
     ])
     // The node's last heartbeat is its most recent one in any partition.
-    const seen = reply.partitions.map((each) => each.nodes[0]![6])
+    const seen = reply.partitions.map((each) => each.nodes[0]!.lastSeenAt)
     expect(new Set(seen).size).toBe(3)
-    expect(reply.nodes.map((node) => [node[0], node[2], node[3], node[6]])).toEqual([['cli-node', 6, 6, Math.max(...seen)]])
+    expect(reply.nodes.map((node) => [node.id, node.capacity, node.inflight, node.lastSeenAt])).toEqual([['cli-node', 6, 6, Math.max(...seen)]])
   })
 
   it('task finds a task in whichever partition holds it, and names the partition', async () => {

@@ -100,7 +100,7 @@ it('a second signal during the stop ends the process at once', async () => {
   await worker.printed('started long')
   worker.child.kill('SIGINT')
   // The first signal starts the stop, which drains the node before it waits for the handler.
-  while ((await s.stats()).nodes[0]?.[2] !== 0) await new Promise((resolve) => setTimeout(resolve, 20))
+  while ((await s.stats()).nodes[0]?.capacity !== 0) await new Promise((resolve) => setTimeout(resolve, 20))
   worker.child.kill('SIGINT')
   expect(await worker.exited).toEqual({ code: null, signal: 'SIGINT' })
 })

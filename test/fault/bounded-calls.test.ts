@@ -178,7 +178,7 @@ describe.skipIf(faultSkipReason() !== undefined)(`no script call holds Redis ove
       }
     })
     const stats = await s.stats(runner, ns)
-    expect([stats.dead, stats.nodes.map(([id]) => id).sort()]).toEqual([0, ['a', 'b']])
+    expect([stats.dead, stats.nodes.map(({ id }) => id).sort()]).toEqual([0, ['a', 'b']])
     // Retention keeps 1,000 completed tasks, and lets the count overshoot by a hundredth before it sweeps.
     expect(stats.completed).toBeGreaterThanOrEqual(1000)
     expect(stats.completed).toBeLessThanOrEqual(1010)

@@ -58,7 +58,7 @@ describe.skipIf(faultSkipReason() !== undefined)('SIGSTOP past the lease, then S
     const log = producerLog()
     for (const batch of batches(tasks, 200)) await enqueueUntilAcknowledged(scheduler, batch, log)
 
-    const nodeIds = async (): Promise<string[]> => (await scheduler!.stats()).nodes.map(([id]) => id)
+    const nodeIds = async (): Promise<string[]> => (await scheduler!.stats()).nodes.map(({ id }) => id)
     let pauses = 0
     for (let p = 0; p < PAUSES; p++) {
       const victim = nodes[p % nodes.length]!

@@ -89,7 +89,7 @@ describe.skipIf(faultSkipReason() !== undefined)('redis-server SIGKILLed and res
       deadlineMs: 60_000,
     })
     // The Workers came back on their own: every node is still registered and reporting in.
-    const nodes = (await scheduler.stats()).nodes.map(([id]) => id)
+    const nodes = (await scheduler.stats()).nodes.map(({ id }) => id)
     await fleet.stopAll()
     report({
       scenario: 'redis-crash',

@@ -80,11 +80,11 @@ export function checkInvariants(
     if (task.node === undefined) violated(`${task.id} is ${task.state} on no node`)
     held.set(task.node, [...(held.get(task.node) ?? []), task])
   }
-  const registered = new Set(obs.stats.nodes.map((row) => row[0]))
+  const registered = new Set(obs.stats.nodes.map((row) => row.id))
   for (const [node, list] of held) {
     if (!registered.has(node)) violated(`${list.map((t) => t.id).join(',')} held by ${node}, which is not registered`)
   }
-  for (const [id, , capacity, inflight] of obs.stats.nodes) {
+  for (const { id, capacity, inflight } of obs.stats.nodes) {
     const truth = held.get(id)?.length ?? 0
     if (inflight !== truth) violated(`stats give ${id} ${inflight} tasks in flight, it holds ${truth}`)
     if (inflight > capacity) {

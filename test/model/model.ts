@@ -244,7 +244,7 @@ export class Model {
         if (o[field] !== task[field]) step.stamp(o[field], `${id}.${field}`)
       }
     }
-    for (const [id, , , , , , lastSeenAt] of obs.stats.nodes) {
+    for (const { id, lastSeenAt } of obs.stats.nodes) {
       const node = this.nodes.get(id)
       const joins = !node && op.kind === 'register' && op.node === id
       if (joins || (node && node.seenAt !== lastSeenAt)) step.stamp(lastSeenAt, `node ${id} lastSeenAt`)
@@ -332,7 +332,7 @@ export class Model {
     node.weight = op.weight
     node.capacity = op.capacity
     node.queues = [...op.queues]
-    node.seenAt = step.stamp(observedNode(obs, op.node)[6], `node ${op.node} lastSeenAt`)
+    node.seenAt = step.stamp(observedNode(obs, op.node).lastSeenAt, `node ${op.node} lastSeenAt`)
     this.nodes.set(op.node, node)
     this.afterChange(obs, step)
   }
@@ -369,7 +369,7 @@ export class Model {
     if (!node) return expectRefusal(outcome, 'TM_UNKNOWN_NODE')
     const assigned = this.held(nodeId, 'assigned')
     sameJson(expectOk(outcome), assigned.length, `drain-node ${nodeId} reply (tasks handed back)`)
-    node.seenAt = step.stamp(observedNode(obs, nodeId)[6], `node ${nodeId} lastSeenAt`)
+    node.seenAt = step.stamp(observedNode(obs, nodeId).lastSeenAt, `node ${nodeId} lastSeenAt`)
     node.capacity = 0
     const finished = assigned.flatMap((task) => this.handBack(task, step, obs) ?? [])
     this.settleDependents(finished, step, obs)
@@ -380,7 +380,7 @@ export class Model {
     const node = this.nodes.get(nodeId)
     if (!node) return expectRefusal(outcome, 'TM_UNKNOWN_NODE')
     const reply = expectOk(outcome) as StartReply
-    node.seenAt = step.stamp(observedNode(obs, nodeId)[6], `node ${nodeId} lastSeenAt`)
+    node.seenAt = step.stamp(observedNode(obs, nodeId).lastSeenAt, `node ${nodeId} lastSeenAt`)
     const rows = this.claimAssigned(node, max, obs, step)
     checkRows(reply, rows, `start on ${nodeId}`)
     // start does no housekeeping and no dispatch.
@@ -579,7 +579,7 @@ export class Model {
     for (const node of this.nodes.values()) {
       nodeItems.set(node, {
         threshold: node.seenAt + this.config.nodeTimeoutMs + 1,
-        observed: !obs.stats.nodes.some((row) => row[0] === node.id),
+        observed: !obs.stats.nodes.some((row) => row.id === node.id),
         what: `node ${node.id} silent since ${node.seenAt}`,
       })
     }
@@ -819,7 +819,7 @@ export class Model {
         mismatch(`stats counts ${obs.stats[state]} ${state}, the model ${counts.get(state)}`)
       }
     }
-    const rows = obs.stats.nodes.map(([id, weight, capacity, inflight, completed, failed, lastSeenAt, queues]) => ({
+    const rows = obs.stats.nodes.map(({ id, weight, capacity, inflight, completed, failed, lastSeenAt, queues }) => ({
       id, weight, capacity, inflight, completed, failed, lastSeenAt, queues,
     }))
     const expected = [...this.nodes.values()]
@@ -839,7 +839,7 @@ function observed(obs: Observation, id: string): NonNullable<GetTaskReply> {
 }
 
 function observedNode(obs: Observation, id: string): StatsReply['nodes'][number] {
-  const row = obs.stats.nodes.find((r) => r[0] === id)
+  const row = obs.stats.nodes.find((r) => r.id === id)
   if (!row) mismatch(`node ${id} is not in stats`)
   return row
 }

@@ -2,7 +2,7 @@
 import type { GetTaskReply, StatsReply } from '../../loader/generated/scripts.js'
 
 /** The task states, as `stats` names its counts. */
-export type TaskState = Exclude<keyof StatsReply, 'strategy' | 'nodes'>
+export type TaskState = Exclude<keyof StatsReply, 'strategy' | 'nodes' | 'completedTotal' | 'failedTotal' | 'pausedQueues' | 'now'>
 export const TASK_STATES = [
   'waiting', 'delayed', 'ready', 'assigned', 'running', 'retrying', 'completed', 'dead', 'canceled',
 ] as const satisfies readonly TaskState[]

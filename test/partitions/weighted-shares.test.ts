@@ -34,7 +34,7 @@ describe.each(targets)('weighted dispatch over partitions on $name', (target) =>
       }
       const stats = await scheduler.stats()
       const total = Object.values(weights).reduce((a, b) => a + b, 0)
-      const assigned = new Map(stats.nodes.map((node) => [node[0], node[3]]))
+      const assigned = new Map(stats.nodes.map((node) => [node.id, node.inflight]))
       expect([...assigned.values()].reduce((a, b) => a + b, 0)).toBe(10_000)
       for (const [nodeId, weight] of Object.entries(weights)) {
         const share = (assigned.get(nodeId) ?? 0) / 10_000

@@ -85,7 +85,7 @@ describe.each(targets)('dispatch on $name', (target) => {
       await bench.register('c', 1, 100_000)
       for (let i = 0; i < 2; i++) await bench.enqueueMany(...tasks(5000, `b${i}-`))
       const stats = await bench.stats()
-      const inflight = Object.fromEntries(stats.nodes.map(([id, , , inflightCount]) => [id, inflightCount / 10_000]))
+      const inflight = Object.fromEntries(stats.nodes.map(({ id, inflight: inflightCount }) => [id, inflightCount / 10_000]))
       expect(Math.abs((inflight.a ?? 0) - 5 / 9)).toBeLessThan(0.02)
       expect(Math.abs((inflight.b ?? 0) - 3 / 9)).toBeLessThan(0.02)
       expect(Math.abs((inflight.c ?? 0) - 1 / 9)).toBeLessThan(0.02)

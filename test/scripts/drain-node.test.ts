@@ -20,7 +20,7 @@ describe.each(targets)('drain-node on $name', (target) => {
 
       expect(await s.drainNode(bench.runner, bench.ns, { nodeId: 'leaving' })).toBe(1)
       expect([(await bench.task('running')).state, (await bench.task('waiting')).state]).toEqual(['running', 'ready'])
-      expect((await bench.stats()).nodes.map(([id, , capacity, inflight]) => [id, capacity, inflight])).toEqual([
+      expect((await bench.stats()).nodes.map(({ id, capacity, inflight }) => [id, capacity, inflight])).toEqual([
         ['leaving', 0, 1],
       ])
 
@@ -52,7 +52,7 @@ describe.each(targets)('drain-node on $name', (target) => {
         'completed',
         'ready',
       ])
-      expect((await bench.stats()).nodes.map(([id, , capacity, inflight]) => [id, capacity, inflight])).toEqual([
+      expect((await bench.stats()).nodes.map(({ id, capacity, inflight }) => [id, capacity, inflight])).toEqual([
         ['leaving', 0, 0],
       ])
     })

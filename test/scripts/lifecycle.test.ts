@@ -27,7 +27,7 @@ describe.each(targets)('task lifecycle on $name', (target) => {
       expect(task.finishedAt).toBeGreaterThanOrEqual(task.startedAt as number)
       const stats = await bench.stats()
       expect(stats.completed).toBe(1)
-      expect(stats.nodes[0]?.[4]).toBe(1)
+      expect(stats.nodes[0]?.completed).toBe(1)
     })
 
     it('enqueuing an existing id changes nothing and says so', async () => {
@@ -132,7 +132,7 @@ describe.each(targets)('task lifecycle on $name', (target) => {
       expect(await s.cancel(bench.runner, bench.ns, { id: 'assigned' })).toBe('canceled')
       expect(await s.cancel(bench.runner, bench.ns, { id: 'assigned' })).toBe('finished')
       const stats = await bench.stats()
-      expect([stats.canceled, stats.ready, stats.delayed, stats.assigned, stats.nodes[0]?.[3]]).toEqual([4, 0, 0, 0, 0])
+      expect([stats.canceled, stats.ready, stats.delayed, stats.assigned, stats.nodes[0]?.inflight]).toEqual([4, 0, 0, 0, 0])
       await expect(s.cancel(bench.runner, bench.ns, { id: 'nope' })).rejects.toBeInstanceOf(UnknownTaskError)
     })
 
@@ -159,7 +159,7 @@ describe.each(targets)('task lifecycle on $name', (target) => {
       expect(await s.release(bench.runner, bench.ns, { nodeId: 'n1', id: 'parent', token })).toBe('released')
       expect((await bench.task('parent')).state).toBe('canceled')
       expect((await bench.task('child')).state).toBe('dead')
-      expect((await bench.stats()).nodes[0]?.[3]).toBe(0)
+      expect((await bench.stats()).nodes[0]?.inflight).toBe(0)
     })
 
     it('a node that joins an idle namespace and goes silent is dropped', async () => {
@@ -257,7 +257,7 @@ describe.each(targets)('task lifecycle on $name', (target) => {
       await sleep(200)
       await bench.register('survivor', 1, 10)
       const stats = await bench.stats()
-      expect(stats.nodes.map(([id]) => id)).toEqual(['survivor'])
+      expect(stats.nodes.map(({ id }) => id)).toEqual(['survivor'])
       const started = await bench.start('survivor')
       expect(started.map(([id]) => id).sort()).toEqual(['x', 'y'])
       expect(started.every(([, , attempt]) => attempt === 1)).toBe(true)

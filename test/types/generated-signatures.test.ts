@@ -35,7 +35,9 @@ describe('generated wrapper types', () => {
     >()
     expectTypeOf<s.EnqueueArgs['tasks'][number]['remoteDependsOn']>().toEqualTypeOf<string[] | undefined>()
     expectTypeOf<s.InitReply>().toEqualTypeOf<'created' | 'updated' | 'exists'>()
-    expectTypeOf<s.StatsReply['nodes'][number][0]>().toEqualTypeOf<string>()
+    expectTypeOf<s.StatsReply['nodes'][number]['id']>().toEqualTypeOf<string>()
+    expectTypeOf<s.StatsReply['nodes'][number]['stale']>().toEqualTypeOf<number>()
+    expectTypeOf<s.StatsReply['pausedQueues']>().toEqualTypeOf<string[]>()
   })
 
   it('fencing arguments are numbers and booleans, not strings', () => {
