@@ -90,18 +90,23 @@ function toMs(value: Date | number | undefined): number {
  */
 export function cronTimesFor(expression: string, timezone: string, after: number, now: number, keepPast: number): number[] {
   const cron = parseCron(expression)
-  let from = Math.max(after, now - LOOK_BACK_MS)
-  const past: number[] = []
-  const future: number[] = []
-  while (future.length === 0) {
-    const batch = cronTimesAfter(cron, timezone, from, TIMES_AHEAD)
-    if (batch.length === 0) break
-    for (const t of batch) (t <= now ? past : future).push(t)
-    from = batch[batch.length - 1] as number
-    if (batch.length < TIMES_AHEAD) break
+  // Looks back a minute, then further while too few missed times turn up, at most a day: a
+  // per-second expression is not walked over a whole day.
+  for (let window = 60_000; ; window = Math.min(window * 8, LOOK_BACK_MS)) {
+    const from = Math.max(after, now - window)
+    const past: number[] = []
+    const future: number[] = []
+    let cursor = from
+    while (future.length < TIMES_AHEAD - Math.min(past.length, keepPast)) {
+      const batch = cronTimesAfter(cron, timezone, cursor, TIMES_AHEAD)
+      for (const t of batch) (t <= now ? past : future).push(t)
+      if (batch.length < TIMES_AHEAD) break
+      cursor = batch[batch.length - 1] as number
+    }
+    if (past.length >= keepPast || from === after || window === LOOK_BACK_MS) {
+      return [...past.slice(Math.max(0, past.length - keepPast)), ...future].slice(0, TIMES_AHEAD)
+    }
   }
-  const kept = [...past.slice(Math.max(0, past.length - keepPast)), ...future]
-  return kept.slice(0, TIMES_AHEAD)
 }
 
 /** The upsert-schedule arguments for an input; throws a RangeError or TypeError naming what is wrong. */
