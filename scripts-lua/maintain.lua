@@ -39,7 +39,8 @@
 -- computes more and calls refill-schedule (client/schedules.ts).
 open_namespace()
 local used, fired, refill = fire_schedules(limit)
-local next_firing = sync_schedule_due()
+-- Only a call that handled schedules changed `schedule-due`; the others leave its copy alone.
+local next_firing = used > 0 and sync_schedule_due()
 local report = maintain(limit - used)
 if next_firing then
   lower_due(next_firing)

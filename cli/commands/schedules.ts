@@ -24,8 +24,9 @@ export const schedulesCommand: Command = {
   summary: 'list the repeating schedules',
   help: `Usage: taskmill schedules --namespace NS [--url URL | --cluster SEEDS] [--limit N]
 
-Lists the namespace's repeating schedules: what they fire on, their state (active, paused, or
-ended: nothing left to fire), the next fire time, how many times they fired and their last task.
+Lists the namespace's repeating schedules: what they fire on, their state (active, paused,
+refilling: a cron schedule waiting for a Worker to compute its next times, or ended: nothing
+left to fire), the next fire time, how many times they fired and their last task.
 
 Options:
 ${namespaceHelp}
@@ -46,7 +47,7 @@ ${connectionHelp.join('\n')}
           rows.push([
             s.id,
             s.kind === 'cron' ? `${s.expression} (${s.timezone})` : `every ${s.intervalMs} ms`,
-            s.paused === 1 ? 'paused' : s.nextAt === 0 ? 'ended' : 'active',
+            s.paused === 1 ? 'paused' : s.nextAt > 0 ? 'active' : s.kind === 'cron' && (s.endAt === 0 || s.horizon < s.endAt) ? 'refilling' : 'ended',
             time(s.paused === 1 ? 0 : s.nextAt),
             String(s.firings),
             s.lastTaskId === '' ? '-' : s.lastTaskId,

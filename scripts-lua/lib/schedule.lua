@@ -37,9 +37,15 @@ local function save_schedule(id, schedule)
 end
 
 -- The schedule's entry in `schedule-due`: there with its next time while it is active, else not.
+-- A cron schedule that has run out of stored times before its end is due now, so that the next
+-- maintain asks for more (lib/schedule-firing).
 local function index_schedule(id, schedule)
-  if schedule[S.PAUSED] == 0 and schedule[S.NEXT_AT] > 0 then
+  if schedule[S.PAUSED] == 1 then
+    redis.call('ZREM', scheduleDueKey, id)
+  elseif schedule[S.NEXT_AT] > 0 then
     redis.call('ZADD', scheduleDueKey, schedule[S.NEXT_AT], id)
+  elseif schedule[S.KIND] == 'cron' and (schedule[S.END_AT] == 0 or schedule[S.HORIZON] < schedule[S.END_AT]) then
+    redis.call('ZADD', scheduleDueKey, now, id)
   else
     redis.call('ZREM', scheduleDueKey, id)
   end

@@ -90,6 +90,28 @@ describe.each(targets)('schedules on $name', (target) => {
       )
     })
 
+    it('a cron schedule without stored times is named by maintain, waits a minute, and fires once refilled', async () => {
+      const bench = await openBench(target)
+      const now = await serverNow(bench)
+      const args = { ...toUpsertArgs({ id: 'dry', cron: '* * * * * *', missed: 'once' }, 0), times: '' }
+      expect((await s.upsertSchedule(bench.runner, bench.ns, args)).nextAt).toBe(0)
+      const first = await bench.maintain()
+      expect(first).toMatchObject({ fired: 0, refill: ['dry'] })
+      // Asked once; the next call does not ask again before a minute has passed.
+      expect(Number(await bench.client.zscore(bench.ns.key('schedule-due'), 'dry'))).toBeGreaterThanOrEqual(now + 60_000)
+      expect((await bench.maintain()).refill).toEqual([])
+      expect(await refillScheduleIn(bench.runner, bench.ns, 'dry')).toBe(true)
+      const refilled = await s.getSchedule(bench.runner, bench.ns, { id: 'dry' })
+      expect(refilled?.timesLeft).toBeGreaterThan(16)
+      expect(Number(await bench.client.zscore(bench.ns.key('schedule-due'), 'dry'))).toBe(refilled?.nextAt)
+      // Paused and resumed while dry, it is due at once again, so that maintain asks anew.
+      const dry = await s.upsertSchedule(bench.runner, bench.ns, { ...args, id: 'dry2', paused: true })
+      expect(dry.nextAt).toBe(0)
+      expect(await bench.client.zscore(bench.ns.key('schedule-due'), 'dry2')).toBeNull()
+      await s.resumeSchedule(bench.runner, bench.ns, { id: 'dry2' })
+      expect((await bench.maintain()).refill).toEqual(['dry2'])
+    })
+
     describe('missed firings, with the clock past four of them', () => {
       // Interval 10 s from 35 s ago: due at -35, -25, -15 and -5 s; the most recent is 5 s late.
       async function missed(input: Partial<ScheduleInput<string>>): Promise<{ bench: Bench; start: number; fired: string[] }> {

@@ -251,9 +251,15 @@ function tm.save_schedule(id, schedule)
 end
 
 -- The schedule's entry in `schedule-due`: there with its next time while it is active, else not.
+-- A cron schedule that has run out of stored times before its end is due now, so that the next
+-- maintain asks for more (lib/schedule-firing).
 function tm.index_schedule(id, schedule)
-  if schedule[tm.S.PAUSED] == 0 and schedule[tm.S.NEXT_AT] > 0 then
+  if schedule[tm.S.PAUSED] == 1 then
+    redis.call('ZREM', tm.scheduleDueKey, id)
+  elseif schedule[tm.S.NEXT_AT] > 0 then
     redis.call('ZADD', tm.scheduleDueKey, schedule[tm.S.NEXT_AT], id)
+  elseif schedule[tm.S.KIND] == 'cron' and (schedule[tm.S.END_AT] == 0 or schedule[tm.S.HORIZON] < schedule[tm.S.END_AT]) then
+    redis.call('ZADD', tm.scheduleDueKey, tm.now, id)
   else
     redis.call('ZREM', tm.scheduleDueKey, id)
   end
