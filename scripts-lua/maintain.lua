@@ -29,10 +29,11 @@
 --- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH
 --- @include "lib/maintenance"
 --- @include "lib/schedule-firing"
--- Cost: at most `limit` items in all (schedule firings, about as costly as an enqueued task
--- each, plus a schedule record read and written per schedule; expired leases, silent nodes and their tasks, due tasks,
--- dependents, sweeps), 4 to 15 µs each on a two-core machine, so a round of 250 holds Redis 1 to
--- 4 ms; then a handful of O(log n) reads to set the next due time, and dispatch (at most 200
+-- Cost: at most `limit` items in all (schedule firings, expired leases, silent nodes and their
+-- tasks, due tasks, dependents, sweeps), 4 to 16 µs each on a two-core machine, so a round of 250
+-- holds Redis 1 to 4 ms. A firing measured 16 µs when each of 200 schedules fired once (its
+-- record read and written, its index entry moved, its task created), 9.5 µs when one schedule
+-- caught up 200 firings; then a handful of O(log n) reads to set the next due time, and dispatch (at most 200
 -- tasks, lib/dispatch).
 -- Firing first: a due firing is the most punctual item there is, and each firing is one item
 -- of the budget. `refill` names the cron schedules whose stored times run low: the caller

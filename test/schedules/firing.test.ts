@@ -90,7 +90,7 @@ describe.each(targets)('schedules on $name', (target) => {
       )
     })
 
-    it('a cron schedule without stored times is named by maintain, waits a minute, and fires once refilled', async () => {
+    it('a cron schedule without stored times is named by maintain, is not named again for a minute, and is due at its next time once refilled', async () => {
       const bench = await openBench(target)
       const now = await serverNow(bench)
       const args = { ...toUpsertArgs({ id: 'dry', cron: '* * * * * *', missed: 'once' }, 0), times: '' }

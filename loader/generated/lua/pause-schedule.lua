@@ -176,7 +176,8 @@ end
 -- lib/schedule.lua
 -- A repeating schedule is one field of the namespace's `schedules` hash: its id maps to a
 -- MessagePack array in the field order below. `schedule-due` holds every schedule that will
--- fire, by its next fire time; a paused or ended schedule is not in it. The earliest score of
+-- fire, by its next fire time (a cron schedule that ran out of stored times is there too, due at
+-- once, so that maintain asks for more); a paused or ended schedule is not in it. The earliest score of
 -- `schedule-due` is copied to the meta field `scheduleDueAt`, which housekeeping's due-time
 -- computation reads (lib/maintenance), so the namespace's `dueAt` is never later than the next
 -- firing, and the timer node wakes for it like for a delayed task: between firings an idle
@@ -184,9 +185,10 @@ end
 --
 -- Fire times. An interval schedule fires at its start time and every `intervalMs` after it;
 -- the next time is computed here. A cron schedule's times are computed by the client, which
--- parses the expression in its time zone (client/cron.ts), and stored in S.TIMES, ascending,
+-- parses the expression in its time zone (client/cron.ts), and stored in the record, ascending,
 -- the first being the next; maintain consumes them, and `refill-schedule` appends more after
 -- the horizon, the last time ever stored, on a compare-and-set of the revision and the horizon.
+
 -- The field positions and limits in one table: maintain's chunk is near Lua 5.1's limit of 200
 -- top-level locals.
 tm.S = {
