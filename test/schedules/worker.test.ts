@@ -5,6 +5,10 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { Scheduler, Worker, type TaskHandler } from '../../client/index.js'
+import { createRunner, openRedis } from '../../client/connection.js'
+import { toUpsertArgs } from '../../client/schedules.js'
+import { upsertSchedule } from '../../loader/generated/scripts.js'
+import { Namespace } from '../../loader/keys.js'
 import { clusterInfo, clusterSkipReason, randomNamespace, redisInfo } from '../support/context.js'
 
 const open: { close(): Promise<void> }[] = []
@@ -47,5 +51,32 @@ describe.each(connections)('a schedule run by Workers on $name', (target) => {
     expect((await scheduler.getSchedule('tick'))?.nextAt).toBe(0)
     // The test's clock and the server's are the same machine's.
     expect(Math.max(...lateness)).toBeLessThan(800)
+  })
+
+  it.skipIf(target.skip !== undefined)('a cron schedule stored without fire times gets them from a Worker and fires', async () => {
+    const scheduler = await Scheduler.open({ connection: target.url, namespace: randomNamespace('sch').name })
+    open.push(scheduler)
+    const ran: string[] = []
+    const worker = await Worker.start({
+      connection: target.url,
+      namespace: scheduler.namespace,
+      handler: async (task) => {
+        ran.push(task.id)
+        return ''
+      },
+      heartbeatIntervalMs: 500,
+    })
+    open.push({ close: () => worker.stop({ timeoutMs: 1_000 }) })
+    const { redis } = openRedis(target.url)
+    open.push({ close: async () => void redis.disconnect() })
+    const runner = createRunner(redis)
+    await runner.loadAll()
+    const args = { ...toUpsertArgs({ id: 'dry', cron: '* * * * * *' }, 0), times: '' }
+    expect((await upsertSchedule(runner, new Namespace(scheduler.namespace), args)).nextAt).toBe(0)
+    const deadline = Date.now() + 10_000
+    while (ran.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(ran.length).toBeGreaterThanOrEqual(2)
+    expect(ran.every((id) => /^dry:\d+000$/.test(id))).toBe(true)
+    expect((await scheduler.getSchedule('dry'))?.timesLeft).toBeGreaterThan(16)
   })
 })
