@@ -15,6 +15,7 @@ import { statsCommand } from './commands/stats.js'
 import { taskCommand } from './commands/task.js'
 import { tasksCommand } from './commands/tasks.js'
 import { cleanCommand, pauseCommand, removeCommand, resumeCommand, retryCommand } from './commands/operations.js'
+import { scheduleCommand, schedulesCommand } from './commands/schedules.js'
 import { CliFailure, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors.js'
 import { processOutput, type Output } from './io.js'
 import { renderTable } from './table.js'
@@ -33,6 +34,8 @@ const COMMANDS: readonly Command[] = [
   cleanCommand,
   pauseCommand,
   resumeCommand,
+  schedulesCommand,
+  scheduleCommand,
 ]
 
 function usage(): string {

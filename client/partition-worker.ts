@@ -47,6 +47,7 @@ import {
   type CompleteArgs,
   type StartReply,
 } from '../loader/generated/scripts.js'
+import { refillSchedules } from './schedules.js'
 import { LeaseLostError, UnknownNodeError, UnknownTaskError } from '../loader/generated/errors.js'
 import {
   ReplicationTimeoutError,
@@ -654,7 +655,10 @@ export class PartitionWorker {
       if (reply.assigned > 0) await this.claim()
       let more = reply.more
       for (let round = 0; more === 1 && round < MAX_MAINTENANCE_ROUNDS && !this.stopping; round++) {
-        more = (await maintain(runner, namespace, {})).more
+        const report = await maintain(runner, namespace, {})
+        more = report.more
+        // Cron schedules whose stored fire times run low (client/schedules.ts).
+        if (report.refill.length > 0) await refillSchedules(runner, namespace, report.refill)
       }
       if (reply.relay > 0) await this.relay()
       return load

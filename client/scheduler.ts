@@ -35,6 +35,17 @@ import { setUpNamespace } from './setup.js'
 import { decodeJson, encodeBytes, encodeJson } from './payloads.js'
 import type { Namespace } from '../loader/keys.js'
 import { duplicateConnection, lastStreamId, readStream } from './streams.js'
+import {
+  getScheduleIn,
+  listSchedulesIn,
+  pauseScheduleIn,
+  putSchedule,
+  refillSchedules,
+  removeScheduleIn,
+  resumeScheduleIn,
+  type ScheduleInfo,
+  type ScheduleInput,
+} from './schedules.js'
 
 export type Strategy = 'round-robin' | 'weighted' | 'least-loaded' | 'random'
 
@@ -586,6 +597,7 @@ export class Scheduler<Payload = string | Buffer, Result = Buffer> {
       for (let round = 1; round <= maxRounds; round++) {
         rounds = Math.max(rounds, round)
         const report = await maintain(runner, partition, { limit: options.limit })
+        if (report.refill.length > 0) await refillSchedules(runner, partition, report.refill)
         if (report.more === 0) break
       }
     }
@@ -594,6 +606,52 @@ export class Scheduler<Payload = string | Buffer, Result = Buffer> {
 
   async close(): Promise<void> {
     await this.connection.close()
+  }
+
+  // Repeating schedules (client/schedules.ts). A schedule lives in partition 0 and enqueues its
+  // tasks there.
+
+  /** Creates a repeating schedule; refused with ScheduleExistsError when the id exists. */
+  async createSchedule(input: ScheduleInput<Payload>): Promise<{ revision: number; nextAt: number }> {
+    return putSchedule(this.connection.runner, this.connection.namespace, this.scheduleInput(input), 0)
+  }
+
+  /**
+   * Replaces a schedule's definition while it is still at `revision` (ScheduleChangedError
+   * otherwise). It keeps its history: no time up to its last firing fires again.
+   */
+  async updateSchedule(revision: number, input: ScheduleInput<Payload>): Promise<{ revision: number; nextAt: number }> {
+    return putSchedule(this.connection.runner, this.connection.namespace, this.scheduleInput(input), revision)
+  }
+
+  /** 'unchanged' when it was paused already. */
+  async pauseSchedule(id: string): Promise<'paused' | 'unchanged'> {
+    return pauseScheduleIn(this.connection.runner, this.connection.namespace, id)
+  }
+
+  /** Firings missed while paused are treated by the schedule's missed-firing policy. */
+  async resumeSchedule(id: string): Promise<'resumed' | 'unchanged'> {
+    return resumeScheduleIn(this.connection.runner, this.connection.namespace, id)
+  }
+
+  /** The tasks it fired already stay. */
+  async removeSchedule(id: string): Promise<'removed'> {
+    return removeScheduleIn(this.connection.runner, this.connection.namespace, id)
+  }
+
+  async getSchedule(id: string): Promise<ScheduleInfo | null> {
+    return getScheduleIn(this.connection.runner, this.connection.namespace, id)
+  }
+
+  /** One page; pass the reply's cursor back for the next, until it is empty. */
+  async listSchedules(options: { cursor?: string; limit?: number } = {}): Promise<{ schedules: ScheduleInfo[]; cursor: string }> {
+    return listSchedulesIn(this.connection.runner, this.connection.namespace, options)
+  }
+
+  private scheduleInput(input: ScheduleInput<Payload>): ScheduleInput<string | Buffer> {
+    const task = input.task ?? {}
+    const payload = task.payload === undefined ? undefined : encodePayload(task.payload, 0, this.json)
+    return { ...input, task: { ...task, payload } }
   }
 }
 

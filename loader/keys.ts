@@ -42,6 +42,10 @@ export const KEY_TYPES = {
   outbox: 'hash',
   /** The outbox's entries by when a relay may take them: 0 when due, else the end of a relay's lease. */
   relay: 'zset',
+  /** Repeating schedules: schedule id to its packed record (scripts-lua/lib/schedule.lua). */
+  schedules: 'hash',
+  /** Active schedules by their next fire time; paused and ended ones are not in it. */
+  'schedule-due': 'zset',
 } as const
 
 export type KeyName = keyof typeof KEY_TYPES

@@ -40,6 +40,7 @@
 --- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH TM_DUPLICATE_TASK TM_PAYLOAD_TOO_LARGE
 --- @error TM_SELF_DEPENDENCY TM_UNKNOWN_DEPENDENCY TM_DEPENDENCY_CYCLE
 --- @include "lib/maintenance"
+--- @include "lib/create-task"
 -- Cost: per task O(log T) plus its dependencies; dispatch O(log n) per task assigned (n nodes,
 -- T tasks); housekeeping only when due, at most 100 items in all. Nothing grows with the
 -- number of nodes or the backlog beyond a logarithm. Measured on a two-core machine: about
@@ -243,16 +244,7 @@ for _, id in ipairs(order) do
   if #edges > 0 then
     redis.call('ZADD', edgesKey, unpack(edges))
   end
-  config.seq = config.seq + 1
-  local run_at = task.runAt
-  if run_at == 0 then
-    run_at = now + task.delayMs
-  end
-  local record = {
-    '', task.priority, config.seq, task.queue, task.maxAttempts, task.backoff, task.backoffMs,
-    task.backoffCapMs, task.leaseMs, task.onDependencyFailure, unmet, batch_children[id] and 1 or 0,
-    now, run_at, 0, 0, '', 0, 0, 0, 0, 0, task.payload, '', '', '',
-  }
+  local record = new_task_record(task, unmet, batch_children[id] and 1 or 0)
   if #dependencies > 0 then
     redis.call('HSET', depsKey, id, table.concat(dependencies, ','))
   end
@@ -269,15 +261,9 @@ for _, id in ipairs(order) do
     save_task(id, record)
   end
 end
-seq_changed = true
--- A task of a named queue may wait behind tasks no free node serves: keep `ready-by-queue`.
-if not config.queueFilters then
-  for _, task in ipairs(tasks) do
-    if created[task.id] and task.queue ~= 'default' then
-      config.queueFilters = true
-      redis.call('HSET', metaKey, 'queueFilters', 1)
-      break
-    end
+for _, task in ipairs(tasks) do
+  if created[task.id] then
+    note_queue(task.queue)
   end
 end
 

@@ -17,7 +17,7 @@ import { explainNamespace, namespaceHelp, namespaceOption } from '../namespace.j
 type Values = { namespace?: string; url?: string; cluster?: string }
 
 /** Opens the target, reads the partition table and runs `act`; connection failures are explained. */
-async function withNamespace(
+export async function withNamespace(
   command: string,
   values: Values,
   act: (runner: ScriptRunner, table: PartitionTable, where: string) => Promise<string>,

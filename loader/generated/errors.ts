@@ -119,6 +119,32 @@ export class ResultTooLargeError extends TaskmillScriptError {
 }
 
 /**
+ * The schedule changed since the caller read it (its revision or stored times differ): read it again.
+ *
+ * Raised by a script as `TM_SCHEDULE_CHANGED <detail>`.
+ */
+export class ScheduleChangedError extends TaskmillScriptError {
+  static readonly code = 'TM_SCHEDULE_CHANGED' as const
+
+  constructor(detail: string, context: ScriptErrorContext) {
+    super('TM_SCHEDULE_CHANGED', detail, context)
+  }
+}
+
+/**
+ * A schedule with that id exists already: update it with its current revision.
+ *
+ * Raised by a script as `TM_SCHEDULE_EXISTS <detail>`.
+ */
+export class ScheduleExistsError extends TaskmillScriptError {
+  static readonly code = 'TM_SCHEDULE_EXISTS' as const
+
+  constructor(detail: string, context: ScriptErrorContext) {
+    super('TM_SCHEDULE_EXISTS', detail, context)
+  }
+}
+
+/**
  * The namespace holds data of another key-schema version than this script understands.
  *
  * Raised by a script as `TM_SCHEMA_MISMATCH <detail>`.
@@ -171,6 +197,19 @@ export class UnknownNodeError extends TaskmillScriptError {
 }
 
 /**
+ * No schedule with that id exists in the namespace.
+ *
+ * Raised by a script as `TM_UNKNOWN_SCHEDULE <detail>`.
+ */
+export class UnknownScheduleError extends TaskmillScriptError {
+  static readonly code = 'TM_UNKNOWN_SCHEDULE' as const
+
+  constructor(detail: string, context: ScriptErrorContext) {
+    super('TM_UNKNOWN_SCHEDULE', detail, context)
+  }
+}
+
+/**
  * No task with that id exists in the namespace.
  *
  * Raised by a script as `TM_UNKNOWN_TASK <detail>`.
@@ -207,10 +246,13 @@ export const errorClassesByCode: Record<string, new (detail: string, context: Sc
   TM_PARTITIONS_CHANGED: PartitionsChangedError,
   TM_PAYLOAD_TOO_LARGE: PayloadTooLargeError,
   TM_RESULT_TOO_LARGE: ResultTooLargeError,
+  TM_SCHEDULE_CHANGED: ScheduleChangedError,
+  TM_SCHEDULE_EXISTS: ScheduleExistsError,
   TM_SCHEMA_MISMATCH: SchemaMismatchError,
   TM_SELF_DEPENDENCY: SelfDependencyError,
   TM_UNKNOWN_DEPENDENCY: UnknownDependencyError,
   TM_UNKNOWN_NODE: UnknownNodeError,
+  TM_UNKNOWN_SCHEDULE: UnknownScheduleError,
   TM_UNKNOWN_TASK: UnknownTaskError,
   TM_WRONG_TYPE: WrongTypeError,
 }

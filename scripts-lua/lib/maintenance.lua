@@ -167,8 +167,14 @@ local function maintain(limit)
 
   -- The earliest time any housekeeping item falls due, read from the heads of the sets that
   -- hold them: a handful of O(log n) reads, paid only by a call that did housekeeping.
+  -- The next schedule firing counts too: its time is the meta field `scheduleDueAt`, kept by
+  -- the schedule scripts and maintain (lib/schedule), so no other script needs their keys.
   local function next_due_at()
     local due = math.min(head_score(delayedKey), head_score(leasesKey), head_score(seenKey) + config.nodeTimeoutMs)
+    local scheduled = redis.call('HGET', metaKey, 'scheduleDueAt')
+    if scheduled then
+      due = math.min(due, tonumber(scheduled))
+    end
     if config.keepCompletedMs > 0 then
       due = math.min(due, head_score(doneKey) + config.keepCompletedMs)
     end

@@ -49,11 +49,11 @@ function scriptsCalledBy(...files: string[]): string[] {
 
 /**
  * The scripts a producer or a worker calls: those its own modules import, and those it calls
- * through the shared helpers of client/partitions.ts and client/relay.ts, which each side uses
+ * through the shared helpers of client/partitions.ts, client/relay.ts and client/schedules.ts, which each side uses
  * in part (named here, as reading those modules' imports would grant each side the other's).
  */
 const producerScriptNames = (): string[] => [
-  ...scriptsCalledBy('client/scheduler.ts', 'client/partitions.ts', 'client/list-tasks.ts'),
+  ...scriptsCalledBy('client/scheduler.ts', 'client/partitions.ts', 'client/list-tasks.ts', 'client/schedules.ts'),
   'watch-dependency',
 ]
 const workerScriptNames = (): string[] => [
@@ -62,6 +62,9 @@ const workerScriptNames = (): string[] => [
   'claim-relay',
   'deliver-outcome',
   'ack-relay',
+  // A Worker tops up the cron schedules maintain names (client/schedules.ts).
+  'get-schedule',
+  'refill-schedule',
 ]
 
 /** The commands the expanded scripts run, in lower case. */

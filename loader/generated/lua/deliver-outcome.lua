@@ -1784,8 +1784,14 @@ function tm.maintain(limit)
 
   -- The earliest time any housekeeping item falls due, read from the heads of the sets that
   -- hold them: a handful of O(log n) reads, paid only by a call that did housekeeping.
+  -- The next schedule firing counts too: its time is the meta field `scheduleDueAt`, kept by
+  -- the schedule scripts and maintain (lib/schedule), so no other script needs their keys.
   local function next_due_at()
     local due = math.min(head_score(tm.delayedKey), head_score(tm.leasesKey), head_score(tm.seenKey) + tm.config.nodeTimeoutMs)
+    local scheduled = redis.call('HGET', tm.metaKey, 'scheduleDueAt')
+    if scheduled then
+      due = math.min(due, tonumber(scheduled))
+    end
     if tm.config.keepCompletedMs > 0 then
       due = math.min(due, head_score(tm.doneKey) + tm.config.keepCompletedMs)
     end
