@@ -14,6 +14,7 @@ import { statsCommand } from './commands/stats.js'
 import { taskCommand } from './commands/task.js'
 import { tasksCommand } from './commands/tasks.js'
 import { cleanCommand, removeCommand, retryCommand } from './commands/operations.js'
+import { dashboardCommand } from './dashboard/command.js'
 import { CliFailure, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors.js'
 import { processOutput, type Output } from './io.js'
 import { renderTable } from './table.js'
@@ -29,6 +30,7 @@ const COMMANDS: readonly Command[] = [
   retryCommand,
   removeCommand,
   cleanCommand,
+  dashboardCommand,
 ]
 
 function usage(): string {
