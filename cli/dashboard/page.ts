@@ -60,9 +60,10 @@ a { color: var(--accent); }
 .count .n { font-size: 18px; font-weight: 600; display: block; }
 .count .s { font-size: 12px; color: var(--muted); }
 .row { display: flex; gap: 16px; flex-wrap: wrap; }
-.row > * { flex: 1 1 420px; min-width: 0; }
+.row > * { flex: 1 1 380px; min-width: 0; }
+.row > .nodes { flex: 1.5 1 520px; overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; }
-th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--line); white-space: nowrap; }
+th, td { text-align: left; padding: 4px 6px; border-bottom: 1px solid var(--line); white-space: nowrap; }
 th { color: var(--muted); font-weight: 600; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .state { display: inline-block; padding: 0 7px; border-radius: 9px; color: #fff; font-size: 12px; background: var(--c, #999); }
@@ -195,12 +196,15 @@ export const PAGE_JS = String.raw`
     var max = 1;
     points.forEach(function (p) { max = Math.max(max, p.completed, p.failed); });
     var last = points.length ? points[points.length - 1] : { completed: 0, failed: 0 };
+    var now = points.length ? points[points.length - 1].at : Date.now();
+    // The chart spans the samples the server holds (five minutes at most), at least 30 seconds.
+    var span = Math.max(30, Math.min(300, points.length ? (now - points[0].at) / 1000 : 0));
     var chart = svg('svg', { viewBox: '0 0 ' + width + ' ' + height, preserveAspectRatio: 'none', role: 'img', 'aria-label': 'completed and failed per second' });
     append(chart, svg('line', { x1: pad, y1: height - pad, x2: width, y2: height - pad, stroke: '#d8dde3' }));
     append(chart, svg('text', { x: 2, y: 12, 'font-size': 10, fill: '#66707c', text: max.toFixed(max < 10 ? 1 : 0) + '/s' }));
     append(chart, svg('text', { x: 2, y: height - pad, 'font-size': 10, fill: '#66707c', text: '0' }));
-    var span = 300;
-    var now = points.length ? points[points.length - 1].at : Date.now();
+    append(chart, svg('text', { x: pad, y: height - 6, 'font-size': 10, fill: '#66707c', text: '-' + Math.round(span) + ' s' }));
+    append(chart, svg('text', { x: width - 24, y: height - 6, 'font-size': 10, fill: '#66707c', text: 'now' }));
     function line(field, colour) {
       if (points.length < 2) return null;
       var coords = points.map(function (p) {
@@ -212,15 +216,15 @@ export const PAGE_JS = String.raw`
     }
     append(chart, line('completed', '#2f9e44'), line('failed', '#d6336c'));
     return el('div', { class: 'chart' },
-      el('h3', { text: 'Throughput, last 5 minutes' }), chart,
+      el('h3', { text: 'Throughput' }), chart,
       el('div', { class: 'legend' }, el('b', { class: 'c', text: 'completed ' }), last.completed.toFixed(1) + '/s  ',
-        el('b', { class: 'f', text: ' failed ' }), last.failed.toFixed(1) + '/s'));
+        el('b', { class: 'f', text: ' failed ' }), last.failed.toFixed(1) + '/s', ' (per second, sampled every second)'));
   }
 
   function nodesTable(nodes) {
     var box = el('div', { class: 'nodes' }, el('h3', { text: 'Nodes' }));
     if (!nodes.length) { append(box, el('p', { class: 'empty', text: 'No worker node registered.' })); return box; }
-    var head = el('tr', null, ['node', 'weight', 'capacity', 'in flight', 'completed', 'failed', 'share', 'weights promise', 'last heartbeat', ''].map(function (h, i) {
+    var head = el('tr', null, ['node', 'weight', 'capacity', 'in flight', 'completed', 'failed', 'share', 'promised', 'heartbeat', ''].map(function (h, i) {
       return el('th', { class: i > 0 && i < 8 ? 'num' : null, text: h });
     }));
     var body = el('tbody');
@@ -233,7 +237,7 @@ export const PAGE_JS = String.raw`
         el('td', null, n.stale ? el('span', { class: 'stale', text: 'stale' }) : null)));
     });
     append(box, el('table', null, el('thead', null, head), body));
-    append(box, el('p', { class: 'notice', text: 'share: of the tasks the nodes took (completed, failed and in flight); weights promise: the node\u2019s weight over the live nodes\u2019 weights.' }));
+    append(box, el('p', { class: 'notice', text: 'share: of the tasks the nodes took (completed, failed and in flight); promised: the node\u2019s weight over the weights of the nodes that are not stale.' }));
     return box;
   }
 
