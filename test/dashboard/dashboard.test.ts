@@ -16,6 +16,12 @@ import { launchChromium, openPage, startDashboardProcess, waitFor, type RunningD
 
 const STATES = ['waiting', 'delayed', 'ready', 'assigned', 'running', 'retrying', 'completed', 'dead', 'canceled'] as const
 
+/** The little of the DOM the functions run in the page use (the tests compile without the DOM library). */
+interface DomQuery {
+  querySelector(selector: string): { textContent: string | null } | null
+  querySelectorAll(selector: string): ArrayLike<unknown>
+}
+
 let browser: Browser
 const cleanup: (() => Promise<unknown>)[] = []
 
@@ -88,14 +94,10 @@ async function seedStates(namespace: string, s: Scheduler): Promise<void> {
 }
 
 async function shownCounts(p: Page, namespace: string): Promise<Record<string, number>> {
-  return p.evaluate((ns) => {
-    const card = [...document.querySelectorAll('section.namespace')].find((el) => el.getAttribute('data-namespace') === ns)
-    const counts: Record<string, number> = {}
-    card?.querySelectorAll('[data-count]').forEach((el) => {
-      counts[el.getAttribute('data-count') as string] = Number(el.querySelector('.n')?.textContent)
-    })
-    return counts
-  }, namespace)
+  const pairs = await p.$$eval(`section.namespace[data-namespace="${namespace}"] [data-count]`, (counts) =>
+    counts.map((count) => [count.getAttribute('data-count'), Number(count.querySelector('.n')?.textContent)] as const),
+  )
+  return Object.fromEntries(pairs)
 }
 
 describe('taskmill dashboard', () => {
@@ -170,7 +172,7 @@ describe('taskmill dashboard', () => {
     const first = await p.$$eval('tr[data-task]', (rows) => rows.map((row) => row.getAttribute('data-task')))
     expect(first).toHaveLength(25)
     await p.click('button[data-next]')
-    await p.waitForFunction(() => document.querySelectorAll('tr[data-task]').length === 5)
+    await p.waitForFunction(() => (globalThis as unknown as { document: DomQuery }).document.querySelectorAll('tr[data-task]').length === 5)
     const second = await p.$$eval('tr[data-task]', (rows) => rows.map((row) => row.getAttribute('data-task')))
     expect(new Set([...first, ...second]).size).toBe(30)
     await p.selectOption('#search-ns', ns)
@@ -204,7 +206,7 @@ describe('taskmill dashboard', () => {
     expect(await p.textContent('#payload pre')).toBe('00ff1041')
     await p.waitForSelector('#result pre')
     expect(await p.textContent('#result pre')).toBe('done binary')
-    expect(await p.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined()
+    expect(await p.evaluate('window.__pwned')).toBeUndefined()
     expect(errors).toEqual([])
   })
 
@@ -233,7 +235,7 @@ describe('taskmill dashboard', () => {
     const edges = await p.$$eval('svg line.graph-edge', (lines) => lines.map((line) => `${line.getAttribute('data-from')}>${line.getAttribute('data-to')}`).sort())
     expect(edges).toEqual(['a>c', 'b>c', 'c>d', 'c>e', 'e>f'])
     // Colour by state: the ready and the waiting nodes are filled differently.
-    const fills = await p.$$eval('svg g.graph-node rect', (rects) => [...new Set(rects.map((rect) => getComputedStyle(rect).fill))])
+    const fills = (await p.evaluate("[...new Set([...document.querySelectorAll('svg g.graph-node rect')].map((rect) => getComputedStyle(rect).fill))]")) as string[]
     expect(fills).toHaveLength(2)
     expect(errors).toEqual([])
   })
@@ -246,12 +248,22 @@ describe('taskmill dashboard', () => {
     await waitFor('the task to die', async () => (await s.getTask('dead-once'))?.state === 'dead')
     await w.stop()
     const running = await dashboard('--namespace', ns, '--allow-actions')
+    // Not from the page: without its header, or from another origin, an action is refused.
+    const body = JSON.stringify({ ns, id: 'dead-once' })
+    const plain = await fetch(`${running.url}api/actions/retry`, { method: 'POST', body })
+    const foreign = await fetch(`${running.url}api/actions/retry`, {
+      method: 'POST',
+      body,
+      headers: { 'X-Taskmill-Action': '1', Origin: 'http://evil.example' },
+    })
+    expect([plain.status, foreign.status]).toEqual([403, 403])
+    expect((await s.getTask('dead-once'))?.state).toBe('dead')
     const { page: p, errors } = await page()
     await p.goto(`${running.url}#/ns/${ns}/task/dead-once`)
     await p.waitForSelector('#task[data-task-id="dead-once"]')
     expect(await p.textContent('[data-field="state"]')).toBe('dead')
     await p.click('button[data-action="retry"]')
-    await p.waitForFunction(() => document.querySelector('[data-field="state"]')?.textContent === 'ready')
+    await p.waitForFunction(() => (globalThis as unknown as { document: DomQuery }).document.querySelector('[data-field="state"]')?.textContent === 'ready')
     expect(await p.textContent('#action-message')).toBe('retry: ready')
     expect((await s.getTask('dead-once'))?.state).toBe('ready')
     expect(errors).toEqual([])
@@ -269,15 +281,16 @@ describe('taskmill dashboard', () => {
     await p.goto(`${running.url}#/ns/${ns}/task/dead-stays`)
     await p.waitForSelector('#task[data-task-id="dead-stays"]')
     expect(await p.$$('button[data-action]')).toHaveLength(0)
-    const status = await p.evaluate(async (id) => {
+    // The request the page would send, from the page itself.
+    const status = await p.evaluate(async (body) => {
       const response = await fetch('/api/actions/retry', {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', 'X-Taskmill-Action': '1' },
-        body: JSON.stringify({ ns: new URL(location.href).hash.split('/')[2], id }),
+        body,
       })
-      return response.status
-    }, 'dead-stays')
-    expect(status).toBe(403)
+      return [response.status, ((await response.json()) as { error: string }).error]
+    }, JSON.stringify({ ns, id: 'dead-stays' }))
+    expect(status).toEqual([403, expect.stringMatching(/^read-only dashboard/)])
     expect((await s.getTask('dead-stays'))?.state).toBe('dead')
   })
 
