@@ -69,6 +69,8 @@ export function startDashboardProcess(args: readonly string[], timeoutMs = 20_00
 /** Opens a page that records console errors and uncaught exceptions. */
 export async function openPage(browser: Browser): Promise<{ page: Page; errors: string[] }> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
+  // Well inside the test's own timeout, so a page that never shows something fails saying what.
+  page.setDefaultTimeout(10_000)
   const errors: string[] = []
   page.on('console', (message) => {
     if (message.type() === 'error') errors.push(message.text())
