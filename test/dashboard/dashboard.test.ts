@@ -22,11 +22,16 @@ interface DomQuery {
   querySelectorAll(selector: string): ArrayLike<unknown>
 }
 
-let browser: Browser
+let browser: Browser | undefined
+/** Why Chromium did not start: each test that needs it fails with this (none is skipped). */
+let launchError: Error | undefined
 const cleanup: (() => Promise<unknown>)[] = []
 
 beforeAll(async () => {
-  browser = await launchChromium()
+  browser = await launchChromium().catch((error: Error) => {
+    launchError = error
+    return undefined
+  })
 }, 60_000)
 
 afterAll(async () => {
@@ -69,6 +74,7 @@ async function worker(namespace: string, options: { nodeId: string; weight?: num
 }
 
 async function page(): Promise<{ page: Page; errors: string[] }> {
+  if (browser === undefined) throw launchError ?? new Error('Chromium did not start')
   const opened = await openPage(browser)
   cleanup.push(() => opened.page.close())
   return opened
