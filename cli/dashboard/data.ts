@@ -17,6 +17,9 @@ import { Namespace } from '../../loader/keys.js'
 
 export const STATES = ['waiting', 'delayed', 'ready', 'assigned', 'running', 'retrying', 'completed', 'dead', 'canceled'] as const
 
+/** At most this many namespaces are sampled and shown, the first by name; name others with --namespace. */
+export const MAX_SHOWN = 50
+
 /** How often the server samples every namespace's stats, and how many samples it keeps (5 minutes). */
 export const SAMPLE_MS = 1000
 export const SAMPLES_KEPT = 300
@@ -127,6 +130,8 @@ interface Watched {
 export async function discoverNamespaces(redis: Redis | Cluster): Promise<string[]> {
   const pattern = /^tm:\{([^/{}]+)\}:meta$/
   const names = new Set<string>()
+  // A cluster client knows its primaries once it has connected and read the slot map.
+  if (redis instanceof Cluster && redis.status !== 'ready') await redis.ping()
   const primaries = redis instanceof Cluster ? redis.nodes('master') : [redis]
   for (const node of primaries) {
     let cursor = '0'
@@ -143,11 +148,13 @@ export async function discoverNamespaces(redis: Redis | Cluster): Promise<string
 }
 
 export class DashboardData {
-  private readonly watched = new Map<string, Watched>()
+  private readonly watched = new Map<string, Promise<Watched>>()
   private timer: NodeJS.Timeout | undefined
   private sampling: Promise<void> | undefined
   private listeners = new Set<(view: NamespaceView[]) => void>()
   private latest: NamespaceView[] = []
+  /** How many discovered namespaces were left out of the last sample (past {@link MAX_SHOWN}). */
+  hidden = 0
 
   constructor(
     private readonly redis: Redis | Cluster,
@@ -173,7 +180,8 @@ export class DashboardData {
     clearTimeout(this.timer)
     this.timer = undefined
     await this.sampling
-    await Promise.all([...this.watched.values()].map((entry) => entry.scheduler.close()))
+    const entries = await Promise.allSettled(this.watched.values())
+    await Promise.all(entries.map((entry) => (entry.status === 'fulfilled' ? entry.value.scheduler.close() : undefined)))
   }
 
   /** Called with every new overview, once per sample. */
@@ -188,7 +196,9 @@ export class DashboardData {
 
   /** Reads every namespace's stats once, keeps a sample, and tells the listeners. */
   async sample(): Promise<NamespaceView[]> {
-    const names = this.fixed.length > 0 ? this.fixed : await discoverNamespaces(this.redis)
+    const found = this.fixed.length > 0 ? this.fixed : await discoverNamespaces(this.redis)
+    const names = found.slice(0, MAX_SHOWN)
+    this.hidden = found.length - names.length
     const now = await serverNow(this.redis)
     const views: NamespaceView[] = []
     for (const name of names) {
@@ -215,15 +225,19 @@ export class DashboardData {
   }
 
   /** The Scheduler of a namespace that exists; one is never opened for a namespace that does not (opening would create it). */
-  private async watch(name: string): Promise<Watched> {
+  private watch(name: string): Promise<Watched> {
     const known = this.watched.get(name)
     if (known) return known
-    // partitions fails with TM_NOT_INITIALIZED for a namespace that does not exist, before any Scheduler is opened.
-    const reply = await partitionsScript(this.runner, new Namespace(name))
-    const scheduler = await Scheduler.open({ connection: this.redis, namespace: name, allowEvictingPolicy: true })
-    const entry: Watched = { scheduler, nodeTimeoutMs: reply.nodeTimeoutMs, samples: [] }
-    this.watched.set(name, entry)
-    return entry
+    const opening = (async () => {
+      // partitions fails with TM_NOT_INITIALIZED for a namespace that does not exist, before any Scheduler is opened.
+      const reply = await partitionsScript(this.runner, new Namespace(name))
+      const scheduler = await Scheduler.open({ connection: this.redis, namespace: name, allowEvictingPolicy: true })
+      return { scheduler, nodeTimeoutMs: reply.nodeTimeoutMs, samples: [] }
+    })()
+    this.watched.set(name, opening)
+    // A namespace that could not be opened is tried again at the next sample.
+    opening.catch(() => this.watched.delete(name))
+    return opening
   }
 
   async scheduler(name: string): Promise<Scheduler> {

@@ -98,6 +98,7 @@ export const PAGE_JS = String.raw`
   var SVG = 'http://www.w3.org/2000/svg';
   var config = { allowActions: false };
   var overview = [];
+  var hidden = 0;
   var refreshTimer = null;
   // The outcome of the last action, shown on its task's page until another page is opened.
   var lastAction = { key: '', text: '', error: false };
@@ -172,6 +173,7 @@ export const PAGE_JS = String.raw`
     var root = el('div', { id: 'overview' });
     if (overview.length === 0) append(root, el('p', { class: 'empty', text: 'No namespace found yet.' }));
     overview.forEach(function (ns) { append(root, namespaceCard(ns)); });
+    if (hidden > 0) append(root, el('p', { class: 'notice', id: 'hidden', text: hidden + ' more namespace' + (hidden === 1 ? ' is' : 's are') + ' not shown: name the ones to watch with --namespace.' }));
     view.replaceChildren(root);
   }
 
@@ -389,8 +391,9 @@ export const PAGE_JS = String.raw`
     }
   }
 
-  function onOverview(namespaces) {
+  function onOverview(namespaces, more) {
     overview = namespaces;
+    hidden = more || 0;
     var select = document.getElementById('search-ns');
     var chosen = select.value;
     select.replaceChildren.apply(select, namespaces.map(function (ns) { return el('option', { value: ns.name, text: ns.name }); }));
@@ -403,7 +406,7 @@ export const PAGE_JS = String.raw`
     var source = new EventSource('/api/live');
     source.onopen = function () { live.textContent = 'live'; live.className = 'live on'; };
     source.onerror = function () { live.textContent = 'reconnecting…'; live.className = 'live'; };
-    source.onmessage = function (message) { onOverview(JSON.parse(message.data).namespaces); };
+    source.onmessage = function (message) { var body = JSON.parse(message.data); onOverview(body.namespaces, body.hidden); };
   }
 
   document.getElementById('search').addEventListener('submit', function (event) {

@@ -42,7 +42,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
   const { data } = options
   const streams = new Set<ServerResponse>()
   const unsubscribe = data.subscribe((view) => {
-    const message = `data: ${JSON.stringify({ namespaces: view })}\n\n`
+    const message = `data: ${JSON.stringify({ namespaces: view, hidden: data.hidden })}\n\n`
     for (const response of streams) response.write(message)
   })
 
@@ -65,10 +65,10 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
       if (path === '/app.js') return send(response, 200, 'text/javascript; charset=utf-8', PAGE_JS)
       if (path === '/app.css') return send(response, 200, 'text/css; charset=utf-8', PAGE_CSS)
       if (path === '/api/config') return json(response, 200, { allowActions: options.allowActions, states: STATES })
-      if (path === '/api/overview') return json(response, 200, { namespaces: data.overview() })
+      if (path === '/api/overview') return json(response, 200, { namespaces: data.overview(), hidden: data.hidden })
       if (path === '/api/live') {
         response.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive', ...SECURITY_HEADERS })
-        response.write(`retry: 2000\ndata: ${JSON.stringify({ namespaces: data.overview() })}\n\n`)
+        response.write(`retry: 2000\ndata: ${JSON.stringify({ namespaces: data.overview(), hidden: data.hidden })}\n\n`)
         streams.add(response)
         request.on('close', () => streams.delete(response))
         return

@@ -10,7 +10,10 @@ import { Scheduler, Worker } from '../../client/index.js'
 import { createRunner } from '../../client/connection.js'
 import { registerNode } from '../../loader/generated/scripts.js'
 import { Namespace } from '../../loader/keys.js'
-import { randomNamespace, redisInfo, standaloneClient } from '../support/context.js'
+import { init } from '../../loader/generated/scripts.js'
+import { clusterClient, clusterInfo, clusterSkipReason, randomNamespace, redisInfo, standaloneClient } from '../support/context.js'
+import { startPrivate } from '../support/private-redis.js'
+import { discoverNamespaces } from '../../cli/dashboard/data.js'
 import { runCli } from '../cli/run-cli.js'
 import { launchChromium, openPage, startDashboardProcess, waitFor, type RunningDashboard } from './harness.js'
 
@@ -154,17 +157,57 @@ describe('taskmill dashboard', () => {
     expect(errors).toEqual([])
   })
 
-  it('discovers namespaces with SCAN, leaving partitions out', async () => {
-    const ns = randomNamespace('dash').name
-    const s = await Scheduler.open({ connection: redisInfo.url, namespace: ns, partitions: 3 })
-    cleanup.push(() => s.close())
-    const running = await dashboard()
+  it('discovers namespaces with SCAN, leaving partitions out, and shows the first 50 by name', async () => {
+    // A Redis of its own, so that the namespaces of other test files are not counted.
+    const own = await startPrivate('standalone')
+    cleanup.push(() => own.stop())
+    const url = `redis://${own.servers[0]?.host}:${own.servers[0]?.port}`
+    const split = await Scheduler.open({ connection: url, namespace: 'a-split', partitions: 3 })
+    cleanup.push(() => split.close())
+    const runner = createRunner(own.client())
+    for (let i = 0; i < 51; i++) await init(runner, new Namespace(`b-${String(i).padStart(2, '0')}`), {})
+    const running = await startDashboardProcess(['--url', url])
+    cleanup.push(() => running.stop())
     const overview = async () =>
-      ((await (await fetch(`${running.url}api/overview`)).json()) as { namespaces: { name: string; partitions: number }[] }).namespaces
-    await waitFor('the namespace to be listed', async () => (await overview()).some((entry) => entry.name === ns))
-    const listed = await overview()
-    expect(listed.find((entry) => entry.name === ns)?.partitions).toBe(3)
-    expect(listed.filter((entry) => entry.name.startsWith(`${ns}/`))).toEqual([])
+      (await (await fetch(`${running.url}api/overview`)).json()) as { namespaces: { name: string; partitions: number }[]; hidden: number }
+    await waitFor('the namespaces to be listed', async () => (await overview()).namespaces.length > 0)
+    const { namespaces, hidden } = await overview()
+    expect(namespaces.map((entry) => entry.name)).toEqual(['a-split', ...Array.from({ length: 49 }, (_, i) => `b-${String(i).padStart(2, '0')}`)])
+    expect(namespaces[0]?.partitions).toBe(3)
+    expect(hidden).toBe(2)
+    const { page: p, errors } = await page()
+    await p.goto(running.url)
+    expect(await p.textContent('#hidden')).toBe('2 more namespaces are not shown: name the ones to watch with --namespace.')
+    expect(errors).toEqual([])
+  })
+
+  it.skipIf(clusterSkipReason !== undefined)('on a cluster, finds namespaces on every primary and shows a partitioned one', async () => {
+    const seeds = (clusterInfo?.nodes ?? []).map((node) => `${node.host}:${node.port}`).join(',')
+    const names = Array.from({ length: 6 }, () => randomNamespace('dash').name)
+    const opened = await Promise.all(names.map((namespace, i) => Scheduler.open({ connection: `redis-cluster://${seeds}`, namespace, partitions: i === 0 ? 3 : 1 })))
+    cleanup.push(() => Promise.all(opened.map((s) => s.close())))
+    const s = opened[0] as Scheduler
+    await s.enqueueBatch(Array.from({ length: 12 }, (_, i) => ({ id: `c-${i}`, payload: `${i}` })))
+    const running = await startDashboardProcess(['--cluster', seeds, ...names.flatMap((name) => ['--namespace', name])])
+    cleanup.push(() => running.stop())
+    const { page: p, errors } = await page()
+    await p.goto(running.url)
+    await p.waitForSelector(`section.namespace[data-namespace="${names[0]}"] [data-count="ready"]`)
+    const stats = await s.stats()
+    expect(stats.partitions).toHaveLength(3)
+    expect(stats.ready).toBe(12)
+    await waitFor('the page to show 12 ready tasks', async () => (await shownCounts(p, names[0] as string)).ready === 12)
+    const elsewhere = (await s.listTasks({ state: 'ready', limit: 100 })).tasks.find((task) => task.partition > 0)
+    expect(elsewhere).toBeDefined()
+    await p.goto(`${running.url}#/ns/${names[0]}/task/${elsewhere?.id}`)
+    await p.waitForSelector(`#task[data-task-id="${elsewhere?.id}"]`)
+    expect(await p.textContent('[data-field="partition"]')).toBe(String(elsewhere?.partition))
+    expect(errors).toEqual([])
+    // Discovery: every primary is scanned (six namespaces land on more than one of the three).
+    const cluster = clusterClient()
+    const found = await discoverNamespaces(cluster)
+    expect(names.filter((name) => !found.includes(name))).toEqual([])
+    expect(found.filter((name) => name.includes('/'))).toEqual([])
   })
 
   it('pages through the tasks of a state and finds a task by id', async () => {
