@@ -57,9 +57,12 @@ async function dashboard(...args: string[]): Promise<RunningDashboard> {
   return running
 }
 
-async function worker(namespace: string, options: { nodeId: string; weight?: number; queues?: string[]; delayMs?: number }): Promise<Worker> {
+async function worker(
+  namespace: string,
+  options: { nodeId: string; weight?: number; queues?: string[]; delayMs?: number; url?: string },
+): Promise<Worker> {
   const started = await Worker.start({
-    connection: redisInfo.url,
+    connection: options.url ?? redisInfo.url,
     namespace,
     nodeId: options.nodeId,
     weight: options.weight ?? 1,
@@ -344,16 +347,15 @@ describe('taskmill dashboard', () => {
   })
 
   it('draws throughput from live work and saves the README screenshot', async () => {
+    // The README's namespace, on a Redis of its own (other test files use that name too).
+    const own = await startPrivate('standalone')
+    cleanup.push(() => own.stop())
+    const url = `redis://${own.servers[0]?.host}:${own.servers[0]?.port}`
     const ns = 'etl'
-    // A namespace of its own name for the picture, emptied first in case an earlier run left it.
-    const { Redis } = await import('ioredis')
-    const admin = new Redis(redisInfo.url)
-    cleanup.push(() => admin.quit())
-    const keys = await admin.keys('tm:{etl}:*')
-    if (keys.length > 0) await admin.del(...keys)
-    const etl = await scheduler(ns)
-    await worker(ns, { nodeId: 'worker-a', weight: 2, delayMs: 40 })
-    await worker(ns, { nodeId: 'worker-b', weight: 1, delayMs: 40 })
+    const etl = await Scheduler.open({ connection: url, namespace: ns })
+    cleanup.push(() => etl.close())
+    await worker(ns, { nodeId: 'worker-a', weight: 2, delayMs: 40, url })
+    await worker(ns, { nodeId: 'worker-b', weight: 1, delayMs: 40, url })
     let round = 0
     let producing = true
     const producer = (async () => {
@@ -372,7 +374,8 @@ describe('taskmill dashboard', () => {
       producing = false
       await producer
     })
-    const running = await dashboard('--namespace', ns, '--allow-actions')
+    const running = await startDashboardProcess(['--url', url, '--allow-actions'])
+    cleanup.push(() => running.stop())
     const { page: p, errors } = await page()
     await p.setViewportSize({ width: 1280, height: 430 })
     await p.goto(running.url)
