@@ -10,6 +10,7 @@ import { Scheduler, Worker } from '../../client/index.js'
 import { createRunner } from '../../client/connection.js'
 import { registerNode } from '../../loader/generated/scripts.js'
 import { Namespace } from '../../loader/keys.js'
+import { partitionOf } from '../../loader/routing.js'
 import { init } from '../../loader/generated/scripts.js'
 import { clusterClient, clusterInfo, clusterSkipReason, randomNamespace, redisInfo, standaloneClient } from '../support/context.js'
 import { startPrivate } from '../support/private-redis.js'
@@ -289,6 +290,31 @@ describe('taskmill dashboard', () => {
     // Colour by state: the ready and the waiting nodes are filled differently.
     const fills = (await p.evaluate("[...new Set([...document.querySelectorAll('svg g.graph-node rect')].map((rect) => getComputedStyle(rect).fill))]")) as string[]
     expect(fills).toHaveLength(2)
+    expect(errors).toEqual([])
+  })
+
+  it('follows a dependency into another partition and shows dependents elsewhere as their partition', async () => {
+    const ns = randomNamespace('dash').name
+    const s = await Scheduler.open({ connection: redisInfo.url, namespace: ns, partitions: 3 })
+    cleanup.push(() => s.close())
+    // Ids that route to partitions 1 and 2.
+    const ids = (partition: number) => Array.from({ length: 200 }, (_, i) => `p${partition}-${i}`).find((id) => partitionOf(id, 3) === partition) as string
+    const [parent, child] = [ids(1), ids(2)]
+    await s.enqueue({ id: parent, payload: '' })
+    await s.enqueue({ id: child, payload: '', dependsOn: [parent] })
+    const running = await dashboard('--namespace', ns)
+    const { page: p, errors } = await page()
+    await p.goto(`${running.url}#/ns/${ns}/task/${child}`)
+    await p.waitForSelector('svg [data-node-id]')
+    const nodes = await p.$$eval('svg g.graph-node', (groups) =>
+      Object.fromEntries(groups.map((group) => [group.getAttribute('data-node-id'), group.getAttribute('data-state')])),
+    )
+    expect(nodes).toEqual({ [parent]: 'ready', [child]: 'waiting' })
+    await p.goto(`${running.url}#/ns/${ns}/task/${parent}`)
+    await p.waitForSelector(`#task[data-task-id="${parent}"]`)
+    await p.waitForSelector('svg [data-node-id="partition 2"]')
+    const edges = await p.$$eval('svg line.graph-edge', (lines) => lines.map((line) => `${line.getAttribute('data-from')}>${line.getAttribute('data-to')}`))
+    expect(edges).toEqual([`${parent}>partition 2`])
     expect(errors).toEqual([])
   })
 
