@@ -17,7 +17,7 @@ import { Namespace } from '../../loader/keys.js'
 
 export const STATES = ['waiting', 'delayed', 'ready', 'assigned', 'running', 'retrying', 'completed', 'dead', 'canceled'] as const
 
-/** At most this many namespaces are sampled and shown, the first by name; name others with --namespace. */
+/** At most this many discovered namespaces are sampled and shown, the first by name; --namespace names any number. */
 export const MAX_SHOWN = 50
 
 /** How often the server samples every namespace's stats, and how many samples it keeps (5 minutes). */
@@ -118,8 +118,6 @@ interface Watched {
   scheduler: Scheduler
   nodeTimeoutMs: number
   samples: Sample[]
-  last?: Stats
-  error?: string
 }
 
 /**
@@ -197,21 +195,20 @@ export class DashboardData {
   /** Reads every namespace's stats once, keeps a sample, and tells the listeners. */
   async sample(): Promise<NamespaceView[]> {
     const found = this.fixed.length > 0 ? this.fixed : await discoverNamespaces(this.redis)
-    const names = found.slice(0, MAX_SHOWN)
+    const names = this.fixed.length > 0 ? found : found.slice(0, MAX_SHOWN)
     this.hidden = found.length - names.length
     const now = await serverNow(this.redis)
     const views: NamespaceView[] = []
     for (const name of names) {
-      const entry = await this.watch(name).catch((error: Error) => ({ error: error.message }))
-      if ('error' in entry && !('scheduler' in entry)) {
-        views.push(emptyView(name, entry.error ?? 'unavailable'))
+      let watched: Watched
+      try {
+        watched = await this.watch(name)
+      } catch (error) {
+        views.push(emptyView(name, (error as Error).message))
         continue
       }
-      const watched = entry as Watched
       try {
         const stats = await watched.scheduler.stats()
-        watched.last = stats
-        watched.error = undefined
         watched.samples.push({ at: now, ...throughputCounters(stats) })
         if (watched.samples.length > SAMPLES_KEPT + 1) watched.samples.shift()
         views.push(namespaceView(name, watched, stats, now))
