@@ -16,6 +16,7 @@ import { taskCommand } from './commands/task.js'
 import { tasksCommand } from './commands/tasks.js'
 import { cleanCommand, pauseCommand, removeCommand, resumeCommand, retryCommand } from './commands/operations.js'
 import { scheduleCommand, schedulesCommand } from './commands/schedules.js'
+import { dashboardCommand } from './dashboard/command.js'
 import { CliFailure, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors.js'
 import { processOutput, type Output } from './io.js'
 import { renderTable } from './table.js'
@@ -36,6 +37,7 @@ const COMMANDS: readonly Command[] = [
   resumeCommand,
   schedulesCommand,
   scheduleCommand,
+  dashboardCommand,
 ]
 
 function usage(): string {
