@@ -64,6 +64,18 @@ const CALLS: Record<string, Call> = {
   'pause-queue': { script: s.pauseQueueScript, argv: ['slow'] },
   'resume-queue': { script: s.resumeQueueScript, argv: ['default'] },
   'report-progress': { script: s.reportProgressScript, argv: ['running', '1', '0.5'] },
+  start: { script: s.startScript, argv: ['n1'] },
+  'drain-node': { script: s.drainNodeScript, argv: ['n1'] },
+  'deregister-node': { script: s.deregisterNodeScript, argv: ['n1'] },
+  'dependency-results': { script: s.dependencyResultsScript, argv: ['queued'] },
+  metrics: { script: s.metricsScript, argv: [] },
+  'task-graph': { script: s.taskGraphScript, argv: ['queued'] },
+  'upsert-schedule': { script: s.upsertScheduleScript, argv: ['fresh', '0', 'interval', '', '', '60000'] },
+  'get-schedule': { script: s.getScheduleScript, argv: ['hourly'] },
+  'list-schedules': { script: s.listSchedulesScript, argv: [] },
+  'pause-schedule': { script: s.pauseScheduleScript, argv: ['hourly'] },
+  'resume-schedule': { script: s.resumeScheduleScript, argv: ['hourly'] },
+  'remove-schedule': { script: s.removeScheduleScript, argv: ['hourly'] },
 }
 
 type Variant = (keys: string[], ns: Namespace, other: Namespace, names: string[]) => string[]
@@ -96,6 +108,7 @@ async function seeded(target: (typeof targets)[number]): Promise<{ bench: Bench;
   await bench.start('n1')
   // A finished task, for the scripts that act on one.
   await s.cancel(bench.runner, bench.ns, { id: 'gone' })
+  await s.upsertSchedule(bench.runner, bench.ns, { id: 'hourly', kind: 'interval', intervalMs: 3_600_000 })
   const other = neighbour(bench.ns)
   await s.init(bench.runner, other, {})
   await s.registerNode(bench.runner, other, { nodeId: 'n1', weight: 1, capacity: 10, queues: [] })
