@@ -15,6 +15,7 @@ interface Expected {
 
 const cases: Record<string, Expected | Expected[]> = {
   // 1. header
+  'too-many-locals': { line: 1, message: /^the script body has 200 top-level locals, and with the module table Lua 5\.1 allows 200; group them in tables$/ },
   'unknown-tag': { line: 8, message: /^unknown tag @author; the header knows @script/ },
   'malformed-tag': { line: 8, message: /^malformed header line "--- version two"/ },
   'missing-tag': { line: 1, message: /^missing required tag @reply: add "--- @reply <type>"/ },
