@@ -1,7 +1,8 @@
 /**
  * The dashboard's HTTP server (node:http): the page and its script and style, a JSON API the page
- * reads, a server-sent event stream with the overview, and the actions, which answer 403 unless
- * the server was started with actions allowed.
+ * reads, a server-sent event stream with the overview, `/metrics` (Prometheus text of every
+ * namespace shown), and the actions (a task's retry, cancel and remove; a queue's pause and
+ * resume), which answer 403 unless the server was started with actions allowed.
  *
  * Live updates are server-sent events: the server samples every namespace's stats once per
  * second anyway (the throughput chart needs samples kept on the server, whether or not a page
