@@ -2,6 +2,8 @@
  * Prometheus text exposition of a namespace, from the replies of the `metrics` script, one per
  * partition: counts and totals are summed over the partitions, a node's figures over the
  * partitions it serves, and the oldest ready task is the oldest of the partitions' heads.
+ * Several namespaces at once share one `# HELP` and `# TYPE` pair per metric, as the text
+ * format requires, their samples told apart by the `namespace` label.
  */
 import type { MetricsReply } from '../loader/generated/scripts.js'
 
@@ -39,6 +41,28 @@ function render(families: readonly Family[]): string {
 
 /** The namespace's metrics, added up over its partitions' `metrics` replies, as Prometheus text. */
 export function formatMetrics(namespace: string, each: readonly MetricsReply[]): string {
+  return render(families(namespace, each))
+}
+
+/**
+ * Several namespaces' metrics as one Prometheus text: each metric's HELP and TYPE once, then
+ * the samples of every namespace, in the order given.
+ */
+export function formatNamespacesMetrics(namespaces: readonly { namespace: string; replies: readonly MetricsReply[] }[]): string {
+  const merged = new Map<string, Family>()
+  for (const { namespace, replies } of namespaces) {
+    for (const family of families(namespace, replies)) {
+      const known = merged.get(family.name)
+      if (known) known.samples.push(...family.samples)
+      else merged.set(family.name, { ...family, samples: [...family.samples] })
+    }
+  }
+  if (merged.size === 0) return ''
+  return render([...merged.values()])
+}
+
+/** The metric families of one namespace, from its partitions' `metrics` replies. */
+function families(namespace: string, each: readonly MetricsReply[]): Family[] {
   const ns = { namespace }
   const sum = (pick: (reply: MetricsReply) => number): number => each.reduce((total, reply) => total + pick(reply), 0)
 
@@ -74,7 +98,7 @@ export function formatMetrics(namespace: string, each: readonly MetricsReply[]):
   const perNode = (pick: (node: { inflight: number; capacity: number; stale: boolean }) => number): [Labels, number][] =>
     nodeIds.map((id) => [{ ...ns, node: id }, pick(nodes.get(id)!)])
 
-  return render([
+  return [
     {
       name: 'taskmill_tasks',
       type: 'gauge',
@@ -129,5 +153,5 @@ export function formatMetrics(namespace: string, each: readonly MetricsReply[]):
       help: 'Age of the ready task dispatched next (highest priority, then earliest enqueued), since it could first run; 0 when none is ready.',
       samples: [[ns, Math.max(0, ...each.map((reply) => reply.oldestReadyAgeMs)) / 1000]],
     },
-  ])
+  ]
 }

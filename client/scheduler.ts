@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { Cluster, Redis } from 'ioredis'
-import type { GetTaskReply, StatsReply } from '../loader/generated/scripts.js'
+import type { GetTaskReply, MetricsReply, StatsReply } from '../loader/generated/scripts.js'
 import {
   cancel,
   cleanTasks,
@@ -552,9 +552,16 @@ export class Scheduler<Payload = string | Buffer, Result = Buffer> {
    * and the age of the next ready task. Serve it at `/metrics` for a Prometheus scrape.
    */
   async metrics(): Promise<string> {
+    return formatMetrics(this.namespace, await this.metricsReplies())
+  }
+
+  /**
+   * The `metrics` script's reply of every partition, partition 0 first: what {@link metrics}
+   * formats, for a caller that puts several namespaces in one text (`formatNamespacesMetrics`).
+   */
+  async metricsReplies(): Promise<MetricsReply[]> {
     const runner = this.connection.runner
-    const each = await Promise.all(this.partitions.all.map((partition) => metrics(runner, partition)))
-    return formatMetrics(this.namespace, each)
+    return Promise.all(this.partitions.all.map((partition) => metrics(runner, partition)))
   }
 
   /**

@@ -29,7 +29,8 @@ per second over the last five minutes, the worker nodes (weight, capacity, in fl
 of tasks against the share their weights promise, last heartbeat, stale ones marked), tasks by
 state page by page, and each task with its record, payload, result, events and dependency graph.
 
-Read-only unless --allow-actions is given: then the page can retry, cancel and remove tasks.
+Read-only unless --allow-actions is given: then the page can retry, cancel and remove tasks,
+and pause and resume queues. GET /metrics answers the Prometheus text of every namespace shown.
 Runs until interrupted (Ctrl-C).
 
 Options:
@@ -37,8 +38,8 @@ ${connectionHelp.join('\n')}
   --port PORT            Port to listen on (0 for any free one). Default: ${DEFAULT_PORT}.
   --host HOST            Address to listen on. Default: 127.0.0.1, this machine only; anyone
                          who can reach the port sees the tasks' payloads and results.
-  --allow-actions        Let the page retry, cancel and remove tasks. Default: read-only, the
-                         action requests are answered 403.
+  --allow-actions        Let the page retry, cancel and remove tasks and pause and resume
+                         queues. Default: read-only, the action requests are answered 403.
   --namespace NS         Show this namespace (repeat for several). Default: every namespace
                          found on the server (SCAN on every primary, each sample).
   -h, --help             Show this help.

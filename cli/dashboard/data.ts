@@ -11,6 +11,7 @@ import { Scheduler, type TaskInfo } from '../../client/scheduler.js'
 import { findTask, type PartitionTable } from '../../client/partitions.js'
 import type { ListedState, TaskPage } from '../../client/list-tasks.js'
 import { toTaskEvents, type TaskEvent } from '../../client/events.js'
+import { formatNamespacesMetrics } from '../../client/metrics.js'
 import { partitions as partitionsScript, taskGraph } from '../../loader/generated/scripts.js'
 import type { ScriptRunner } from '../../loader/runner.js'
 import { Namespace } from '../../loader/keys.js'
@@ -89,11 +90,31 @@ export function shownBytes(value: Buffer | string | undefined | null): { encodin
   return { encoding: 'hex', value: bytes.toString('hex'), bytes: bytes.length }
 }
 
+export interface ProgressView {
+  /** `json` when the reported text parses as JSON (then `value` is it laid out), else `text`. */
+  kind: 'json' | 'text'
+  value: string
+  bytes: number
+}
+
+/** A task's progress as getTask gives it (the text the handler reported), for the page. */
+export function progressView(progress: string | undefined): ProgressView | null {
+  if (progress === undefined) return null
+  const bytes = Buffer.byteLength(progress)
+  try {
+    return { kind: 'json', value: JSON.stringify(JSON.parse(progress), null, 2), bytes }
+  } catch {
+    return { kind: 'text', value: progress, bytes }
+  }
+}
+
 export interface NamespaceView {
   name: string
   partitions: number
   counts: Record<(typeof STATES)[number], number>
   strategy: string
+  /** The queues paused on the namespace (pause-queue), by name. */
+  pausedQueues: string[]
   nodes: (NodeView & { share: number; promised: number })[]
   throughput: { at: number; completed: number; failed: number }[]
   error?: string
@@ -179,9 +200,7 @@ export class DashboardData {
 
   /** Reads every namespace's stats once, keeps a sample, and tells the listeners. */
   async sample(): Promise<NamespaceView[]> {
-    const found = this.fixed.length > 0 ? this.fixed : await discoverNamespaces(this.redis)
-    const names = this.fixed.length > 0 ? found : found.slice(0, MAX_SHOWN)
-    this.hidden = found.length - names.length
+    const names = await this.shownNames()
     const now = await serverNow(this.redis)
     const views: NamespaceView[] = []
     for (const name of names) {
@@ -204,6 +223,31 @@ export class DashboardData {
     this.latest = views
     for (const listener of this.listeners) listener(views)
     return views
+  }
+
+  /** The namespaces shown: those named with --namespace, else the first {@link MAX_SHOWN} found. */
+  private async shownNames(): Promise<readonly string[]> {
+    const found = this.fixed.length > 0 ? this.fixed : await discoverNamespaces(this.redis)
+    const names = this.fixed.length > 0 ? found : found.slice(0, MAX_SHOWN)
+    this.hidden = found.length - names.length
+    return names
+  }
+
+  /**
+   * Every shown namespace's metrics as one Prometheus text, read now (one `metrics` call per
+   * partition); a namespace that cannot be opened or read is left out.
+   */
+  async metrics(): Promise<string> {
+    const namespaces: { namespace: string; replies: Awaited<ReturnType<Scheduler['metricsReplies']>> }[] = []
+    for (const name of await this.shownNames()) {
+      try {
+        const { scheduler } = await this.watch(name)
+        namespaces.push({ namespace: name, replies: await scheduler.metricsReplies() })
+      } catch {
+        // Not shown in the text; the page shows its error.
+      }
+    }
+    return formatNamespacesMetrics(namespaces)
   }
 
   /** The Scheduler of a namespace that exists; one is never opened for a namespace that does not (opening would create it). */
@@ -242,7 +286,7 @@ export class DashboardData {
     const table = scheduler.partitions
     const found = await findTask(this.runner, table, id)
     if (!found) return null
-    const task = found.task as TaskInfo & { progress?: unknown }
+    const task = found.task as TaskInfo & { progress?: string }
     return {
       namespace: name,
       partition: found.partition.partition,
@@ -267,7 +311,7 @@ export class DashboardData {
         reason: task.reason ?? null,
       },
       // Progress is shown when getTask reports it.
-      progress: task.progress === undefined ? null : shownBytes(typeof task.progress === 'string' || Buffer.isBuffer(task.progress) ? task.progress : JSON.stringify(task.progress)),
+      progress: progressView(task.progress),
       payload: shownBytes(task.payload),
       result: shownBytes(task.result),
       events: await this.taskEvents(found.partition, id),
@@ -294,7 +338,7 @@ export interface TaskView {
   namespace: string
   partition: number
   record: Record<string, unknown>
-  progress: ReturnType<typeof shownBytes>
+  progress: ProgressView | null
   payload: ReturnType<typeof shownBytes>
   result: ReturnType<typeof shownBytes>
   events: TaskEvent[]
@@ -367,6 +411,7 @@ function emptyView(name: string, error: string): NamespaceView {
     partitions: 0,
     counts: Object.fromEntries(STATES.map((state) => [state, 0])) as NamespaceView['counts'],
     strategy: '',
+    pausedQueues: [],
     nodes: [],
     throughput: [],
     error,
@@ -384,6 +429,7 @@ function namespaceView(name: string, watched: Watched, stats: Stats, now: number
     partitions: stats.partitions.length,
     counts: Object.fromEntries(STATES.map((state) => [state, stats[state]])) as NamespaceView['counts'],
     strategy: stats.strategy,
+    pausedQueues: [...stats.pausedQueues].sort(),
     nodes: nodes.map((node) => ({
       ...node,
       share: taken === 0 ? 0 : (node.completed + node.failed + node.inflight) / taken,

@@ -89,6 +89,12 @@ dl.record dt { color: var(--muted); } dl.record dd { margin: 0; word-break: brea
 .graph .graph-node.root rect { stroke-width: 3; }
 .graph line { stroke: #8a949e; stroke-width: 1.5; }
 .empty { color: var(--muted); }
+.queues { display: flex; gap: 8px; align-items: center; flex-wrap: wrap; font-size: 13px; margin: 0 0 8px; }
+.queues .label { color: var(--muted); }
+.queues .paused { display: inline-flex; gap: 6px; align-items: center; padding: 1px 4px 1px 10px; border-radius: 12px; background: #fff4e6; border: 1px solid #e0a100; }
+.queues .paused button { padding: 0 8px; font-size: 12px; }
+.queues form { display: flex; gap: 4px; margin-left: auto; }
+.queues input { font: inherit; padding: 2px 6px; border-radius: 4px; border: 1px solid var(--line); width: 140px; }
 `
 
 export const PAGE_JS = String.raw`
@@ -155,11 +161,13 @@ export const PAGE_JS = String.raw`
     });
   }
 
-  function action(name, ns, id) {
+  function action(name, ns, id) { return post(name, { ns: ns, id: id }); }
+
+  function post(name, body) {
     return fetch('/api/actions/' + name, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', 'X-Taskmill-Action': '1' },
-      body: JSON.stringify({ ns: ns, id: id }),
+      body: JSON.stringify(body),
     }).then(function (response) {
       return response.json().then(function (body) {
         if (!response.ok) throw new Error(body.error || response.statusText);
@@ -174,7 +182,14 @@ export const PAGE_JS = String.raw`
     if (overview.length === 0) append(root, el('p', { class: 'empty', text: 'No namespace found yet.' }));
     overview.forEach(function (ns) { append(root, namespaceCard(ns)); });
     if (hidden > 0) append(root, el('p', { class: 'notice', id: 'hidden', text: hidden + ' more namespace' + (hidden === 1 ? ' is' : 's are') + ' not shown: name the ones to watch with --namespace.' }));
+    // The page is redrawn every second: a queue name being typed keeps its text and the focus.
+    var active = document.activeElement;
+    var typing = active && active.classList && active.classList.contains('pause-name') ? active.getAttribute('data-ns') : null;
     view.replaceChildren(root);
+    if (typing !== null) {
+      var inputs = root.querySelectorAll('input.pause-name');
+      for (var i = 0; i < inputs.length; i++) if (inputs[i].getAttribute('data-ns') === typing) inputs[i].focus();
+    }
   }
 
   function namespaceCard(ns) {
@@ -189,8 +204,55 @@ export const PAGE_JS = String.raw`
         el('span', { class: 'n', text: ns.counts[state] }), el('span', { class: 's', text: state })));
     });
     append(card, counts);
+    append(card, queuesLine(ns));
     append(card, el('div', { class: 'row' }, throughputChart(ns.throughput), nodesTable(ns.nodes)));
     return card;
+  }
+
+  // The outcome of the last queue action, per namespace, shown on its card until the next one.
+  var queueMessages = {};
+  // What is typed in each namespace's pause box, kept across redraws.
+  var pauseDrafts = {};
+  var QUEUE_NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+  function queueAction(name, ns, queue) {
+    if (!QUEUE_NAME.test(queue)) {
+      queueMessages[ns] = { text: 'queue: expected 1 to 128 characters of A-Z a-z 0-9 _ . : -', error: true };
+      renderOverview(document.getElementById('view'));
+      return;
+    }
+    if (name === 'pause-queue') pauseDrafts[ns] = '';
+    post(name, { ns: ns, queue: queue }).then(function (reply) {
+      var verb = name === 'pause-queue' ? 'paused' : 'resumed';
+      queueMessages[ns] = { text: queue + ': ' + (reply.outcome.changed ? verb : 'already ' + verb), error: false };
+      return getJSON('/api/overview').then(function (body) { onOverview(body.namespaces, body.hidden); });
+    }).catch(function (error) {
+      queueMessages[ns] = { text: name + ' refused: ' + error.message, error: true };
+    }).then(function () { if (document.getElementById('overview')) renderOverview(document.getElementById('view')); });
+  }
+
+  function queuesLine(ns) {
+    var paused = ns.pausedQueues || [];
+    var line = el('div', { class: 'queues', 'data-paused-queues': paused.join(',') }, el('span', { class: 'label', text: 'Paused queues: ' }));
+    if (!paused.length) append(line, el('span', { class: 'empty', text: 'none' }));
+    paused.forEach(function (queue) {
+      append(line, el('span', { class: 'paused', 'data-paused-queue': queue }, el('span', { class: 'queue-name', text: queue }),
+        config.allowActions ? el('button', { class: 'act', 'data-resume': queue, onclick: function () { queueAction('resume-queue', ns.name, queue); }, text: 'resume' }) : null));
+    });
+    if (config.allowActions) {
+      var input = el('input', { class: 'pause-name', 'data-ns': ns.name, placeholder: 'queue', 'aria-label': 'queue to pause', maxlength: 128 });
+      input.value = pauseDrafts[ns.name] || '';
+      input.addEventListener('input', function () { pauseDrafts[ns.name] = input.value; });
+      var form = el('form', { class: 'pause-form', autocomplete: 'off' }, input, el('button', { type: 'submit', class: 'act', text: 'pause queue' }));
+      form.addEventListener('submit', function (event) {
+        event.preventDefault();
+        queueAction('pause-queue', ns.name, input.value.trim());
+      });
+      append(line, form);
+    }
+    var message = queueMessages[ns.name];
+    if (message) append(line, el('span', { class: message.error ? 'error queue-message' : 'notice queue-message', text: message.text }));
+    return line;
   }
 
   function throughputChart(points) {
@@ -277,6 +339,12 @@ export const PAGE_JS = String.raw`
       el('span', { class: 'tag', text: value.bytes + ' bytes' + (value.encoding === 'hex' ? ', shown as hex (not printable UTF-8)' : '') }));
   }
 
+  function progressShown(value) {
+    if (!value) return el('p', { class: 'empty', text: 'none reported' });
+    return el('div', null, el('pre', { class: 'value', 'data-kind': value.kind, text: value.value }),
+      el('span', { class: 'tag', text: value.bytes + ' bytes' + (value.kind === 'json' ? ', JSON' : '') }));
+  }
+
   function renderTask(view, ns, id, quiet) {
     return getJSON('/api/task?ns=' + encodeURIComponent(ns) + '&id=' + encodeURIComponent(id)).then(function (task) {
       var r = task.record;
@@ -318,7 +386,7 @@ export const PAGE_JS = String.raw`
           el('div', { class: 'row' },
             el('div', null, el('h3', { text: 'Record' }), record),
             el('div', null,
-              el('h3', { text: 'Progress' }), shown(task.progress),
+              el('h3', { text: 'Progress' }), el('div', { id: 'progress' }, progressShown(task.progress)),
               el('h3', { text: 'Payload' }), el('div', { id: 'payload' }, shown(task.payload)),
               el('h3', { text: 'Result' }), el('div', { id: 'result' }, shown(task.result))))),
         el('section', { class: 'card graph' }, el('h3', { text: 'Dependencies' }), drawGraph(task.graph, r.id, ns)),

@@ -1,7 +1,8 @@
 /**
  * The dashboard's HTTP server (node:http): the page and its script and style, a JSON API the page
- * reads, a server-sent event stream with the overview, and the actions, which answer 403 unless
- * the server was started with actions allowed.
+ * reads, a server-sent event stream with the overview, `/metrics` (Prometheus text of every
+ * namespace shown), and the actions (a task's retry, cancel and remove; a queue's pause and
+ * resume), which answer 403 unless the server was started with actions allowed.
  *
  * Live updates are server-sent events: the server samples every namespace's stats once per
  * second anyway (the throughput chart needs samples kept on the server, whether or not a page
@@ -30,6 +31,11 @@ export interface RunningDashboard {
 
 const ACTIONS = ['retry', 'cancel', 'remove'] as const
 type Action = (typeof ACTIONS)[number]
+const QUEUE_ACTIONS = { 'pause-queue': 'pauseQueue', 'resume-queue': 'resumeQueue' } as const
+type QueueAction = keyof typeof QUEUE_ACTIONS
+
+/** A queue name as enqueue takes it. */
+export const QUEUE_NAME = /^[A-Za-z0-9_.:-]{1,128}$/
 
 const SECURITY_HEADERS = {
   'X-Content-Type-Options': 'nosniff',
@@ -64,6 +70,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
       if (path === '/') return send(response, 200, 'text/html; charset=utf-8', PAGE_HTML)
       if (path === '/app.js') return send(response, 200, 'text/javascript; charset=utf-8', PAGE_JS)
       if (path === '/app.css') return send(response, 200, 'text/css; charset=utf-8', PAGE_CSS)
+      if (path === '/metrics') return send(response, 200, 'text/plain; version=0.0.4; charset=utf-8', await data.metrics())
       if (path === '/api/config') return json(response, 200, { allowActions: options.allowActions, states: STATES })
       if (path === '/api/overview') return json(response, 200, { namespaces: data.overview(), hidden: data.hidden })
       if (path === '/api/live') {
@@ -90,10 +97,10 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
       return json(response, 404, { error: 'not found' })
     }
     if (request.method === 'POST' && path.startsWith('/api/actions/')) {
-      const action = path.slice('/api/actions/'.length) as Action
-      if (!ACTIONS.includes(action)) return json(response, 404, { error: 'not found' })
+      const action = path.slice('/api/actions/'.length)
+      if (!(ACTIONS as readonly string[]).includes(action) && !Object.hasOwn(QUEUE_ACTIONS, action)) return json(response, 404, { error: 'not found' })
       if (!options.allowActions) {
-        return json(response, 403, { error: 'read-only dashboard: start it with --allow-actions to retry, cancel or remove tasks' })
+        return json(response, 403, { error: 'read-only dashboard: start it with --allow-actions to retry, cancel or remove tasks and to pause or resume queues' })
       }
       // A page of another origin cannot send this header without a preflight this server never
       // answers, nor a JSON body; and a browser names its origin, which must be this server's.
@@ -101,15 +108,22 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
       if (request.headers['x-taskmill-action'] !== '1' || (origin !== undefined && new URL(origin).host !== request.headers.host)) {
         return json(response, 403, { error: 'actions are accepted from the dashboard page only' })
       }
-      let body: { ns?: unknown; id?: unknown }
+      let body: { ns?: unknown; id?: unknown; queue?: unknown }
       try {
         body = JSON.parse((await readBody(request)) || '{}') as typeof body
       } catch {
         return json(response, 400, { error: 'expected a JSON body' })
       }
+      if (Object.hasOwn(QUEUE_ACTIONS, action)) {
+        if (typeof body.ns !== 'string' || typeof body.queue !== 'string') return json(response, 400, { error: 'expected {"ns": "...", "queue": "..."}' })
+        if (!QUEUE_NAME.test(body.queue)) return json(response, 400, { error: 'queue: expected 1 to 128 characters of A-Z a-z 0-9 _ . : -' })
+        const scheduler = await data.scheduler(body.ns)
+        const outcome = await scheduler[QUEUE_ACTIONS[action as QueueAction]](body.queue)
+        return json(response, 200, { action, queue: body.queue, outcome })
+      }
       if (typeof body.ns !== 'string' || typeof body.id !== 'string') return json(response, 400, { error: 'expected {"ns": "...", "id": "..."}' })
       const scheduler = await data.scheduler(body.ns)
-      const outcome = await scheduler[action](body.id)
+      const outcome = await scheduler[action as Action](body.id)
       return json(response, 200, { action, id: body.id, outcome })
     }
     return json(response, 405, { error: 'method not allowed' })

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import { Scheduler } from '../../client/index.js'
 import { createRunner } from '../../client/connection.js'
-import { formatMetrics } from '../../client/metrics.js'
+import { formatMetrics, formatNamespacesMetrics } from '../../client/metrics.js'
 import * as s from '../../loader/generated/scripts.js'
 import { randomNamespace, targets } from '../support/context.js'
 import { parsePrometheus, valueOf } from '../support/prometheus.js'
@@ -107,5 +107,25 @@ describe('formatMetrics', () => {
     const families = parsePrometheus(text)
     expect(valueOf(families, 'taskmill_queue_tasks', { queue: 'a"b\\c', state: 'ready' })).toBe(5)
     expect(valueOf(families, 'taskmill_oldest_ready_task_age_seconds')).toBe(2.5)
+  })
+
+  it('formatNamespacesMetrics gives one namespace as formatMetrics does, and several with one HELP and TYPE per metric', () => {
+    const reply = (over: Partial<s.MetricsReply>): s.MetricsReply => ({
+      waiting: 0, delayed: 0, ready: 0, assigned: 0, running: 0, retrying: 0, completed: 0, dead: 0, canceled: 0,
+      completedTotal: 0, failedTotal: 0, pausedQueues: [], queues: [], nodes: [], oldestReadyAgeMs: 0, now: 0, ...over,
+    })
+    const one = [reply({ ready: 2, pausedQueues: ['x'] }), reply({ ready: 1 })]
+    expect(formatNamespacesMetrics([{ namespace: 'a', replies: one }])).toBe(formatMetrics('a', one))
+    const text = formatNamespacesMetrics([
+      { namespace: 'a', replies: one },
+      { namespace: 'b', replies: [reply({ ready: 7, completedTotal: 4 })] },
+    ])
+    expect(text.match(/^# HELP taskmill_tasks /gm)).toHaveLength(1)
+    expect(text.match(/^# TYPE taskmill_tasks /gm)).toHaveLength(1)
+    const families = parsePrometheus(text)
+    expect(valueOf(families, 'taskmill_tasks', { namespace: 'a', state: 'ready' })).toBe(3)
+    expect(valueOf(families, 'taskmill_tasks', { namespace: 'b', state: 'ready' })).toBe(7)
+    expect(valueOf(families, 'taskmill_tasks_completed_total', { namespace: 'b' })).toBe(4)
+    expect(formatNamespacesMetrics([])).toBe('')
   })
 })

@@ -1,9 +1,16 @@
 /**
  * The dashboard served by `taskmill dashboard`, against the test Redis, in headless Chromium:
  * the overview's counts and nodes against `stats`, paging and search, a task's page (escaped
- * values, hex for binary), its dependency graph, actions allowed and refused, and the README's
- * screenshot.
+ * values, hex for binary, progress), its dependency graph, actions allowed and refused, pausing
+ * and resuming queues, `/metrics`, and the README's screenshot.
+ *
+ * The screenshot test always takes and checks a screenshot but writes it to a temporary
+ * directory; to refresh the README's picture run
+ *   TASKMILL_SCREENSHOT=docs/dashboard.png npx vitest run test/dashboard -t screenshot
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { isAbsolute, join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
 import { Scheduler, Worker } from '../../client/index.js'
@@ -15,7 +22,8 @@ import { init } from '../../loader/generated/scripts.js'
 import { clusterClient, clusterInfo, clusterSkipReason, randomNamespace, redisInfo, standaloneClient } from '../support/context.js'
 import { startPrivate } from '../support/private-redis.js'
 import { discoverNamespaces } from '../../cli/dashboard/data.js'
-import { runCli } from '../cli/run-cli.js'
+import { ROOT, runCli } from '../cli/run-cli.js'
+import { parsePrometheus, valueOf } from '../support/prometheus.js'
 import { launchChromium, openPage, startDashboardProcess, waitFor, type RunningDashboard } from './harness.js'
 
 const STATES = ['waiting', 'delayed', 'ready', 'assigned', 'running', 'retrying', 'completed', 'dead', 'canceled'] as const
@@ -372,6 +380,151 @@ describe('taskmill dashboard', () => {
     expect((await s.getTask('dead-stays'))?.state).toBe('dead')
   })
 
+  it('with --allow-actions, pause clicked holds a queue\'s tasks ready beside a free node, and resume clicked dispatches them', async () => {
+    const ns = randomNamespace('dash').name
+    // A long node timeout: the node below never sends a heartbeat, and must not fall silent (a third of it) during the test.
+    const s = await Scheduler.open({ connection: redisInfo.url, namespace: ns, config: { nodeTimeoutMs: 120_000 } })
+    cleanup.push(() => s.close())
+    // A node registered by the script and never polling: what is dispatched to it stays assigned.
+    const client = standaloneClient()
+    await registerNode(createRunner(client), new Namespace(ns), { nodeId: 'free-node', weight: 1, capacity: 4, queues: [] })
+    const running = await dashboard('--namespace', ns, '--allow-actions')
+    const { page: p, errors } = await page()
+    await p.goto(running.url)
+    const card = `section.namespace[data-namespace="${ns}"]`
+    await p.waitForSelector(`${card} form.pause-form`)
+    // A name enqueue would refuse is refused by the page, and by the server.
+    await p.fill(`${card} input.pause-name`, 'bad name!')
+    await p.click(`${card} form.pause-form button`)
+    await p.waitForSelector(`${card} .queue-message.error`)
+    const bad = await fetch(`${running.url}api/actions/pause-queue`, {
+      method: 'POST',
+      headers: { 'X-Taskmill-Action': '1' },
+      body: JSON.stringify({ ns, queue: 'bad name!' }),
+    })
+    expect([bad.status, ((await bad.json()) as { error: string }).error]).toEqual([400, 'queue: expected 1 to 128 characters of A-Z a-z 0-9 _ . : -'])
+    expect((await s.stats()).pausedQueues).toEqual([])
+
+    await p.fill(`${card} input.pause-name`, 'mail')
+    await p.click(`${card} form.pause-form button`)
+    await waitFor('stats to show the queue paused', async () => (await s.stats()).pausedQueues.includes('mail'))
+    await p.waitForSelector(`${card} [data-paused-queue="mail"] button[data-resume="mail"]`)
+    await s.enqueue({ id: 'm1', payload: '', queue: 'mail' })
+    await s.enqueue({ id: 'other', payload: '', queue: 'default' })
+    // Another queue's task goes to the node, so the node is free and taking work.
+    await waitFor('the other queue\'s task to be assigned', async () => (await s.getTask('other'))?.state === 'assigned')
+    expect((await s.getTask('m1'))?.state).toBe('ready')
+    expect((await s.stats()).nodes.find((node) => node.id === 'free-node')?.inflight).toBe(1)
+
+    await p.click(`${card} button[data-resume="mail"]`)
+    await waitFor('the paused task to be dispatched', async () => (await s.getTask('m1'))?.state === 'assigned')
+    expect((await s.stats()).pausedQueues).toEqual([])
+    await p.waitForSelector(`${card} .queues[data-paused-queues=""]`)
+    expect(await p.textContent(`${card} .queue-message`)).toBe('mail: resumed')
+    expect(errors).toEqual([])
+  })
+
+  it('read-only, it shows paused queues without buttons and answers pause and resume 403, changing nothing', async () => {
+    const ns = randomNamespace('dash').name
+    const s = await scheduler(ns)
+    await s.pauseQueue('held')
+    const running = await dashboard('--namespace', ns)
+    const { page: p } = await page()
+    await p.goto(running.url)
+    const card = `section.namespace[data-namespace="${ns}"]`
+    await p.waitForSelector(`${card} [data-paused-queue="held"]`)
+    expect(await p.$$(`${card} .queues button, ${card} .queues form`)).toHaveLength(0)
+    const statuses = await p.evaluate(async (body) => {
+      const out: number[] = []
+      for (const name of ['pause-queue', 'resume-queue']) {
+        const response = await fetch('/api/actions/' + name, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', 'X-Taskmill-Action': '1' },
+          body: JSON.stringify({ ...JSON.parse(body), queue: name === 'pause-queue' ? 'other' : 'held' }),
+        })
+        out.push(response.status)
+      }
+      return out
+    }, JSON.stringify({ ns }))
+    expect(statuses).toEqual([403, 403])
+    expect((await s.stats()).pausedQueues).toEqual(['held'])
+  })
+
+  it('serves /metrics for two namespaces with one HELP and TYPE per metric and each namespace\'s own values', async () => {
+    const [a, b] = [randomNamespace('dash').name, randomNamespace('dash').name]
+    const sa = await scheduler(a)
+    const sb = await scheduler(b)
+    await sa.enqueueBatch(Array.from({ length: 3 }, (_, i) => ({ id: `a-${i}`, payload: '' })))
+    await sb.enqueueBatch([
+      { id: 'b-0', payload: '' },
+      { id: 'b-later', payload: '', runAt: Date.now() + 3_600_000 },
+    ])
+    await sb.pauseQueue('slow')
+    const client = standaloneClient()
+    await registerNode(createRunner(client), new Namespace(b), { nodeId: 'b-node', weight: 1, capacity: 7, queues: ['elsewhere'] })
+    // Read-only: /metrics is a read.
+    const running = await dashboard('--namespace', a, '--namespace', b)
+    const response = await fetch(`${running.url}metrics`)
+    expect(response.status).toBe(200)
+    expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/)
+    const text = await response.text()
+    for (const name of new Set([...text.matchAll(/^# (?:HELP|TYPE) (\S+)/gm)].map((match) => match[1]))) {
+      expect(text.match(new RegExp(`^# HELP ${name} `, 'gm'))).toHaveLength(1)
+      expect(text.match(new RegExp(`^# TYPE ${name} `, 'gm'))).toHaveLength(1)
+    }
+    const families = parsePrometheus(text)
+    for (const [ns, s] of [[a, sa], [b, sb]] as const) {
+      const stats = await s.stats()
+      for (const state of STATES) expect(valueOf(families, 'taskmill_tasks', { namespace: ns, state })).toBe(stats[state])
+      expect(valueOf(families, 'taskmill_tasks_completed_total', { namespace: ns })).toBe(stats.completedTotal)
+      expect(valueOf(families, 'taskmill_attempts_failed_total', { namespace: ns })).toBe(stats.failedTotal)
+      const paused = (families.get('taskmill_queue_paused')?.samples ?? []).filter((sample) => sample.labels.namespace === ns)
+      expect(paused.map((sample) => sample.labels.queue)).toEqual(stats.pausedQueues)
+      for (const node of stats.nodes) expect(valueOf(families, 'taskmill_node_capacity', { namespace: ns, node: node.id })).toBe(node.capacity)
+    }
+    expect(valueOf(families, 'taskmill_tasks', { namespace: a, state: 'ready' })).toBe(3)
+    expect(valueOf(families, 'taskmill_tasks', { namespace: b, state: 'delayed' })).toBe(1)
+    expect(valueOf(families, 'taskmill_node_capacity', { namespace: b, node: 'b-node' })).toBe(7)
+  })
+
+  it('shows a task\'s reported progress, laid out as JSON when it is JSON and as text otherwise', async () => {
+    const ns = randomNamespace('dash').name
+    const s = await scheduler(ns)
+    let release: () => void = () => undefined
+    const held = new Promise<void>((resolve) => (release = resolve))
+    const started = await Worker.start({
+      connection: redisInfo.url,
+      namespace: ns,
+      nodeId: 'reporter',
+      heartbeatIntervalMs: 200,
+      handler: async (task) => {
+        await task.progress(task.id === 'json' ? { step: 2, of: 5, note: '<b>x</b>' } : '<i>half</i> way')
+        await held
+        return 'ok'
+      },
+    })
+    cleanup.push(() => started.stop())
+    // Run before the stop above (cleanup runs last first), which waits for the handlers.
+    cleanup.push(async () => release())
+    await s.enqueueBatch([
+      { id: 'json', payload: '' },
+      { id: 'text', payload: '' },
+    ])
+    await waitFor('both to report', async () => (await s.getTask('json'))?.progress !== undefined && (await s.getTask('text'))?.progress !== undefined)
+    const running = await dashboard('--namespace', ns)
+    const { page: p, errors } = await page()
+    await p.goto(`${running.url}#/ns/${ns}/task/json`)
+    await p.waitForSelector('#task[data-task-id="json"] #progress pre')
+    expect(await p.getAttribute('#progress pre', 'data-kind')).toBe('json')
+    expect(await p.textContent('#progress pre')).toBe(JSON.stringify({ step: 2, of: 5, note: '<b>x</b>' }, null, 2))
+    await p.goto(`${running.url}#/ns/${ns}/task/text`)
+    await p.waitForSelector('#task[data-task-id="text"] #progress pre')
+    expect(await p.getAttribute('#progress pre', 'data-kind')).toBe('text')
+    expect(await p.textContent('#progress pre')).toBe('<i>half</i> way')
+    expect(await p.$$eval('#task b, #task i', (found) => found.length)).toBe(0)
+    expect(errors).toEqual([])
+  })
+
   it('draws throughput from live work and saves the README screenshot', async () => {
     // The README's namespace, on a Redis of its own (other test files use that name too).
     const own = await startPrivate('standalone')
@@ -400,6 +553,9 @@ describe('taskmill dashboard', () => {
       producing = false
       await producer
     })
+    // A paused queue with tasks waiting in it, as the picture shows one.
+    await etl.pauseQueue('exports')
+    await etl.enqueueBatch(Array.from({ length: 4 }, (_, i) => ({ id: `export-${i}`, payload: '{}', queue: 'exports' })))
     const running = await startDashboardProcess(['--url', url, '--allow-actions'])
     cleanup.push(() => running.stop())
     const { page: p, errors } = await page()
@@ -413,7 +569,18 @@ describe('taskmill dashboard', () => {
     )
     const legend = await p.textContent('.chart .legend')
     expect(Number(/completed ([\d.]+)\/s/.exec(legend ?? '')?.[1])).toBeGreaterThan(0)
-    await p.screenshot({ path: new URL('../../docs/dashboard.png', import.meta.url).pathname })
+    await p.waitForSelector('[data-paused-queue="exports"]')
+    // Written to docs/ only when asked (see the top of this file), so a run leaves the tree clean.
+    const target = process.env.TASKMILL_SCREENSHOT
+    const dir = mkdtempSync(join(tmpdir(), 'taskmill-screenshot-'))
+    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }))
+    const path = target ? (isAbsolute(target) ? target : join(ROOT, target)) : join(dir, 'dashboard.png')
+    await p.screenshot({ path })
+    const png = readFileSync(path)
+    expect(png.subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a')
+    // The IHDR chunk: width and height of the picture, the viewport's.
+    expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([1280, 430])
+    expect(png.length).toBeGreaterThan(20_000)
     expect(errors).toEqual([])
   }, 60_000)
 })
