@@ -130,6 +130,7 @@ describe.each(targets)('schedules in a storm on $name', (target) => {
 
       const taskIds = (await client.hkeys(`tm:{${namespace}}:task`)) as string[]
       const events = await readEvents(client as Redis, `tm:{${namespace}}:events`)
+      const lateness: number[] = []
       for (const storm of storms) {
         const fired = taskIds
           .filter((id) => id.startsWith(`${storm.id}:`))
@@ -138,15 +139,21 @@ describe.each(targets)('schedules in a storm on $name', (target) => {
         expect(await scheduler.getSchedule(storm.id), `${storm.id}: the schedule`).toMatchObject({ firings: target.seconds, nextAt: 0 })
         const enqueues = events.filter((e) => e.type === 'enqueued' && e.task.startsWith(`${storm.id}:`))
         expect(enqueues.length, `${storm.id}: enqueue events`).toBe(target.seconds)
-        const states = await Promise.all(fired.map(async (id) => (await scheduler.getTask(id))?.state))
-        expect(states.filter((state) => state !== 'completed'), `${storm.id}: tasks not completed`).toEqual([])
+        const tasks = await Promise.all(fired.map((id) => scheduler.getTask(id)))
+        expect(tasks.filter((task) => task?.state !== 'completed').map((task) => task?.id), `${storm.id}: tasks not completed`).toEqual([])
+        for (const task of tasks) if (task) lateness.push(task.enqueuedAt - Number(task.id.split(':')[1]))
       }
       // The kill mattered: another node holds the timer now.
       expect(await client.hget(`tm:{${namespace}}:meta`, 'timerNode')).not.toBe(timerNode)
       expect(producerErrors).toEqual([])
       expect(fleet.errors).toEqual([])
       expect(producerCalls.updated).toBeGreaterThan(target.seconds)
-      console.log(`storm on ${target.name}: killed ${timerNode}; producers ${JSON.stringify(producerCalls)}; handler runs ${fleet.runs.length}`)
+      // Printed, not asserted: how late the firings around the kill were depends on heartbeat phases.
+      const late = lateness.filter((ms) => ms >= 1000).length
+      console.log(
+        `storm on ${target.name}: killed ${timerNode}; producers ${JSON.stringify(producerCalls)}; handler runs ${fleet.runs.length}; ` +
+          `firings made 1 s or more late: ${late}, the latest ${Math.max(...lateness)} ms`,
+      )
       await fleet.stopAll()
     },
     (target.seconds + 75) * 1000,
