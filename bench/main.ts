@@ -12,7 +12,10 @@
  *   --scenarios=a,b         only these parts: enqueue, drain, e2e, latency, fanin, chain, weighted
  *                           (side by side), calls (Redis CPU per call of every script),
  *                           nodes (node scaling), cluster (scaling out over a Redis Cluster),
- *                           bounded (the longest script calls of a large enqueue and drain)
+ *                           bounded (the longest script calls of a large enqueue and drain),
+ *                           schedules (Redis CPU per firing of 10,000 schedules due at once;
+ *                           written to bench/results/schedules.json and the README's Schedules
+ *                           section only, so a run of it alone leaves the other tables alone)
  *   --tasks=N               override the task count of enqueue/drain/e2e/weighted/cluster/bounded
  *   --nodes=1,10,100        override the node counts of the node-scaling part
  *   --no-profile            skip the per-script profile of taskmill (runs with every command logged)
@@ -27,10 +30,18 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { BOUNDED_FULL, BOUNDED_QUICK, measureBoundedCalls, type BoundedCallsRun } from './bounded-calls.js'
 import { NODE_SCALING_FULL, NODE_SCALING_QUICK, measureNodeScaling, type NodeScalingTable } from './node-scaling.js'
-import { README_PATH, updateReadme } from './readme.js'
+import { README_PATH, SCHEDULES_REPORT_PATH, updateReadme, updateScheduleSection } from './readme.js'
 import { REDIS_SERVER_BINARY } from './redis-server.js'
 import { CLUSTER_FULL, CLUSTER_QUICK, measureCluster, type ClusterTable } from './cluster.js'
-import { buildReport, toMarkdown, type Environment } from './report.js'
+import { buildReport, machine, toMarkdown, type Environment } from './report.js'
+import {
+  SCHEDULE_FIRINGS_FULL,
+  SCHEDULE_FIRINGS_QUICK,
+  measureScheduleFirings,
+  scheduleFiringsMarkdown,
+  type ScheduleFiringFigures,
+  type ScheduleFiringTable,
+} from './schedule-firings.js'
 import { FULL, QUICK, runScenario, type RunResult, type Sizes } from './scenarios.js'
 import { SCRIPT_COSTS_FULL, SCRIPT_COSTS_QUICK, measureScriptCosts, type ScriptCostTable } from './script-costs.js'
 import { loadSystem, SYSTEM_NAMES } from './systems/index.js'
@@ -38,7 +49,7 @@ import type { ScenarioName, SystemModule, SystemName } from './systems/types.js'
 
 const SCENARIO_ORDER: readonly ScenarioName[] = ['enqueue', 'drain', 'e2e', 'latency', 'fanin', 'chain', 'weighted']
 /** Parts of the run that are not side-by-side scenarios: table (a), table (b), scaling out and the longest calls. */
-const TABLES = ['calls', 'nodes', 'cluster', 'bounded'] as const
+const TABLES = ['calls', 'nodes', 'cluster', 'bounded', 'schedules'] as const
 type TableName = (typeof TABLES)[number]
 const DEFAULT_OUT = fileURLToPath(new URL('./results', import.meta.url))
 /** Which scenarios of taskmill get a per-script profile. */
@@ -248,6 +259,13 @@ async function main(): Promise<void> {
     }
   }
 
+  let scheduleFirings: ScheduleFiringFigures | undefined
+  if (parts.includes('schedules')) {
+    const firingSizes = quick ? SCHEDULE_FIRINGS_QUICK : SCHEDULE_FIRINGS_FULL
+    progress.line(`schedule firings: ${firingSizes.schedules.toLocaleString('en-US')} schedules due at once (one fresh redis-server) …`)
+    scheduleFirings = await measureScheduleFirings(firingSizes, (line) => progress.line(`   ${line}`))
+  }
+
   const environment: Environment = {
     date: new Date().toISOString(),
     node: process.versions.node,
@@ -260,14 +278,39 @@ async function main(): Promise<void> {
     load: `${loadAtStart.toFixed(2)} at start, ${(loadavg()[0] ?? 0).toFixed(2)} at end (1-minute load average; other work on the machine makes figures noisier)`,
     durationSeconds: Math.round((performance.now() - started) / 1000),
   }
+  await mkdir(outDir, { recursive: true })
+  const rewriteReadme = outDir === resolve(DEFAULT_OUT) && !values['no-readme']
+  if (scheduleFirings) {
+    const table: ScheduleFiringTable = {
+      ...scheduleFirings,
+      date: environment.date,
+      redis: environment.redis,
+      machine: machine(environment),
+      revision: environment.revision,
+    }
+    const markdown = scheduleFiringsMarkdown(table)
+    await writeFile(join(outDir, 'schedules.json'), `${JSON.stringify(table, null, 2)}\n`)
+    await writeFile(join(outDir, 'schedules.md'), `${markdown}\n`)
+    process.stdout.write(`${markdown}\n`)
+    progress.line(`schedule firings written to ${join(outDir, 'schedules.json')} and schedules.md`)
+    if (rewriteReadme && join(outDir, 'schedules.json') === SCHEDULES_REPORT_PATH) {
+      const readme = await readFile(README_PATH, 'utf8')
+      const updated = updateScheduleSection(readme, table)
+      if (updated !== readme) {
+        await writeFile(README_PATH, updated)
+        progress.line('README.md: the schedule firing table regenerated from schedules.json')
+      }
+    }
+  }
+  // A run of the schedule firings alone has nothing for the main report: leave it as it is.
+  if (!parts.some((part) => part !== 'schedules')) return
   const report = buildReport(environment, sizes, runs, profiles, scriptCosts, nodeScaling, cluster, boundedCalls)
   const markdown = toMarkdown(report)
-  await mkdir(outDir, { recursive: true })
   await writeFile(join(outDir, 'latest.md'), markdown)
   await writeFile(join(outDir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`)
   process.stdout.write(markdown)
   progress.line(`done; written to ${join(outDir, 'latest.md')} and latest.json`)
-  if (outDir === resolve(DEFAULT_OUT) && !values['no-readme']) {
+  if (rewriteReadme) {
     const readme = await readFile(README_PATH, 'utf8')
     const updated = updateReadme(readme, report)
     if (updated !== readme) {

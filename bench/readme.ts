@@ -23,6 +23,7 @@ import {
   targetsMarkdown,
   type Report,
 } from './report.js'
+import { scheduleFiringsMarkdown, type ScheduleFiringTable } from './schedule-firings.js'
 
 export const README_START = '<!-- bench:start -->'
 export const README_END = '<!-- bench:end -->'
@@ -111,4 +112,30 @@ export function updateReadme(readme: string, report: Report): string {
     throw new Error(`README.md has no ${README_START} … ${README_END} section for the benchmark tables`)
   }
   return `${readme.slice(0, start + README_START.length)}\n${readmeSection(report)}\n${readme.slice(end)}`
+}
+
+/**
+ * The figure in the README's Schedules section has markers of its own, and a report of its own
+ * (bench/results/schedules.json), so that measuring it again leaves the other tables alone.
+ */
+export const SCHEDULES_START = '<!-- bench-schedules:start -->'
+export const SCHEDULES_END = '<!-- bench-schedules:end -->'
+export const SCHEDULES_REPORT_PATH = fileURLToPath(new URL('./results/schedules.json', import.meta.url))
+
+/** The text between the schedule markers, or undefined when the README has none. */
+export function currentScheduleSection(readme: string): string | undefined {
+  const start = readme.indexOf(SCHEDULES_START)
+  const end = readme.indexOf(SCHEDULES_END)
+  if (start === -1 || end === -1 || end < start) return undefined
+  return readme.slice(start + SCHEDULES_START.length, end).replace(/^\n+|\n+$/g, '')
+}
+
+/** The README with the table between the schedule markers regenerated from `table`. */
+export function updateScheduleSection(readme: string, table: ScheduleFiringTable): string {
+  const start = readme.indexOf(SCHEDULES_START)
+  const end = readme.indexOf(SCHEDULES_END)
+  if (start === -1 || end === -1 || end < start) {
+    throw new Error(`README.md has no ${SCHEDULES_START} … ${SCHEDULES_END} section for the schedule firing figure`)
+  }
+  return `${readme.slice(0, start + SCHEDULES_START.length)}\n${scheduleFiringsMarkdown(table)}\n${readme.slice(end)}`
 }

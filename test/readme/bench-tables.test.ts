@@ -6,8 +6,20 @@
  */
 import { readFile } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
-import { currentSection, README_PATH, README_END, README_START, readmeSection, REPORT_PATH, updateReadme } from '../../bench/readme.js'
+import {
+  currentScheduleSection,
+  currentSection,
+  README_PATH,
+  README_END,
+  README_START,
+  readmeSection,
+  REPORT_PATH,
+  SCHEDULES_REPORT_PATH,
+  SCHEDULES_START,
+  updateReadme,
+} from '../../bench/readme.js'
 import type { Report } from '../../bench/report.js'
+import { scheduleFiringsMarkdown, type ScheduleFiringTable } from '../../bench/schedule-firings.js'
 
 async function load(): Promise<{ readme: string; report: Report }> {
   const [readme, json] = await Promise.all([readFile(README_PATH, 'utf8'), readFile(REPORT_PATH, 'utf8')])
@@ -41,5 +53,18 @@ describe('README performance tables', () => {
     const outside = (text: string): string => text.slice(0, text.indexOf(README_START)) + text.slice(text.indexOf(README_END))
     expect(outside(updated)).toBe(outside(readme))
     expect(updateReadme(updated, report)).toBe(updated)
+  })
+})
+
+describe("README's schedule firing table", () => {
+  it('matches what bench/results/schedules.json generates (run `npm run bench:readme` to fix)', async () => {
+    const [readme, json] = await Promise.all([readFile(README_PATH, 'utf8'), readFile(SCHEDULES_REPORT_PATH, 'utf8')])
+    const table = JSON.parse(json) as ScheduleFiringTable
+    expect(readme.split(SCHEDULES_START)).toHaveLength(2)
+    expect(currentScheduleSection(readme), 'README.md differs from bench/results/schedules.json: run `npm run bench:readme`').toBe(
+      scheduleFiringsMarkdown(table),
+    )
+    expect(table.sizes.schedules).toBe(10_000)
+    expect(table.best.firings).toBe(table.sizes.schedules)
   })
 })

@@ -177,6 +177,28 @@ describe.each(targets)('schedules on $name', (target) => {
       expect(await firedTasks(bench, 'p')).toHaveLength(1)
     })
 
+    describe('paused past four firings, then resumed', () => {
+      // Interval 10 s from 35 s ago, paused from the start: due at -35, -25, -15 and -5 s.
+      const cases: [string, Partial<ScheduleInput<string>>, number[]][] = [
+        ['skip runs none when the most recent is later than the grace', { missed: 'skip', graceMs: 1_000 }, []],
+        ['skip runs the most recent when it is within the grace', { missed: 'skip', graceMs: 60_000 }, [30_000]],
+        ['once runs the most recent only', { missed: 'once', graceMs: 0 }, [30_000]],
+        ['catch-up runs the most recent up to its cap, oldest first', { missed: 'catch-up', catchUpCap: 3 }, [10_000, 20_000, 30_000]],
+      ]
+      it.each(cases)('%s', async (_title, input, offsets) => {
+        const bench = await openBench(target)
+        const start = (await serverNow(bench)) - 35_000
+        await create(bench, { id: 'r', everyMs: 10_000, startAt: start, paused: true, ...input })
+        await bench.maintain()
+        expect(await firedTasks(bench, 'r')).toEqual([])
+        expect(await s.resumeSchedule(bench.runner, bench.ns, { id: 'r' })).toBe('resumed')
+        await bench.maintain()
+        await bench.maintain()
+        expect(await firedTasks(bench, 'r')).toEqual(at('r', offsets.map((offset) => start + offset)))
+        expect(await s.getSchedule(bench.runner, bench.ns, { id: 'r' })).toMatchObject({ firings: offsets.length, nextAt: start + 40_000 })
+      })
+    })
+
     it('with the chain flag each firing waits for the previous one to finish', async () => {
       const bench = await openBench(target)
       const start = (await serverNow(bench)) - 2_500
