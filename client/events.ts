@@ -22,6 +22,9 @@ export type TaskEventType =
   | 'node-lost'
   | 'paused'
   | 'resumed'
+  | 'rate-limited'
+  | 'rate-limit-removed'
+  | 'postponed'
   | 'progress'
 
 export interface TaskEvent {
@@ -38,7 +41,8 @@ export interface TaskEvent {
   /** The node, empty when none is involved. */
   readonly node: string
   /**
-   * Free text: an error, a reason, a token; the queue of a `paused` or `resumed` event; the
+   * Free text: an error, a reason, a token; the queue of a `paused` or `resumed` event (with
+   * the limit, `<max>/<intervalMs>`, for `rate-limited`); when it runs again for `postponed`; the
    * value a handler reported, as sent (JSON from the Worker), for `progress`.
    */
   readonly detail: string
