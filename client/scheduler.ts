@@ -33,6 +33,7 @@ import { followEvents, toTaskEvents, type EventOptions, type TaskEvent } from '.
 import { formatMetrics } from './metrics.js'
 import { listTasksAcross, type ListTasksOptions, type TaskPage } from './list-tasks.js'
 import { addUpStats, findTask, PartitionTable, raisePartitions, readPartitionTable } from './partitions.js'
+import { rateLimitShares } from './rate-limits.js'
 import { setUpNamespace } from './setup.js'
 import { decodeJson, encodeBytes, encodeJson } from './payloads.js'
 import type { Namespace } from '../loader/keys.js'
@@ -482,16 +483,9 @@ export class Scheduler<Payload = string | Buffer, Result = Buffer> {
   async setRateLimit(queue: string, limit: RateLimit): Promise<{ changed: boolean; dispatched: number }> {
     const runner = this.connection.runner
     const partitions = (await this.freshTable()).all
-    const { max, intervalMs } = limit
-    if (!Number.isInteger(max) || max < partitions.length) {
-      throw new RangeError(
-        `rate limit max must be an integer of at least ${partitions.length} (one start per window for each partition), got ${max}`,
-      )
-    }
-    const share = Math.floor(max / partitions.length)
-    const extra = max % partitions.length
+    const shares = rateLimitShares(limit.max, partitions.length)
     const replies = await Promise.all(
-      partitions.map((partition, i) => setRateLimit(runner, partition, { queue, max: share + (i < extra ? 1 : 0), intervalMs })),
+      partitions.map((partition, i) => setRateLimit(runner, partition, { queue, max: shares[i]!, intervalMs: limit.intervalMs })),
     )
     return {
       changed: replies.some((reply) => reply.changed === 1),
