@@ -35,7 +35,9 @@
 -- Setting the limit a queue has already changes nothing and answers `changed` 0. A changed
 -- limit keeps the queue's log of recent starts (meta `rate:<queue>`), so lowering it holds the
 -- queue until the starts already made fit under the new one. The limit counts assignments, the
--- moment dispatch gives a task to a node (lib/dispatch, Rate limits).
+-- moment dispatch gives a task to a node (lib/dispatch, Rate limits). Setting a limit also sets
+-- \`queueFilters\`, so that the tasks of other queues waiting behind a held backlog are indexed by
+-- queue and reached (lib/dispatch, Queues).
 local RATE_LIMITS_MAX = 100
 open_namespace()
 local spelled = max .. '/' .. intervalMs
@@ -58,7 +60,8 @@ for i, name in ipairs(names) do
   entries[i] = name .. '=' .. config.limits[name].max .. '/' .. config.limits[name].interval
 end
 config.rateLimits = table.concat(entries, ',')
-redis.call('HSET', metaKey, 'rateLimits', config.rateLimits)
+redis.call('HSET', metaKey, 'rateLimits', config.rateLimits, 'queueFilters', 1)
+config.queueFilters = true
 emit('rate-limited', nil, nil, queue .. ' ' .. spelled)
 maintain_if_due(100)
 local dispatched = dispatch(nil, queue)

@@ -49,6 +49,22 @@ describe.each(targets)('rate limits on $name', (target) => {
       expect(await states(bench, ['a1', 'a2', 'o1', 'd1'])).toEqual(['assigned', 'ready', 'assigned', 'assigned'])
     })
 
+    it('a task of another queue behind a held backlog larger than the skip limit goes to a node that serves every queue', async () => {
+      const bench = await openBench(target)
+      await limit(bench, 'api', 1, 60_000)
+      await bench.register('n1', 1, 1)
+      // The queue's one start goes to the node, which is then full while the rest arrives.
+      await bench.enqueue({ id: 'a0', queue: 'api' })
+      const backlog = Array.from({ length: 150 }, (_, i) => ({ id: `a${i + 1}`, queue: 'api', priority: 10 }))
+      await bench.enqueueMany(...backlog, { id: 'o1', queue: 'other' })
+      expect((await bench.task('o1')).state).toBe('ready')
+      const [[, token]] = (await bench.start('n1')) as [s.StartReply[number]]
+      // The slot that comes free passes over 100 held tasks, then finds o1 through the index.
+      await bench.complete('n1', [{ id: 'a0', token }])
+      expect((await bench.task('o1')).state).toBe('assigned')
+      expect((await bench.task('a1')).state).toBe('ready')
+    })
+
     it('a held queue is dispatched by maintain alone once its window opens, at the due time the call left', async () => {
       const bench = await openBench(target)
       await limit(bench, 'api', 2, 1000)

@@ -713,7 +713,9 @@ end
 -- call that made it ready touches neither set. When a call stops at the skip limit with nodes
 -- still free, it looks up at most QUEUE_LOOKUPS queues in it: those of the node that made the
 -- call (its slot just came free: complete, fail, heartbeat, register-node), those of the free
--- nodes of the window, and those of the tasks the call itself made ready; it takes at most
+-- nodes of the window, those of the tasks the call itself made ready, and, when one of those
+-- free nodes serves every queue, the queues found in `ready-by-queue` itself (at most
+-- 2 * QUEUE_LOOKUPS jumps from one queue's range to the next, passing over the unserved); it takes at most
 -- QUEUE_CHUNK tasks from each, best first across queues. A node further down `free` finds the
 -- tasks of its queues at its next heartbeat. The alternative, a cursor that walks on through
 -- `ready` from call to call, is bounded per call but needs backlog / READY_SKIP_MAX calls to
@@ -1141,8 +1143,12 @@ function tm.dispatch(caller, wanted)
           queues[#queues + 1] = queue
         end
       end
+      local serves_all = false
       local function add_node_queues(node)
-        if node and node.queues ~= '' and not node.silent and node.inflight < node.capacity then
+        if node and not node.silent and node.inflight < node.capacity then
+          if node.queues == '' then
+            serves_all = true
+          end
           for queue in string.gmatch(node.queues, '[^,]+') do
             add(queue)
           end
@@ -1170,6 +1176,20 @@ function tm.dispatch(caller, wanted)
         if record then
           add(record[4 --[[R_QUEUE]]])
         end
+      end
+      -- A free node serves every queue: the queues with ready tasks in `ready-by-queue`, in name
+      -- order, passing over each unserved one (paused, held by its rate limit) with one jump past
+      -- its range, so that a backlog of those hides no other queue's tasks from it.
+      local from, jumps = '-', 0
+      while serves_all and #queues < 16 --[[QUEUE_LOOKUPS]] and jumps < 2 * 16 --[[QUEUE_LOOKUPS]] do
+        jumps = jumps + 1
+        local first = redis.call('ZRANGEBYLEX', tm.readyByQueueKey, from, '+', 'LIMIT', 0, 1)[1]
+        if not first then
+          break
+        end
+        local queue = string.match(first, '^([^>]*)>')
+        add(queue)
+        from = '(' .. queue .. '>\255'
       end
       return queues
     end

@@ -695,7 +695,9 @@ end
 -- call that made it ready touches neither set. When a call stops at the skip limit with nodes
 -- still free, it looks up at most QUEUE_LOOKUPS queues in it: those of the node that made the
 -- call (its slot just came free: complete, fail, heartbeat, register-node), those of the free
--- nodes of the window, and those of the tasks the call itself made ready; it takes at most
+-- nodes of the window, those of the tasks the call itself made ready, and, when one of those
+-- free nodes serves every queue, the queues found in `ready-by-queue` itself (at most
+-- 2 * QUEUE_LOOKUPS jumps from one queue's range to the next, passing over the unserved); it takes at most
 -- QUEUE_CHUNK tasks from each, best first across queues. A node further down `free` finds the
 -- tasks of its queues at its next heartbeat. The alternative, a cursor that walks on through
 -- `ready` from call to call, is bounded per call but needs backlog / READY_SKIP_MAX calls to
