@@ -62,7 +62,7 @@ end
 config.rateLimits = table.concat(entries, ',')
 redis.call('HSET', metaKey, 'rateLimits', config.rateLimits, 'queueFilters', 1)
 config.queueFilters = true
-emit('rate-limited', nil, nil, queue .. ' ' .. spelled)
+emit('rate-limit-set', nil, nil, queue .. ' ' .. spelled)
 maintain_if_due(100)
 local dispatched = dispatch(nil, queue)
 commit()

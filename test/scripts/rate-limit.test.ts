@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest'
 import { BadArgumentError, LeaseLostError } from '../../loader/generated/errors.js'
 import * as s from '../../loader/generated/scripts.js'
+import { toTaskEvents } from '../../client/events.js'
 import { dumpNamespace, targets } from '../support/context.js'
 import { openBench, type Bench } from './harness.js'
 
@@ -192,6 +193,9 @@ describe.each(targets)('rate limits on $name', (target) => {
       // Its one attempt is still there to use.
       const started = await bench.start('n1')
       expect(started.map(([id, , n]) => [id, n])).toEqual([['t1', 1]])
+      const entries = (await bench.client.xrange(bench.ns.key('events'), '-', '+')) as [string, string[]][]
+      const postponed = entries.flatMap(([id, pairs]) => toTaskEvents({ id, pairs })).filter((e) => e.type === 'postponed')
+      expect(postponed.map((e) => [e.task, e.node, e.detail])).toEqual([['t1', 'n1', `until ${runAt}`]])
     })
   })
 })

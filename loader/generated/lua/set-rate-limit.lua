@@ -1924,7 +1924,7 @@ end
 tm.config.rateLimits = table.concat(entries, ',')
 redis.call('HSET', tm.metaKey, 'rateLimits', tm.config.rateLimits, 'queueFilters', 1)
 tm.config.queueFilters = true
-tm.emit('rate-limited', nil, nil, tm.queue .. ' ' .. spelled)
+tm.emit('rate-limit-set', nil, nil, tm.queue .. ' ' .. spelled)
 tm.maintain_if_due(100)
 local dispatched = tm.dispatch(nil, tm.queue)
 tm.commit()
