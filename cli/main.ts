@@ -15,6 +15,7 @@ import { statsCommand } from './commands/stats.js'
 import { taskCommand } from './commands/task.js'
 import { tasksCommand } from './commands/tasks.js'
 import { cleanCommand, pauseCommand, removeCommand, resumeCommand, retryCommand } from './commands/operations.js'
+import { rateLimitCommand } from './commands/rate-limit.js'
 import { scheduleCommand, schedulesCommand } from './commands/schedules.js'
 import { dashboardCommand } from './dashboard/command.js'
 import { CliFailure, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors.js'
@@ -35,6 +36,7 @@ const COMMANDS: readonly Command[] = [
   cleanCommand,
   pauseCommand,
   resumeCommand,
+  rateLimitCommand,
   schedulesCommand,
   scheduleCommand,
   dashboardCommand,

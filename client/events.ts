@@ -22,6 +22,9 @@ export type TaskEventType =
   | 'node-lost'
   | 'paused'
   | 'resumed'
+  | 'rate-limit-set'
+  | 'rate-limit-removed'
+  | 'postponed'
   | 'progress'
 
 export interface TaskEvent {
@@ -38,8 +41,10 @@ export interface TaskEvent {
   /** The node, empty when none is involved. */
   readonly node: string
   /**
-   * Free text: an error, a reason, a token; the queue of a `paused` or `resumed` event; the
-   * value a handler reported, as sent (JSON from the Worker), for `progress`.
+   * Free text: an error, a reason, a token; the queue of a `paused`, `resumed` or
+   * `rate-limit-removed` event, and of a `rate-limit-set` event followed by the limit
+   * (`<queue> <max>/<intervalMs>`); `until <server time in ms>` for `postponed`; the value a
+   * handler reported, as sent (JSON from the Worker), for `progress`.
    */
   readonly detail: string
 }

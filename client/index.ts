@@ -8,12 +8,13 @@ export type {
   TaskInfo,
   TaskState,
   EnqueueOutcome,
+  RateLimit,
 } from './scheduler.js'
 export { chunkEnqueueRows, ENQUEUE_CALL_LIMITS } from './enqueue-chunks.js'
 export type { EnqueueCallLimits, EnqueueChunkRow } from './enqueue-chunks.js'
 export { CALL_LIMITS } from './call-limits.js'
 export type { CallLimits } from './call-limits.js'
-export { Worker, NonRetryableError } from './worker.js'
+export { Worker, NonRetryableError, RateLimitedError } from './worker.js'
 export type { WorkerOptions, TaskContext, TaskHandler, AbortReason } from './worker.js'
 export type { TaskEvent, TaskEventType, EventOptions } from './events.js'
 export type { ListTasksOptions, ListedTask, ListedState, TaskPage } from './list-tasks.js'

@@ -40,6 +40,7 @@ import {
   fail,
   heartbeat,
   maintain,
+  postpone,
   registerNode,
   release,
   reportProgress,
@@ -101,6 +102,24 @@ export type TaskHandler<Data = Buffer, Result = string | Buffer | void> = (task:
 /** Throw this from a handler when retrying cannot help: the task dies at once. */
 export class NonRetryableError extends Error {
   override readonly name = 'NonRetryableError'
+}
+
+/**
+ * Throw this from a handler when the remote service it calls said "rate limited, retry after":
+ * the task goes back to wait `retryAfterMs` (on the Redis server's clock) and runs again then,
+ * and the attempt it was on is not counted.
+ */
+export class RateLimitedError extends Error {
+  override readonly name = 'RateLimitedError'
+  /** How long the task waits before it is ready again, in ms: 0 to 86,400,000. */
+  readonly retryAfterMs: number
+  constructor(retryAfterMs: number, message = `rate limited: retry after ${retryAfterMs} ms`) {
+    super(message)
+    if (!Number.isInteger(retryAfterMs) || retryAfterMs < 0 || retryAfterMs > 86_400_000) {
+      throw new RangeError(`retryAfterMs must be an integer from 0 to 86400000, got ${retryAfterMs}`)
+    }
+    this.retryAfterMs = retryAfterMs
+  }
 }
 
 /** Why a handler's signal aborted. */
@@ -387,7 +406,9 @@ export class PartitionWorker {
     const json = this.options.json === true
     const timeoutMs = this.options.taskTimeoutMs ?? 0
     const timer = timeoutMs > 0 ? setTimeout(() => abortTask(entry, 'timeout'), timeoutMs) : undefined
-    let outcome: { ok: true; result: string | Buffer } | { ok: false; message: string; retryable: boolean }
+    let outcome:
+      | { ok: true; result: string | Buffer }
+      | { ok: false; message: string; retryable: boolean; retryAfterMs?: number }
     try {
       const context: TaskContext<unknown> = {
         ...task,
@@ -417,6 +438,7 @@ export class PartitionWorker {
         ok: false,
         message: reason === 'timeout' ? `timed out after ${timeoutMs} ms` : describe(error),
         retryable: !(error instanceof NonRetryableError),
+        ...(error instanceof RateLimitedError && reason === undefined ? { retryAfterMs: error.retryAfterMs } : {}),
       }
     } finally {
       if (timer) clearTimeout(timer)
@@ -430,6 +452,14 @@ export class PartitionWorker {
     if (outcome.ok) {
       this.pendingResults.push({ id: task.id, token: task.token, result: outcome.result })
       this.scheduleFlush()
+      return
+    }
+    if (outcome.retryAfterMs !== undefined) {
+      try {
+        await this.postponeTask(task.id, task.token, outcome.retryAfterMs)
+      } finally {
+        this.forget(task.id, entry)
+      }
       return
     }
     try {
@@ -490,6 +520,26 @@ export class PartitionWorker {
     for (let pause = RETRY_FIRST_MS; ; pause = Math.min(pause * 2, RETRY_MAX_MS)) {
       try {
         await fail(runner, namespace, args)
+        return
+      } catch (error) {
+        if (isTaskGone(error)) return this.reportLostLease(error)
+        this.report(error)
+        if (!isPassing(error)) return
+      }
+      await sleep(pause)
+      if (this.abandoned || this.held(id, token) === undefined) return
+    }
+  }
+
+  /**
+   * Hands a task back to wait `delayMs` without counting its attempt (RateLimitedError); sent
+   * again after a passing failure while the node holds the task, as a failure is.
+   */
+  private async postponeTask(id: string, token: number, delayMs: number): Promise<void> {
+    const { runner, namespace } = this.connection
+    for (let pause = RETRY_FIRST_MS; ; pause = Math.min(pause * 2, RETRY_MAX_MS)) {
+      try {
+        await postpone(runner, namespace, { nodeId: this.nodeId, id, token, delayMs })
         return
       } catch (error) {
         if (isTaskGone(error)) return this.reportLostLease(error)

@@ -16,9 +16,11 @@ import {
   maintain,
   metrics,
   pauseQueue,
+  removeRateLimit,
   removeTask,
   resumeQueue,
   retryTask,
+  setRateLimit,
   stats,
 } from '../loader/generated/scripts.js'
 import { TaskmillError } from '../loader/errors.js'
@@ -31,6 +33,7 @@ import { followEvents, toTaskEvents, type EventOptions, type TaskEvent } from '.
 import { formatMetrics } from './metrics.js'
 import { listTasksAcross, type ListTasksOptions, type TaskPage } from './list-tasks.js'
 import { addUpStats, findTask, PartitionTable, raisePartitions, readPartitionTable } from './partitions.js'
+import { rateLimitShares } from './rate-limits.js'
 import { setUpNamespace } from './setup.js'
 import { decodeJson, encodeBytes, encodeJson } from './payloads.js'
 import type { Namespace } from '../loader/keys.js'
@@ -48,6 +51,14 @@ import {
 } from './schedules.js'
 
 export type Strategy = 'round-robin' | 'weighted' | 'least-loaded' | 'random'
+
+/** A queue's rate limit: at most `max` task starts in any window of `intervalMs`. */
+export interface RateLimit {
+  /** Most starts in any window, 1 to 1,000,000 (per partition, see {@link Scheduler.setRateLimit}). */
+  max: number
+  /** The window in ms, 1 to 86,400,000. */
+  intervalMs: number
+}
 
 export interface SchedulerOptions {
   /** Where Redis is; see {@link Connection}. */
@@ -453,6 +464,42 @@ export class Scheduler<Payload = string | Buffer, Result = Buffer> {
   async resumeQueue(queue: string): Promise<{ changed: boolean; dispatched: number }> {
     const runner = this.connection.runner
     const replies = await Promise.all((await this.freshTable()).all.map((partition) => resumeQueue(runner, partition, { queue })))
+    return {
+      changed: replies.some((reply) => reply.changed === 1),
+      dispatched: replies.reduce((sum, reply) => sum + reply.dispatched, 0),
+    }
+  }
+
+  /**
+   * Limits a queue to at most `max` task starts in any window of `intervalMs` on the Redis
+   * server's clock (a sliding window: no burst goes over it, whatever the number of nodes).
+   * Tasks over the limit wait `ready`, and dispatch resumes when the window lets the next one
+   * start, with no polling. A start is counted when dispatch gives the task to a node. With
+   * several partitions the limit is shared out: partition i of P gets floor(max / P), plus one
+   * for the first max mod P partitions, so all of them together never go over `max`; `max`
+   * must then be at least P. Setting a limit again replaces it. `changed` is false when the
+   * queue had this limit already; `dispatched` counts tasks a raised limit let start at once.
+   */
+  async setRateLimit(queue: string, limit: RateLimit): Promise<{ changed: boolean; dispatched: number }> {
+    const runner = this.connection.runner
+    const partitions = (await this.freshTable()).all
+    const shares = rateLimitShares(limit.max, partitions.length)
+    const replies = await Promise.all(
+      partitions.map((partition, i) => setRateLimit(runner, partition, { queue, max: shares[i]!, intervalMs: limit.intervalMs })),
+    )
+    return {
+      changed: replies.some((reply) => reply.changed === 1),
+      dispatched: replies.reduce((sum, reply) => sum + reply.dispatched, 0),
+    }
+  }
+
+  /**
+   * Removes a queue's rate limit on every partition; its ready tasks go to free nodes at once.
+   * `changed` is false when it had none.
+   */
+  async removeRateLimit(queue: string): Promise<{ changed: boolean; dispatched: number }> {
+    const runner = this.connection.runner
+    const replies = await Promise.all((await this.freshTable()).all.map((partition) => removeRateLimit(runner, partition, { queue })))
     return {
       changed: replies.some((reply) => reply.changed === 1),
       dispatched: replies.reduce((sum, reply) => sum + reply.dispatched, 0),

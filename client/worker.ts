@@ -15,7 +15,7 @@ import { readPartitionTable, type PartitionTable } from './partitions.js'
 import { setUpNamespace } from './setup.js'
 import { subscribeToWakeups, type Wakeups } from './wakeups.js'
 
-export { NonRetryableError } from './partition-worker.js'
+export { NonRetryableError, RateLimitedError } from './partition-worker.js'
 export type { AbortReason, TaskContext, TaskHandler, WorkerOptions } from './partition-worker.js'
 
 /**

@@ -14,7 +14,7 @@ local CONFIG_FIELDS = {
   'schema', 'strategy', 'payloadCap', 'resultCap', 'keepCompletedMs', 'keepCompletedCount',
   'keepDeadMs', 'keepDeadCount', 'eventsMaxLen', 'nodeTimeoutMs', 'seq', 'vtime', 'dueAt', 'timerNode',
   'count:completed', 'count:dead', 'count:canceled', 'queueFilters',
-  'pausedQueues',
+  'pausedQueues', 'rateLimits',
 }
 
 local function check_schema(schema)
@@ -58,6 +58,15 @@ local function open_namespace()
     config.paused = {}
     for queue in string.gmatch(config.pausedQueues, '[^,]+') do
       config.paused[queue] = true
+    end
+  end
+  -- Rate limits (set-rate-limit): "<queue>=<max>/<intervalMs>", comma-separated and sorted,
+  -- absent when none. The table is built only when some queue has a limit (lib/dispatch).
+  config.rateLimits = values[20] or ''
+  if config.rateLimits ~= '' then
+    config.limits = {}
+    for queue, max, interval in string.gmatch(config.rateLimits, '([^,=]+)=(%d+)/(%d+)') do
+      config.limits[queue] = { max = tonumber(max), interval = tonumber(interval) }
     end
   end
   read_clock()

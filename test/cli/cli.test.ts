@@ -662,6 +662,36 @@ describe('taskmill pause and resume', () => {
   })
 })
 
+describe('taskmill rate-limit', () => {
+  it('sets a limit shared out over the partitions, says what changed, removes it, and refuses bad limits', async () => {
+    const namespace = randomNamespace('cli')
+    const scheduler = await Scheduler.open({ connection: redisInfo.url, namespace: namespace.name, partitions: 2 })
+    const redis = openClient(redisInfo.url)
+    try {
+      const cli = (args: string[]) => runCli([...args, '--url', redisInfo.url, '--namespace', namespace.name])
+      const table = await readPartitionTable(createRunner(redis), namespace.name)
+      const limits = () => Promise.all(table.all.map((partition) => redis.hget(partition.key('meta'), 'rateLimits')))
+      expect(await cli(['rate-limit', 'api', '5/s'])).toMatchObject({
+        code: 0,
+        stdout: 'queue api: at most 5 per 1000 ms over 2 partitions, 0 tasks dispatched\n',
+        stderr: '',
+      })
+      expect(await limits()).toEqual(['api=3/1000', 'api=2/1000'])
+      expect(await cli(['rate-limit', 'api', '5/1000'])).toMatchObject({ code: 0, stdout: 'queue api: had this rate limit already (5 per 1000 ms)\n' })
+      for (const bad of [['api', '5'], ['api', '5/'], ['api', '0/s'], ['api', '1/s'], ['api']]) {
+        const reply = await cli(['rate-limit', ...bad])
+        expect(reply.code).toBe(2)
+      }
+      expect(await limits()).toEqual(['api=3/1000', 'api=2/1000'])
+      expect(await cli(['rate-limit', '--remove', 'api'])).toMatchObject({ code: 0, stdout: 'queue api: rate limit removed, 0 tasks dispatched\n' })
+      expect(await limits()).toEqual([null, null])
+      expect(await cli(['rate-limit', '--remove', 'api'])).toMatchObject({ code: 0, stdout: 'queue api: had no rate limit\n' })
+    } finally {
+      await scheduler.close()
+    }
+  })
+})
+
 describe('taskmill usage', () => {
   it('--help lists the commands and exits 0', async () => {
     const { code, stdout } = await runCli(['--help'])

@@ -179,7 +179,7 @@ tm.CONFIG_FIELDS = {
   'schema', 'strategy', 'payloadCap', 'resultCap', 'keepCompletedMs', 'keepCompletedCount',
   'keepDeadMs', 'keepDeadCount', 'eventsMaxLen', 'nodeTimeoutMs', 'seq', 'vtime', 'dueAt', 'timerNode',
   'count:completed', 'count:dead', 'count:canceled', 'queueFilters',
-  'pausedQueues',
+  'pausedQueues', 'rateLimits',
 }
 
 function tm.check_schema(schema)
@@ -218,6 +218,15 @@ function tm.open_namespace()
     tm.config.paused = {}
     for queue in string.gmatch(tm.config.pausedQueues, '[^,]+') do
       tm.config.paused[queue] = true
+    end
+  end
+  -- Rate limits (set-rate-limit): "<queue>=<max>/<intervalMs>", comma-separated and sorted,
+  -- absent when none. The table is built only when some queue has a limit (lib/dispatch).
+  tm.config.rateLimits = values[20] or ''
+  if tm.config.rateLimits ~= '' then
+    tm.config.limits = {}
+    for queue, max, interval in string.gmatch(tm.config.rateLimits, '([^,=]+)=(%d+)/(%d+)') do
+      tm.config.limits[queue] = { max = tonumber(max), interval = tonumber(interval) }
     end
   end
   tm.read_clock()
