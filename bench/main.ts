@@ -10,7 +10,8 @@
  *   --quick                 smaller sizes everywhere: a few minutes
  *   --systems=a,b           only these systems (taskmill, taskmill-tuned, bullmq, beequeue, floor)
  *   --scenarios=a,b         only these parts: enqueue, drain, e2e, latency, fanin, chain, weighted
- *                           (side by side), calls (Redis CPU per call of every script),
+ *                           (side by side), calls (Redis CPU per call of every script; the
+ *                           run refuses to start while a script of the manifest has no fixture),
  *                           nodes (node scaling), cluster (scaling out over a Redis Cluster),
  *                           bounded (the longest script calls of a large enqueue and drain),
  *                           schedules (Redis CPU per firing of 10,000 schedules due at once;

@@ -61,6 +61,7 @@ import {
   upsertSchedule,
   watchDependency,
   type ClaimRelayReply,
+  type DeliverOutcomeArgs,
   type EnqueueArgs,
   type InitArgs,
 } from '../loader/generated/scripts.js'
@@ -243,9 +244,8 @@ async function claimAll(f: Fixture, a: Namespace, count: number): Promise<ClaimR
   return claimed
 }
 
-function outcomeOf([partition, id, state, result]: ClaimRelayReply[number]): { partition: number; id: string; state: 'completed' | 'dead' | 'canceled'; result: string | Buffer } {
-  // claim-relay names the partition an outcome goes to; deliver-outcome wants the one it comes from.
-  void partition
+/** A claimed outcome as deliver-outcome takes it: claim-relay names the partition it goes to, deliver-outcome the one it comes from (0). */
+function outcomeOf([, id, state, result]: ClaimRelayReply[number]): DeliverOutcomeArgs['outcomes'][number] {
   return { partition: 0, id, state, result }
 }
 
