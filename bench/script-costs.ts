@@ -976,7 +976,7 @@ export async function measureScriptCosts(sizes: ScriptCostSizes, log: (line: str
         'is measured alone, between unmeasured calls that put the namespace back; add-partitions raises a count for good, so each of its calls is measured alone, on a fresh namespace.',
       'The fixture node has a large capacity, so every enqueued task is dispatched to it; calls that only read or change nothing ' +
         '(get-task, dependency-results, stats, metrics, list-tasks, list-schedules, get-schedule, task-graph, heartbeat, maintain with nothing due, report-progress) are repeated on the same state; ' +
-        'calls that change their item for good (cancel, complete, fail, release, postpone, remove-task, retry-task, the schedule scripts, clean-tasks, watch-dependency, the relay scripts) each get an item of their own, prepared before the round.',
+        'calls that change what they act on for good (cancel, complete, fail, release, postpone, remove-task, retry-task, upsert-, pause-, resume-, refill- and remove-schedule, clean-tasks, watch-dependency, the relay scripts) each get items of their own, prepared before the round.',
       `clean-tasks runs on a namespace without a count limit on completed tasks (init keepCompletedCount 0), so that retention keeps the tasks it cleans. ` +
         'The relay rows (claim-relay, deliver-outcome, ack-relay) use a namespace of two partitions: tasks of partition 0, each with a waiting dependent in partition 1, completed so that their outcomes wait in the outbox; ' +
         'deliver-outcome delivers outcomes claimed before the round, ack-relay removes outcomes claimed and delivered before it.',
