@@ -10,7 +10,8 @@
  *   --quick                 smaller sizes everywhere: a few minutes
  *   --systems=a,b           only these systems (taskmill, taskmill-tuned, bullmq, beequeue, floor)
  *   --scenarios=a,b         only these parts: enqueue, drain, e2e, latency, fanin, chain, weighted
- *                           (side by side), calls (Redis CPU per call of every script),
+ *                           (side by side), calls (Redis CPU per call of every script; the
+ *                           run refuses to start while a script of the manifest has no fixture),
  *                           nodes (node scaling), cluster (scaling out over a Redis Cluster),
  *                           bounded (the longest script calls of a large enqueue and drain),
  *                           schedules (Redis CPU per firing of 10,000 schedules due at once;
@@ -43,7 +44,7 @@ import {
   type ScheduleFiringTable,
 } from './schedule-firings.js'
 import { FULL, QUICK, runScenario, type RunResult, type Sizes } from './scenarios.js'
-import { SCRIPT_COSTS_FULL, SCRIPT_COSTS_QUICK, measureScriptCosts, type ScriptCostTable } from './script-costs.js'
+import { SCRIPT_COSTS_FULL, SCRIPT_COSTS_QUICK, assertEveryScriptHasAFixture, measureScriptCosts, type ScriptCostTable } from './script-costs.js'
 import { loadSystem, SYSTEM_NAMES } from './systems/index.js'
 import type { ScenarioName, SystemModule, SystemName } from './systems/types.js'
 
@@ -173,6 +174,8 @@ async function main(): Promise<void> {
     if (nodeSizes.nodeCounts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--nodes must list positive integers, got ${values.nodes}`)
   }
 
+  // Checked before anything runs, so a missing fixture does not cost the side-by-side scenarios.
+  if (parts.includes('calls')) assertEveryScriptHasAFixture()
   const progress = new Progress()
   const plan: { system: SystemName; scenario: ScenarioName; profile: boolean }[] = []
   for (const scenario of SCENARIO_ORDER) {

@@ -423,13 +423,24 @@ export function duration(seconds: number): string {
   return seconds < 120 ? `${Math.round(seconds)} s` : `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`
 }
 
+/**
+ * What table (a) says in place of a figure when a case failed: the error's `TM_` code when it
+ * has one, else the start of its first line (the footnote below the table has the whole line).
+ */
+export function briefFailure(failure: string): string {
+  const line = oneLine(failure)
+  const code = /\bTM_[A-Z_]+\b/.exec(line)?.[0]
+  const brief = code ?? (line.length > 40 ? `${line.slice(0, 39)}…` : line)
+  return (brief || 'unknown error').replace(/\|/g, '\\|')
+}
+
 /** Table (a), with its footnotes. */
 export function scriptCostMarkdown(costs: ScriptCostTable): string {
   const rows: string[][] = [['EVALSHA of `return 1`', 'no keys, no arguments', fixed(costs.returnOne.usecPerCall, 2), '1.0×', '']]
   const failures: string[] = []
   for (const row of costs.rows) {
     const perItem = row.items > 1 && row.usecPerCall !== null ? fixed(row.usecPerCall / row.items, 1) : ''
-    rows.push([`\`${row.script}\``, row.call, row.failure ? 'failed' : fixed(row.usecPerCall, 1), times(row.ratio), perItem])
+    rows.push([`\`${row.script}\``, row.call, row.failure ? `failed: ${briefFailure(row.failure)}` : fixed(row.usecPerCall, 1), times(row.ratio), perItem])
     if (row.failure) failures.push(`- \`${row.script}\`, ${row.call}: ${oneLine(row.failure)}`)
   }
   const notes = costs.notes.map((note) => `- ${note}`)

@@ -3,37 +3,67 @@
  * 100 items where a call carries items (tasks, results, dependencies, running tasks, nodes), next
  * to EVALSHA of a loaded `return 1` measured on the same server in the same run.
  *
- * Every script in `allScripts` gets a row, so a script added later shows up as "no fixture"
- * instead of silently missing. Each case runs in rounds; each round prepares a fresh namespace
- * (library defaults: events on), then measures only the calls the row is about (see
- * call-cost.ts). Most cases pipeline their calls; register-node and deregister-node change the
- * set of nodes, so each of their calls is measured alone between unmeasured setup calls, which
- * keeps the namespace at the same size for every call.
+ * Every script of the manifest must have a case: the bench refuses to measure the table while
+ * one has none (scriptsWithoutFixture). Each case runs in rounds; each round prepares a fresh
+ * namespace (library defaults: events on), then measures only the calls the row is about (see
+ * call-cost.ts). Most cases pipeline their calls; a call that changes what it acts on for good
+ * (cancel, complete, remove-task, retry-task, pause-schedule, ...) gets an item of its own per
+ * call, prepared before the round. Calls that change a namespace-wide set (register-node,
+ * deregister-node, pause-queue, resume-queue, set-rate-limit, remove-rate-limit) are measured
+ * alone, between unmeasured calls that put the namespace back, so every call finds the same
+ * state.
  */
+import { readFileSync } from 'node:fs'
 import { CALL_LIMITS } from '../client/call-limits.js'
 import type { Redis } from 'ioredis'
 import type { ScriptRunner } from '../loader/runner.js'
 import type { ScriptCaller } from '../loader/script-caller.js'
 import {
+  ackRelay,
   addPartitions,
   allScripts,
   cancel,
+  claimRelay,
+  cleanTasks,
   complete,
+  deliverOutcome,
   dependencyResults,
   deregisterNode,
   drainNode,
   enqueue,
   fail,
+  getSchedule,
   getTask,
   heartbeat,
   init,
+  listSchedules,
+  listTasks,
   maintain,
+  metrics,
   partitions,
+  pauseQueue,
+  pauseSchedule,
+  postpone,
+  refillSchedule,
   registerNode,
   release,
+  removeRateLimit,
+  removeSchedule,
+  removeTask,
+  reportProgress,
+  resumeQueue,
+  resumeSchedule,
+  retryTask,
+  setRateLimit,
   start,
   stats,
+  taskGraph,
+  upsertSchedule,
+  watchDependency,
+  type ClaimRelayReply,
+  type DeliverOutcomeArgs,
   type EnqueueArgs,
+  type InitArgs,
 } from '../loader/generated/scripts.js'
 import { bestOf, measureWindow, Namespace, openRunner, pipelined, returnOneCost, serverNow, type ScriptCounters } from './call-cost.js'
 import { makeTask } from './payload.js'
@@ -122,9 +152,9 @@ function taskRows(prefix: string, n: number): TaskRow[] {
   })
 }
 
-async function freshNamespace(f: Fixture, label: string): Promise<Namespace> {
+async function freshNamespace(f: Fixture, label: string, config: InitArgs = {}): Promise<Namespace> {
   const ns = f.namespace(label)
-  await init(f.runner, ns, {})
+  await init(f.runner, ns, config)
   return ns
 }
 
@@ -152,7 +182,80 @@ async function startAll(f: Fixture, ns: Namespace, count: number, nodeId = NODE)
   return started
 }
 
-/** Each script's cases; a script missing here is reported as having no fixture. */
+/** `count` completed tasks (enqueued, started and completed on the node, which stays); their ids. */
+async function completedTasks(f: Fixture, ns: Namespace, count: number): Promise<string[]> {
+  await addNode(f, ns)
+  await enqueueAll(f, ns, taskRows('t', count))
+  const running = await startAll(f, ns, count)
+  const perCall = CALL_LIMITS.completeResults
+  await pipelined(f.runner, Math.ceil(count / perCall), (c, i) =>
+    complete(c, ns, {
+      nodeId: NODE,
+      claim: 0,
+      results: running.slice(i * perCall, (i + 1) * perCall).map(({ id, token }) => ({ id, token, result: RESULT })),
+    }),
+  )
+  return running.map(({ id }) => id)
+}
+
+/** `count` interval schedules s0, s1, ... firing every minute, paused or not. */
+async function schedules(f: Fixture, ns: Namespace, count: number, paused = false): Promise<void> {
+  await pipelined(f.runner, count, (c, i) => upsertSchedule(c, ns, { id: `s${i}`, kind: 'interval', intervalMs: 60_000, paused }))
+}
+
+/**
+ * A namespace of two partitions: `count` tasks of partition 0 completed, each with a waiting
+ * dependent in partition 1, so that `count` outcomes wait in partition 0's outbox for relay.
+ */
+async function relayState(f: Fixture, count: number): Promise<{ a: Namespace; b: Namespace }> {
+  const name = f.namespace('relay').name
+  const a = new Namespace(name)
+  const b = new Namespace(name, { index: 1, tag: `${name}/1` })
+  for (const ns of [a, b]) await init(f.runner, ns, {})
+  await addNode(f, a)
+  const parents = taskRows('p', count)
+  await enqueueAll(f, a, parents)
+  const perWatch = 1000
+  await pipelined(f.runner, Math.ceil(count / perWatch), (c, i) =>
+    watchDependency(c, a, { partition: 1, ids: parents.slice(i * perWatch, (i + 1) * perWatch).map((p) => p.id) }),
+  )
+  await enqueueAll(f, b, taskRows('c', count).map((row, i) => ({ ...row, remoteDependsOn: [`0/${parents[i]!.id}`] })))
+  const running = await startAll(f, a, count)
+  const perCall = CALL_LIMITS.completeResults
+  await pipelined(f.runner, Math.ceil(count / perCall), (c, i) =>
+    complete(c, a, {
+      nodeId: NODE,
+      claim: 0,
+      results: running.slice(i * perCall, (i + 1) * perCall).map(({ id, token }) => ({ id, token, result: RESULT })),
+    }),
+  )
+  await heartbeat(f.runner, a, { nodeId: NODE })
+  return { a, b }
+}
+
+/** Claims (unmeasured) every outcome the relay state holds. */
+async function claimAll(f: Fixture, a: Namespace, count: number): Promise<ClaimRelayReply> {
+  const claimed: ClaimRelayReply = []
+  while (claimed.length < count) {
+    const rows = await claimRelay(f.runner, a, { limit: 1000, leaseMs: 3_600_000 })
+    if (rows.length === 0) throw new Error(`setup claimed ${claimed.length} of ${count} outcomes`)
+    claimed.push(...rows)
+  }
+  return claimed
+}
+
+/** A claimed outcome as deliver-outcome takes it: claim-relay names the partition it goes to, deliver-outcome the one it comes from (0). */
+function outcomeOf([, id, state, result]: ClaimRelayReply[number]): DeliverOutcomeArgs['outcomes'][number] {
+  return { partition: 0, id, state, result }
+}
+
+/** Delivers (unmeasured) claimed outcomes to partition 1. */
+async function deliverAll(f: Fixture, b: Namespace, claimed: ClaimRelayReply): Promise<void> {
+  const perCall = 1000
+  await pipelined(f.runner, Math.ceil(claimed.length / perCall), (c, i) => deliverOutcome(c, b, { outcomes: claimed.slice(i * perCall, (i + 1) * perCall).map(outcomeOf) }))
+}
+
+/** Each script's cases; every script of the manifest needs at least one (scriptsWithoutFixture). */
 const CASES: Record<string, Case[]> = {
   'add-partitions': [
     {
@@ -412,6 +515,395 @@ const CASES: Record<string, Case[]> = {
       return { kind: 'pipelined', call: (c) => stats(c, ns) }
     },
   })),
+  'ack-relay': [1, BULK].map((k) => ({
+    call: k === 1 ? '1 delivered outcome removed from the outbox' : `${k} delivered outcomes removed from the outbox`,
+    items: k,
+    mode: 'pipelined',
+    async prepare(f: Fixture, calls: number): Promise<Plan> {
+      const { a, b } = await relayState(f, calls * k)
+      const claimed = await claimAll(f, a, calls * k)
+      await deliverAll(f, b, claimed)
+      return {
+        kind: 'pipelined',
+        call: async (c, i) => {
+          const entries = claimed.slice(i * k, (i + 1) * k).map(([partition, id, , , token]) => ({ partition, id, token }))
+          const removed = await ackRelay(c, a, { entries })
+          if (removed !== k) throw new Error(`a measured ack-relay removed ${removed} outcomes, not ${k}`)
+        },
+      }
+    },
+  })),
+  'claim-relay': [1, BULK].map((k) => ({
+    call: k === 1 ? '1 outcome due for relay taken (limit 1)' : `${k} outcomes due for relay taken (limit ${k})`,
+    items: k,
+    mode: 'pipelined',
+    async prepare(f: Fixture, calls: number): Promise<Plan> {
+      const { a } = await relayState(f, calls * k)
+      return {
+        kind: 'pipelined',
+        call: async (c) => {
+          const rows = await claimRelay(c, a, { limit: k })
+          if (rows.length !== k) throw new Error(`a measured claim-relay took ${rows.length} outcomes, not ${k}`)
+        },
+      }
+    },
+  })),
+  'clean-tasks': [1, BULK].map((k) => ({
+    call: k === 1 ? '1 completed task removed (limit 1)' : `${k} completed tasks removed (limit ${k})`,
+    items: k,
+    mode: 'pipelined',
+    async prepare(f: Fixture, calls: number): Promise<Plan> {
+      // No count limit on completed tasks, so retention keeps every task the round cleans.
+      const ns = await freshNamespace(f, 'clean', { keepCompletedCount: 0 })
+      await completedTasks(f, ns, calls * k)
+      return {
+        kind: 'pipelined',
+        call: async (c) => {
+          const [removed] = await cleanTasks(c, ns, { state: 'completed', olderThanMs: 0, limit: k })
+          if (removed !== k) throw new Error(`a measured clean-tasks removed ${removed} tasks, not ${k}`)
+        },
+      }
+    },
+  })),
+  'deliver-outcome': [1, BULK].map((k) => ({
+    call: k === 1 ? "1 outcome settling a waiting task's remote dependency" : `${k} outcomes, each settling a waiting task's remote dependency`,
+    items: k,
+    mode: 'pipelined',
+    async prepare(f: Fixture, calls: number): Promise<Plan> {
+      const { a, b } = await relayState(f, calls * k)
+      const claimed = await claimAll(f, a, calls * k)
+      return {
+        kind: 'pipelined',
+        call: async (c, i) => {
+          const replies = await deliverOutcome(c, b, { outcomes: claimed.slice(i * k, (i + 1) * k).map(outcomeOf) })
+          if (replies.length !== k || replies.some((reply) => reply !== 'settled')) throw new Error(`a measured deliver-outcome replied ${replies.join(',')}`)
+        },
+      }
+    },
+  })),
+  'get-schedule': [
+    {
+      call: 'an interval schedule',
+      items: 0,
+      mode: 'pipelined',
+      async prepare(f) {
+        const ns = await freshNamespace(f, 'get-schedule')
+        await schedules(f, ns, 1)
+        return { kind: 'pipelined', call: (c) => getSchedule(c, ns, { id: 's0' }) }
+      },
+    },
+  ],
+  'list-schedules': [1, BULK].map((k) => ({
+    call: k === 1 ? 'a page holding the only schedule' : `a page of ${k} schedules (limit ${k})`,
+    items: k,
+    mode: 'pipelined',
+    async prepare(f: Fixture): Promise<Plan> {
+      const ns = await freshNamespace(f, 'list-schedules')
+      await schedules(f, ns, k)
+      return {
+        kind: 'pipelined',
+        call: async (c) => {
+          const page = await listSchedules(c, ns, { limit: k })
+          if (page.schedules.length !== k) throw new Error(`a measured list-schedules listed ${page.schedules.length} schedules, not ${k}`)
+        },
+      }
+    },
+  })),
+  'list-tasks': [1, BULK].map((k) => ({
+    call: k === 1 ? 'a page of 1 of 100 ready tasks (limit 1)' : `a page of ${k} ready tasks (limit ${k})`,
+    items: k,
+    mode: 'pipelined',
+    async prepare(f: Fixture): Promise<Plan> {
+      const ns = await freshNamespace(f, 'list-tasks')
+      await enqueueAll(f, ns, taskRows('t', BULK))
+      return {
+        kind: 'pipelined',
+        call: async (c) => {
+          const page = await listTasks(c, ns, { state: 'ready', limit: k })
+          if (page.tasks.length !== k) throw new Error(`a measured list-tasks listed ${page.tasks.length} tasks, not ${k}`)
+        },
+      }
+    },
+  })),
+  metrics: [
+    {
+      call: 'one idle node, no tasks',
+      items: 0,
+      mode: 'pipelined',
+      async prepare(f) {
+        const ns = await freshNamespace(f, 'metrics')
+        await addNode(f, ns)
+        return { kind: 'pipelined', call: (c) => metrics(c, ns) }
+      },
+    },
+  ],
+  'pause-queue': [
+    {
+      call: 'a queue paused (1 idle node, no tasks)',
+      items: 0,
+      mode: 'single',
+      async prepare(f) {
+        const ns = await freshNamespace(f, 'pause-queue')
+        await addNode(f, ns)
+        return {
+          kind: 'one-by-one',
+          call: (c) => pauseQueue(c, ns, { queue: 'q' }),
+          after: () => resumeQueue(f.runner, ns, { queue: 'q' }),
+        }
+      },
+    },
+  ],
+  'pause-schedule': [
+    {
+      call: 'an active interval schedule paused',
+      items: 0,
+      mode: 'pipelined',
+      async prepare(f, calls) {
+        const ns = await freshNamespace(f, 'pause-schedule')
+        await schedules(f, ns, calls)
+        return {
+          kind: 'pipelined',
+          call: async (c, i) => {
+            if ((await pauseSchedule(c, ns, { id: `s${i}` })) !== 'paused') throw new Error('a measured pause-schedule paused nothing')
+          },
+        }
+      },
+    },
+  ],
+  postpone: [
+    {
+      call: 'a running task handed back for 1 s',
+      items: 0,
+      mode: 'pipelined',
+      async prepare(f, calls) {
+        const ns = await freshNamespace(f, 'postpone')
+        await addNode(f, ns)
+        await enqueueAll(f, ns, taskRows('t', calls))
+        const running = await startAll(f, ns, calls)
+        return { kind: 'pipelined', call: (c, i) => postpone(c, ns, { nodeId: NODE, id: running[i]!.id, token: running[i]!.token, delayMs: 1000 }) }
+      },
+    },
+  ],
+  'refill-schedule': [
+    {
+      call: 'a cron schedule with 4 times left given 16 more',
+      items: 0,
+      mode: 'pipelined',
+      async prepare(f, calls) {
+        const ns = await freshNamespace(f, 'refill')
+        const first = Math.ceil(((await serverNow(f.admin)) + 3_600_000) / 60_000) * 60_000
+        const minutes = (from: number, n: number): number[] => Array.from({ length: n }, (_, j) => first + (from + j) * 60_000)
+        const horizon = minutes(0, 4).at(-1)!
+        await pipelined(f.runner, calls, (c, i) =>
+          upsertSchedule(c, ns, { id: `s${i}`, kind: 'cron', expression: '* * * * *', times: minutes(0, 4).join(',') }),
+        )
+        const more = minutes(4, 16).join(',')
+        return {
+          kind: 'pipelined',
+          call: async (c, i) => {
+            const reply = await refillSchedule(c, ns, { id: `s${i}`, revision: 1, horizon, times: more })
+            if (reply.timesLeft !== 20) throw new Error(`a measured refill-schedule left ${reply.timesLeft} times, not 20`)
+          },
+        }
+      },
+    },
+  ],
+  'remove-rate-limit': [
+    {
+      call: "a queue's rate limit removed (1 idle node, no tasks)",
+      items: 0,
+      mode: 'single',
+      async prepare(f) {
+        const ns = await freshNamespace(f, 'remove-rate-limit')
+        await addNode(f, ns)
+        return {
+          kind: 'one-by-one',
+          before: () => setRateLimit(f.runner, ns, { queue: 'q', max: 100, intervalMs: 1000 }),
+          call: (c) => removeRateLimit(c, ns, { queue: 'q' }),
+        }
+      },
+    },
+  ],
+  'remove-schedule': [
+    {
+      call: 'an active interval schedule removed',
+      items: 0,
+      mode: 'pipelined',
+      async prepare(f, calls) {
+        const ns = await freshNamespace(f, 'remove-schedule')
+        await schedules(f, ns, calls)
+        return { kind: 'pipelined', call: (c, i) => removeSchedule(c, ns, { id: `s${i}` }) }
+      },
+    },
+  ],
+  'remove-task': [
+    {
+      call: 'a completed task removed (1 idle node)',
+      items: 0,
+      mode: 'pipelined',
+      async prepare(f, calls) {
+        const ns = await freshNamespace(f, 'remove-task')
+        const ids = await completedTasks(f, ns, calls)
+        return { kind: 'pipelined', call: (c, i) => removeTask(c, ns, { id: ids[i]! }) }
+      },
+    },
+  ],
+  'report-progress': [
+    {
+      call: "a running task's progress replaced (~30 B of JSON)",
+      items: 0,
+      mode: 'pipelined',
+      async prepare(f) {
+        const ns = await freshNamespace(f, 'progress')
+        await addNode(f, ns)
+        await enqueueAll(f, ns, taskRows('t', 1))
+        const [running] = await startAll(f, ns, 1)
+        return {
+          kind: 'pipelined',
+          call: (c, i) => reportProgress(c, ns, { id: running!.id, token: running!.token, progress: `{"done":${i},"total":3000}` }),
+        }
+      },
+    },
+  ],
+  'resume-queue': [
+    {
+      call: 'a paused queue resumed (1 idle node, no tasks)',
+      items: 0,
+      mode: 'single',
+      async prepare(f) {
+        const ns = await freshNamespace(f, 'resume-queue')
+        await addNode(f, ns)
+        return {
+          kind: 'one-by-one',
+          before: () => pauseQueue(f.runner, ns, { queue: 'q' }),
+          call: (c) => resumeQueue(c, ns, { queue: 'q' }),
+        }
+      },
+    },
+  ],
+  'resume-schedule': [
+    {
+      call: 'a paused interval schedule resumed',
+      items: 0,
+      mode: 'pipelined',
+      async prepare(f, calls) {
+        const ns = await freshNamespace(f, 'resume-schedule')
+        await schedules(f, ns, calls, true)
+        return {
+          kind: 'pipelined',
+          call: async (c, i) => {
+            if ((await resumeSchedule(c, ns, { id: `s${i}` })) !== 'resumed') throw new Error('a measured resume-schedule resumed nothing')
+          },
+        }
+      },
+    },
+  ],
+  'retry-task': [
+    {
+      call: 'a dead task retried (no node registered)',
+      items: 0,
+      mode: 'pipelined',
+      async prepare(f, calls) {
+        const ns = await freshNamespace(f, 'retry')
+        await addNode(f, ns)
+        await enqueueAll(f, ns, taskRows('t', calls))
+        const running = await startAll(f, ns, calls)
+        await pipelined(f.runner, calls, (c, i) =>
+          fail(c, ns, { nodeId: NODE, id: running[i]!.id, token: running[i]!.token, message: 'bench', retryable: false }),
+        )
+        await deregisterNode(f.runner, ns, { nodeId: NODE })
+        return {
+          kind: 'pipelined',
+          call: async (c, i) => {
+            if ((await retryTask(c, ns, { id: running[i]!.id })) !== 'ready') throw new Error('a measured retry-task did not make its task ready')
+          },
+        }
+      },
+    },
+  ],
+  'set-rate-limit': [
+    {
+      call: 'a queue limited to 100 per second (1 idle node, no tasks)',
+      items: 0,
+      mode: 'single',
+      async prepare(f) {
+        const ns = await freshNamespace(f, 'set-rate-limit')
+        await addNode(f, ns)
+        return {
+          kind: 'one-by-one',
+          call: (c) => setRateLimit(c, ns, { queue: 'q', max: 100, intervalMs: 1000 }),
+          after: () => removeRateLimit(f.runner, ns, { queue: 'q' }),
+        }
+      },
+    },
+  ],
+  'task-graph': [1, BULK].map((k) => ({
+    call: k === 1 ? 'a ready task with 1 waiting dependent' : `a ready task with ${k} waiting dependents (limit ${k})`,
+    items: k,
+    mode: 'pipelined',
+    async prepare(f: Fixture): Promise<Plan> {
+      const ns = await freshNamespace(f, 'task-graph')
+      const [parent] = taskRows('p', 1)
+      await enqueueAll(f, ns, [parent!, ...taskRows('c', k).map((row) => ({ ...row, dependsOn: [parent!.id] }))])
+      return {
+        kind: 'pipelined',
+        call: async (c) => {
+          const graph = await taskGraph(c, ns, { id: parent!.id, limit: k })
+          if (graph?.children.length !== k) throw new Error(`a measured task-graph listed ${graph?.children.length} dependents, not ${k}`)
+        },
+      }
+    },
+  })),
+  'upsert-schedule': [
+    {
+      call: 'an interval schedule created (every minute)',
+      items: 0,
+      mode: 'pipelined',
+      async prepare(f) {
+        const ns = await freshNamespace(f, 'upsert')
+        return { kind: 'pipelined', call: (c, i) => upsertSchedule(c, ns, { id: `s${i}`, kind: 'interval', intervalMs: 60_000 }) }
+      },
+    },
+  ],
+  'watch-dependency': [1, BULK].map((k) => ({
+    call: k === 1 ? 'another partition watches 1 pending task' : `another partition watches ${k} pending tasks`,
+    items: k,
+    mode: 'pipelined',
+    async prepare(f: Fixture, calls: number): Promise<Plan> {
+      const ns = await freshNamespace(f, 'watch')
+      const parents = taskRows('p', calls * k)
+      await enqueueAll(f, ns, parents)
+      return {
+        kind: 'pipelined',
+        call: async (c, i) => {
+          const replies = await watchDependency(c, ns, { partition: 1, ids: parents.slice(i * k, (i + 1) * k).map((p) => p.id) })
+          if (replies.length !== k || replies.some((reply) => reply !== 'pending')) throw new Error(`a measured watch-dependency replied ${replies.join(',')}`)
+        },
+      }
+    },
+  })),
+}
+
+/**
+ * The scripts of the manifest (loader/generated/manifest.json, which `npm run codegen` writes)
+ * that have no case here. The bench refuses to measure table (a) while one is missing, and
+ * test/readme/bench-tables.test.ts fails, so a new script cannot go unmeasured unnoticed.
+ */
+export function scriptsWithoutFixture(names: readonly string[] = manifestScriptNames()): string[] {
+  return names.filter((name) => (CASES[name]?.length ?? 0) === 0)
+}
+
+/** Throws, naming them, when scripts of the manifest have no case in table (a). */
+export function assertEveryScriptHasAFixture(): void {
+  const missing = scriptsWithoutFixture([...new Set([...manifestScriptNames(), ...allScripts.map((script) => script.name)])])
+  if (missing.length > 0) {
+    throw new Error(`bench/script-costs.ts has no fixture for ${missing.join(', ')}: add a case for each before measuring table (a)`)
+  }
+}
+
+function manifestScriptNames(): string[] {
+  const manifest = JSON.parse(readFileSync(new URL('../loader/generated/manifest.json', import.meta.url), 'utf8')) as { scripts: { name: string }[] }
+  return manifest.scripts.map((script) => script.name)
 }
 
 async function runCase(f: Fixture, scriptCase: Case, sizes: ScriptCostSizes): Promise<ScriptCounters[]> {
@@ -442,6 +934,7 @@ function describe(error: unknown): string {
 
 /** Measures every script on one fresh redis-server; `log` gets one line per script. */
 export async function measureScriptCosts(sizes: ScriptCostSizes, log: (line: string) => void): Promise<ScriptCostTable> {
+  assertEveryScriptHasAFixture()
   const server = await RedisServer.start()
   const { runner, admin, close } = await openRunner(server.url)
   try {
@@ -454,14 +947,7 @@ export async function measureScriptCosts(sizes: ScriptCostSizes, log: (line: str
     const rows: ScriptCostRow[] = []
     const notes: string[] = []
     for (const script of allScripts) {
-      const cases = CASES[script.name]
-      if (!cases) {
-        rows.push({ script: script.name, call: '–', items: 0, usecPerCall: null, ratio: null, calls: 0, failure: 'no fixture' })
-        notes.push(`\`${script.name}\` is not measured: bench/script-costs.ts has no fixture for it yet.`)
-        log(`${script.name}: no fixture`)
-        continue
-      }
-      for (const scriptCase of cases) {
+      for (const scriptCase of CASES[script.name] ?? []) {
         try {
           const cost = bestOf(await runCase(f, scriptCase, sizes))
           rows.push({
@@ -486,10 +972,14 @@ export async function measureScriptCosts(sizes: ScriptCostSizes, log: (line: str
     notes.unshift(
       `\`return 1\`: the best of ${sizes.rounds} rounds before the scripts and ${sizes.rounds} after. Scripts: best of ${sizes.rounds} rounds; each round a fresh namespace with library defaults (events on), ` +
         `${sizes.calls.toLocaleString('en-US')} pipelined calls (${sizes.bulkCalls.toLocaleString('en-US')} for ${BULK}-item calls). ` +
-        `register-node and deregister-node change the set of nodes, so each of their ${sizes.singleCalls.toLocaleString('en-US')} calls per round ` +
-        'is measured alone, between unmeasured calls that put the namespace back to one node; add-partitions raises a count for good, so each of its calls is measured alone, on a fresh namespace.',
+        `register-node, deregister-node, pause-queue, resume-queue, set-rate-limit and remove-rate-limit change a namespace-wide set, so each of their ${sizes.singleCalls.toLocaleString('en-US')} calls per round ` +
+        'is measured alone, between unmeasured calls that put the namespace back; add-partitions raises a count for good, so each of its calls is measured alone, on a fresh namespace.',
       'The fixture node has a large capacity, so every enqueued task is dispatched to it; calls that only read or change nothing ' +
-        '(get-task, dependency-results, stats, heartbeat, maintain with nothing due) are repeated on the same state.',
+        '(get-task, dependency-results, stats, metrics, list-tasks, list-schedules, get-schedule, task-graph, heartbeat, maintain with nothing due, report-progress) are repeated on the same state; ' +
+        'calls that change what they act on for good (cancel, complete, fail, release, postpone, remove-task, retry-task, upsert-, pause-, resume-, refill- and remove-schedule, clean-tasks, watch-dependency, the relay scripts) each get items of their own, prepared before the round.',
+      `clean-tasks runs on a namespace without a count limit on completed tasks (init keepCompletedCount 0), so that retention keeps the tasks it cleans. ` +
+        'The relay rows (claim-relay, deliver-outcome, ack-relay) use a namespace of two partitions: tasks of partition 0, each with a waiting dependent in partition 1, completed so that their outcomes wait in the outbox; ' +
+        'deliver-outcome delivers outcomes claimed before the round, ack-relay removes outcomes claimed and delivered before it.',
     )
     return { returnOne, sizes, rows, notes }
   } finally {

@@ -18,7 +18,8 @@ import {
   SCHEDULES_START,
   updateReadme,
 } from '../../bench/readme.js'
-import type { Report } from '../../bench/report.js'
+import { scriptCostMarkdown, type Report } from '../../bench/report.js'
+import { assertEveryScriptHasAFixture, scriptsWithoutFixture, type ScriptCostTable } from '../../bench/script-costs.js'
 import { scheduleFiringsMarkdown, type ScheduleFiringTable } from '../../bench/schedule-firings.js'
 
 async function load(): Promise<{ readme: string; report: Report }> {
@@ -66,5 +67,42 @@ describe("README's schedule firing table", () => {
     )
     expect(table.sizes.schedules).toBe(10_000)
     expect(table.best.firings).toBe(table.sizes.schedules)
+  })
+})
+
+describe('table (a): Redis CPU per call of every script', () => {
+  it('has a fixture for every script of the manifest', () => {
+    expect(scriptsWithoutFixture(), 'add a case to CASES in bench/script-costs.ts').toEqual([])
+    expect(() => assertEveryScriptHasAFixture()).not.toThrow()
+  })
+
+  it('names a script without a fixture', () => {
+    expect(scriptsWithoutFixture(['enqueue', 'no-such-script', 'list-tasks'])).toEqual(['no-such-script'])
+  })
+
+  it("shows a failed case's error code, or the start of its message, in place of its figure", () => {
+    const table: ScriptCostTable = {
+      returnOne: { usecPerCall: 1.5, calls: 100 },
+      sizes: { calls: 100, bulkCalls: 10, singleCalls: 10, rounds: 1 },
+      rows: [
+        { script: 'enqueue', call: '1 task', items: 1, usecPerCall: 30, ratio: 20, calls: 100 },
+        {
+          script: 'cancel',
+          call: 'a ready task',
+          items: 0,
+          usecPerCall: null,
+          ratio: null,
+          calls: 0,
+          failure: 'TM_UNKNOWN_TASK id: no task "t-1" in this namespace script: 0123456789abcdef0123456789abcdef01234567, on @user_script:12.',
+        },
+        { script: 'fail', call: 'a running task', items: 0, usecPerCall: null, ratio: null, calls: 0, failure: 'setup started 200 of 500 tasks | and\nmore lines' },
+      ],
+      notes: [],
+    }
+    const lines = scriptCostMarkdown(table).split('\n')
+    expect(lines).toContain('| `enqueue` | 1 task | 30.0 | 20.0× |  |')
+    expect(lines).toContain('| `cancel` | a ready task | failed: TM_UNKNOWN_TASK | – |  |')
+    expect(lines).toContain('| `fail` | a running task | failed: setup started 200 of 500 tasks \\| and | – |  |')
+    expect(lines).toContain('- `cancel`, a ready task: TM_UNKNOWN_TASK id: no task "t-1" in this namespace')
   })
 })
