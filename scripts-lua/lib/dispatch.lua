@@ -85,6 +85,26 @@
 -- no process polls. Every round of housekeeping sets `dueAt` afresh, and every call that runs one
 -- dispatches after it, so a queue still held lowers it again. A namespace with no limit pays one
 -- more HMGET field.
+--
+-- Groups (enqueue's `group`, weights by set-group-weight). Within a queue, the slots that the
+-- order of `ready` gives to tasks with a group are shared between the groups with ready tasks
+-- by the groups' weights, with the stride scheduling nodes use: each group of a queue has a
+-- pass (meta `gp:<queue>><group>`), a task given to the group moves it on by 720720 / weight
+-- (meta `gw:<queue>><group>`, default 1), and the next slot goes to the group of the lowest
+-- pass (ties: the lower name). Such a task stays in `ready`, where it holds its place, and is
+-- indexed twice more in `ready-by-queue`: as "\1<queue>><group>><score>><task>", so a group's
+-- best task (priority, then enqueue order) is one lexicographic range, and its group's turn as
+-- "\2<queue>><pass>><group>" (the pass zero-padded to 16 digits), so the group whose turn it
+-- is in a queue is the head of another range. When the walk through `ready` (or the queue
+-- lookups) meets a ready task of a group, that slot goes to the best task of the group whose
+-- turn it is, which may be this task or one far behind it in `ready`: a group's backlog of a
+-- million cannot hold back a group of ten by more than its share. A group that gets a ready
+-- task while it has no turn joins at the queue's virtual time (meta `gvt:<queue>`, the pass of
+-- the last group served), so an idle group comes first at once but cannot make up for the time
+-- it had no work. A group whose turn comes with no ready task left leaves the turns then. Each
+-- task given out this way costs two ZRANGEBYLEX LIMIT, a ZREM and a ZADD on `ready-by-queue`,
+-- O(log n) whatever the number of groups or tasks. A namespace that never had a task with a
+-- group pays one more HMGET field (meta `groups`, set by the first one) and nothing else.
 local WINDOW = 16
 -- Free nodes looked at past the window for a task whose queue no node in the window serves.
 local NODE_SCAN_MAX = 256
@@ -111,6 +131,43 @@ local vtime_changed = false
 local direct_start = nil
 -- Rate-limit logs read by this call, by queue: { log = {time, count, ...}, sum = n, limit, changed }.
 local rate_windows = {}
+-- Groups read or served by this call (see Groups above): passes and weights by
+-- "<queue>><group>" (a pass of false: no turn), queues' virtual times by queue, and which of
+-- the passes and virtual times changed.
+local group_passes, group_weights, group_vtimes, group_changed = {}, {}, {}, {}
+
+local function group_pass(key)
+  local pass = group_passes[key]
+  if pass == nil then
+    pass = tonumber(redis.call('HGET', metaKey, 'gp:' .. key)) or false
+    group_passes[key] = pass
+  end
+  return pass
+end
+
+local function group_vtime(queue)
+  local vtime = group_vtimes[queue]
+  if vtime == nil then
+    vtime = tonumber(redis.call('HGET', metaKey, 'gvt:' .. queue)) or 0
+    group_vtimes[queue] = vtime
+  end
+  return vtime
+end
+
+local function group_turn(queue, pass, group)
+  return '\2' .. queue .. '>' .. string.format('%016.0f', pass) .. '>' .. group
+end
+
+-- A group with a task just made ready takes a turn, unless it has one.
+local function group_join(queue, group)
+  local key = queue .. '>' .. group
+  if not group_pass(key) then
+    local pass = group_vtime(queue)
+    group_passes[key] = pass
+    group_changed['gp:' .. key] = true
+    zset_add(readyByQueueKey, 0, group_turn(queue, pass, group))
+  end
+end
 
 -- Assigned -> running on the node that holds the task: the attempt counts from here, and
 -- the lease restarts. Returns the row a worker needs to run it.
@@ -135,15 +192,29 @@ local function flush_ready()
   local writes = zset_writes[readyKey]
   -- Only a namespace that uses queues can starve one, so only there is the index kept (meta
   -- `queueFilters`, set by the first task of a named queue or node with a queue list).
-  if writes and config.queueFilters then
+  -- Tasks with a group are indexed by group as well (see Groups above).
+  if writes and (config.queueFilters or config.groups) then
     for id, score in pairs(writes) do
       local record = load_task(id)
       if record then
-        local member = record[R_QUEUE] .. '>' .. string.format('%016.0f', ready_score(record)) .. '>' .. id
-        if score then
-          zset_add(readyByQueueKey, 0, member)
-        else
-          zset_remove(readyByQueueKey, member)
+        local scored = string.format('%016.0f', ready_score(record)) .. '>' .. id
+        if config.queueFilters then
+          local member = record[R_QUEUE] .. '>' .. scored
+          if score then
+            zset_add(readyByQueueKey, 0, member)
+          else
+            zset_remove(readyByQueueKey, member)
+          end
+        end
+        local group = record[R_GROUP]
+        if group then
+          local member = '\1' .. record[R_QUEUE] .. '>' .. group .. '>' .. scored
+          if score then
+            zset_add(readyByQueueKey, 0, member)
+            group_join(record[R_QUEUE], group)
+          else
+            zset_remove(readyByQueueKey, member)
+          end
         end
       end
     end
@@ -171,7 +242,18 @@ local function dispatch(caller, wanted)
         ids[#ids + 1] = member
       end
     end
-    if #ids > 0 and #ids <= READY_CHUNK and redis.call('EXISTS', readyKey) == 0 then
+    -- Tasks with a group take turns (see Groups above), so they never go out from the buffer.
+    local grouped = false
+    if config.groups then
+      for _, id in ipairs(ids) do
+        local record = load_task(id)
+        if record and record[R_GROUP] then
+          grouped = true
+          break
+        end
+      end
+    end
+    if #ids > 0 and #ids <= READY_CHUNK and not grouped and redis.call('EXISTS', readyKey) == 0 then
       table.sort(ids, function(a, b) return buffered[a] < buffered[b] end)
       direct = buffered
     end
@@ -437,6 +519,85 @@ local function dispatch(caller, wanted)
     return true
   end
 
+  -- Each group's next tasks in `ready-by-queue` read by this call, by "<queue>><group>":
+  -- { members, at }; members before `at` went out in this call.
+  local group_heads = {}
+
+  -- The best ready task of a group, or nil.
+  local function group_head(queue, group)
+    local key = queue .. '>' .. group
+    local head = group_heads[key]
+    while true do
+      if head and head.at <= #head.members then
+        local member = head.members[head.at]
+        local id = string.sub(member, #queue + #group + 21)
+        local record = load_task(id)
+        if record and record[R_STATE] == 'ready' then
+          return id, record, head
+        end
+        -- An entry that outlived its task's stay in `ready`.
+        zset_remove(readyByQueueKey, member)
+        head.at = head.at + 1
+      else
+        if head and #head.members < QUEUE_CHUNK then
+          return nil
+        end
+        local prefix = '\1' .. key .. '>'
+        local from = head and ('(' .. head.members[#head.members]) or ('[' .. prefix)
+        head = { members = redis.call('ZRANGEBYLEX', readyByQueueKey, from, '[' .. prefix .. '\255', 'LIMIT', 0, QUEUE_CHUNK), at = 1 }
+        group_heads[key] = head
+        if #head.members == 0 then
+          return nil
+        end
+      end
+    end
+  end
+
+  -- A slot for a task of `queue` with a group: it goes to the group whose turn it is. `id` is
+  -- the task that met the slot, given the slot itself should the queue have no turns. Returns
+  -- what try_assign returns.
+  local function serve_group_turn(queue, id, record)
+    local prefix = '\2' .. queue .. '>'
+    while true do
+      local turn = redis.call('ZRANGEBYLEX', readyByQueueKey, '[' .. prefix, '[' .. prefix .. '\255', 'LIMIT', 0, 1)[1]
+      if not turn then
+        return try_assign(id, record)
+      end
+      local pass = tonumber(string.sub(turn, #prefix + 1, #prefix + 16))
+      local group = string.sub(turn, #prefix + 18)
+      local key = queue .. '>' .. group
+      local task_id, task, head = group_head(queue, group)
+      if task_id then
+        local before = taken
+        if not try_assign(task_id, task) then
+          return false
+        end
+        if taken > before then
+          head.at = head.at + 1
+          if pass > group_vtime(queue) then
+            group_vtimes[queue] = pass
+            group_changed['gvt:' .. queue] = true
+          end
+          local weight = group_weights[key]
+          if weight == nil then
+            weight = tonumber(redis.call('HGET', metaKey, 'gw:' .. key)) or 1
+            group_weights[key] = weight
+          end
+          local next_pass = pass + math.max(1, math.floor(STRIDE_SCALE / weight))
+          redis.call('ZREM', readyByQueueKey, turn)
+          redis.call('ZADD', readyByQueueKey, 0, group_turn(queue, next_pass, group))
+          group_passes[key] = next_pass
+          group_changed['gp:' .. key] = true
+        end
+        return true
+      end
+      -- The group has no ready task left: it leaves the turns.
+      redis.call('ZREM', readyByQueueKey, turn)
+      group_passes[key] = false
+      group_changed['gp:' .. key] = true
+    end
+  end
+
   while true do
     for _, id in ipairs(ids) do
       local record = load_task(id)
@@ -444,6 +605,15 @@ local function dispatch(caller, wanted)
         zset_remove(readyKey, id)
       elseif unserved[record[R_QUEUE]] then
         skipped = skipped + 1
+      elseif record[R_GROUP] and config.groups then
+        -- A task that went out earlier in this call, through its group's turn, is passed over.
+        if record[R_STATE] == 'ready' then
+          if not serve_group_turn(record[R_QUEUE], id, record) then
+            break
+          elseif unserved[record[R_QUEUE]] then
+            skipped = skipped + 1
+          end
+        end
       elseif not try_assign(id, record) then
         break
       elseif unserved[record[R_QUEUE]] then
@@ -531,9 +701,16 @@ local function dispatch(caller, wanted)
         end
         local record = load_task(candidate.id)
         if not record or record[R_STATE] ~= 'ready' then
-          -- An entry that outlived its task's stay in `ready`: nothing to dispatch, drop it.
+          -- An entry that outlived its task's stay in `ready` (or a task that went out through
+          -- its group's turn in this call): nothing to dispatch, drop it.
           zset_remove(readyByQueueKey, candidate.member)
-        elseif not unserved[record[R_QUEUE]] and not try_assign(candidate.id, record) then
+        elseif unserved[record[R_QUEUE]] then
+          -- Passed over.
+        elseif record[R_GROUP] and config.groups then
+          if not serve_group_turn(record[R_QUEUE], candidate.id, record) then
+            return
+          end
+        elseif not try_assign(candidate.id, record) then
           return
         end
       end
@@ -588,6 +765,25 @@ local function commit()
     end
   end
   rate_windows = {}
+  local gone = {}
+  for field in pairs(group_changed) do
+    local value
+    if string.sub(field, 1, 3) == 'gp:' then
+      value = group_passes[string.sub(field, 4)]
+    else
+      value = group_vtimes[string.sub(field, 5)]
+    end
+    if value then
+      meta[#meta + 1] = field
+      meta[#meta + 1] = string.format('%.0f', value)
+    else
+      gone[#gone + 1] = field
+    end
+  end
+  group_changed = {}
+  if #gone > 0 then
+    redis.call('HDEL', metaKey, unpack(gone))
+  end
   if timer_changed then
     meta[#meta + 1] = 'timerNode'
     meta[#meta + 1] = config.timerNode
