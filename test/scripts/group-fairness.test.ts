@@ -66,6 +66,26 @@ describe.each(targets)('group fairness on $name', (target) => {
       }
     })
 
+    it('a node of 20 slots, started and completed in batches: the shares hold within ±2% while both have work', { timeout: 120_000 }, async () => {
+      const bench = await openBench(target, { eventsMaxLen: 0 })
+      await weigh(bench, 'default', 'big', 3)
+      await backlog(bench, 'big', 20_000)
+      await backlog(bench, 'small', 1000)
+      await bench.register('n1', 1, 20)
+      let bigStarts = 0
+      let smallStarts = 0
+      while (smallStarts < 1000) {
+        const started = await bench.start('n1')
+        expect(started.length).toBeGreaterThan(0)
+        for (const [id] of started) groupOf(id) === 'small' ? smallStarts++ : bigStarts++
+        await bench.complete('n1', started.map(([id, token]) => ({ id, token })))
+      }
+      // The last batch may hold up to 19 more of the big group after the small one's last task.
+      const share = bigStarts / (bigStarts + smallStarts)
+      expect(share).toBeGreaterThanOrEqual(0.75 - 0.02)
+      expect(share).toBeLessThanOrEqual(0.75 + 0.02)
+    })
+
     it('a group with 10 tasks enqueued behind a backlog gets its first task started within one round of the groups', { timeout: 120_000 }, async () => {
       const bench = await openBench(target, { eventsMaxLen: 0 })
       await backlog(bench, 'a', 3000)
@@ -74,7 +94,7 @@ describe.each(targets)('group fairness on $name', (target) => {
       const order = await runOneByOne(
         bench,
         'n1',
-        (o) => added >= 0 && o.length > added + 10,
+        (o) => added >= 0 && o.length > added + 30,
         async (o) => {
           if (o.length === 500) {
             await backlog(bench, 'c', 10)
@@ -86,9 +106,12 @@ describe.each(targets)('group fairness on $name', (target) => {
       const first = order.findIndex((id, i) => i >= added && groupOf(id) === 'c')
       expect(first).toBeGreaterThanOrEqual(added)
       expect(first - added).toBeLessThan(3)
+      // It joined at the queue's time: its ten tasks take their turns with the others, no burst.
+      const after = order.slice(added).map(groupOf)
+      for (let i = 0; i + 1 < after.length; i++) expect(after[i] === 'c' && after[i + 1] === 'c').toBe(false)
     })
 
-    it('a group with 10 tasks enqueued behind a backlog while slots are free starts in the enqueue call itself', async () => {
+    it('a group with 10 tasks enqueued while a backlog holds every slot gets the next slot that comes free', async () => {
       const bench = await openBench(target, { eventsMaxLen: 0 })
       await backlog(bench, 'a', 1000)
       await bench.register('n1', 1, 10)
