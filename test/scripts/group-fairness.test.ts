@@ -123,6 +123,17 @@ describe.each(targets)('group fairness on $name', (target) => {
       expect((await bench.task('c-0')).state).toBe('assigned')
     })
 
+    it('50 groups of 3 tasks: every round of starts gives each group one, and every task starts once', { timeout: 60_000 }, async () => {
+      const bench = await openBench(target, { eventsMaxLen: 0 })
+      for (let g = 0; g < 50; g++) await backlog(bench, `g${String(g).padStart(2, '0')}`, g % 2 === 0 ? 3 : 2)
+      const order = await runOneByOne(bench, 'n1', () => false)
+      expect(order).toHaveLength(125)
+      expect(new Set(order).size).toBe(125)
+      expect(new Set(order.slice(0, 50).map(groupOf)).size).toBe(50)
+      expect(new Set(order.slice(50, 100).map(groupOf)).size).toBe(50)
+      expect(new Set(order.slice(100).map(groupOf)).size).toBe(25)
+    })
+
     it('weights default to equal: two groups alternate', async () => {
       const bench = await openBench(target, { eventsMaxLen: 0 })
       await backlog(bench, 'x', 300)

@@ -831,6 +831,8 @@ end
 -- backlog, or many slots freed at once, does not make one long call. When a call stops here with
 -- tasks ready, housekeeping is due at once, and its rounds (maintain) dispatch the rest.
 -- DISPATCH_MAX = 200
+-- Turns of a queue's groups a call keeps in Lua (see Groups above).
+-- TURN_WINDOW = 16
 
 tm.wakes = {}
 -- Meta fields a call changed, written with one HSET when it commits.
@@ -1250,12 +1252,14 @@ function tm.dispatch(caller, wanted)
         tm.zset_remove(tm.readyByQueueKey, member)
         head.at = head.at + 1
       else
-        if head and #head.members < 16 --[[QUEUE_CHUNK]] then
+        if head and #head.members < head.want then
           return nil
         end
         local prefix = '\1' .. key .. '>'
         local from = head and ('(' .. head.members[#head.members]) or ('[' .. prefix)
-        head = { members = redis.call('ZRANGEBYLEX', tm.readyByQueueKey, from, '[' .. prefix .. '\255', 'LIMIT', 0, 16 --[[QUEUE_CHUNK]]), at = 1 }
+        -- A group's first read takes one task: with many groups, a call gives most of them one.
+        local want = head and 16 --[[QUEUE_CHUNK]] or 1
+        head = { members = redis.call('ZRANGEBYLEX', tm.readyByQueueKey, from, '[' .. prefix .. '\255', 'LIMIT', 0, want), at = 1, want = want }
         group_heads[key] = head
         if #head.members == 0 then
           return nil
@@ -1264,29 +1268,88 @@ function tm.dispatch(caller, wanted)
     end
   end
 
+  -- The head of a queue's turns, kept in Lua like the window of `free`: TURN_WINDOW turns in
+  -- order, { pass, group, member } (member: as stored, nil for a turn not stored yet), and the
+  -- first turn past them. A group served moves to its new place in the window; once the head
+  -- would fall behind the turn past the window, the window is written back and read again.
+  local turn_windows = {}
+
+  local function turn_ahead(a, b)
+    return a.pass < b.pass or (a.pass == b.pass and a.group < b.group)
+  end
+
+  local function parse_turn(member, prefix)
+    return { pass = tonumber(string.sub(member, #prefix + 1, #prefix + 16)), group = string.sub(member, #prefix + 18), member = member }
+  end
+
+  local function close_turns(queue, w)
+    local removes, adds = {}, {}
+    for _, entry in pairs(w.moved) do
+      if entry.member then
+        removes[#removes + 1] = entry.member
+      end
+      if entry.pass then
+        entry.member = tm.group_turn(queue, entry.pass, entry.group)
+        adds[#adds + 1] = 0
+        adds[#adds + 1] = entry.member
+      end
+    end
+    w.moved = {}
+    if #removes > 0 then
+      redis.call('ZREM', tm.readyByQueueKey, unpack(removes))
+    end
+    if #adds > 0 then
+      redis.call('ZADD', tm.readyByQueueKey, unpack(adds))
+    end
+  end
+
+  local function open_turns(queue)
+    local prefix = '\2' .. queue .. '>'
+    local members = redis.call('ZRANGEBYLEX', tm.readyByQueueKey, '[' .. prefix, '[' .. prefix .. '\255', 'LIMIT', 0, 16 --[[TURN_WINDOW]] + 1)
+    local w = { entries = {}, moved = {} }
+    for i = 1, math.min(#members, 16 --[[TURN_WINDOW]]) do
+      w.entries[i] = parse_turn(members[i], prefix)
+    end
+    if #members > 16 --[[TURN_WINDOW]] then
+      w.past = parse_turn(members[16 --[[TURN_WINDOW]] + 1], prefix)
+    end
+    turn_windows[queue] = w
+    return w
+  end
+
+  -- The turn whose group comes next in `queue`, or nil when the queue has none.
+  local function next_turn(queue)
+    local w = turn_windows[queue] or open_turns(queue)
+    local head = w.entries[1]
+    if w.past and (not head or not turn_ahead(head, w.past)) then
+      close_turns(queue, w)
+      w = open_turns(queue)
+      head = w.entries[1]
+    end
+    return head, w
+  end
+
   -- A slot for a task of `queue` with a group: it goes to the group whose turn it is. `id` is
   -- the task that met the slot, given the slot itself should the queue have no turns. Returns
   -- what try_assign returns.
   local function serve_group_turn(queue, id, record)
-    local prefix = '\2' .. queue .. '>'
     while true do
-      local turn = redis.call('ZRANGEBYLEX', tm.readyByQueueKey, '[' .. prefix, '[' .. prefix .. '\255', 'LIMIT', 0, 1)[1]
+      local turn, w = next_turn(queue)
       if not turn then
         return try_assign(id, record)
       end
-      local pass = tonumber(string.sub(turn, #prefix + 1, #prefix + 16))
-      local group = string.sub(turn, #prefix + 18)
+      local group = turn.group
       local key = queue .. '>' .. group
       local task_id, task, head = group_head(queue, group)
+      table.remove(w.entries, 1)
+      w.moved[group] = turn
       if task_id then
         local before = taken
-        if not try_assign(task_id, task) then
-          return false
-        end
-        if taken > before then
+        local ok = try_assign(task_id, task)
+        if ok and taken > before then
           head.at = head.at + 1
-          if pass > tm.group_vtime(queue) then
-            tm.group_vtimes[queue] = pass
+          if turn.pass > tm.group_vtime(queue) then
+            tm.group_vtimes[queue] = turn.pass
             tm.group_changed['gvt:' .. queue] = true
           end
           local weight = tm.group_weights[key]
@@ -1294,16 +1357,20 @@ function tm.dispatch(caller, wanted)
             weight = tonumber(redis.call('HGET', tm.metaKey, 'gw:' .. key)) or 1
             tm.group_weights[key] = weight
           end
-          local next_pass = pass + math.max(1, math.floor(720720 --[[STRIDE_SCALE]] / weight))
-          redis.call('ZREM', tm.readyByQueueKey, turn)
-          redis.call('ZADD', tm.readyByQueueKey, 0, tm.group_turn(queue, next_pass, group))
-          tm.group_passes[key] = next_pass
+          turn.pass = turn.pass + math.max(1, math.floor(720720 --[[STRIDE_SCALE]] / weight))
+          tm.group_passes[key] = turn.pass
           tm.group_changed['gp:' .. key] = true
         end
-        return true
+        -- Back in the window, at its (new) place.
+        local at = 1
+        while at <= #w.entries and turn_ahead(w.entries[at], turn) do
+          at = at + 1
+        end
+        table.insert(w.entries, at, turn)
+        return ok
       end
       -- The group has no ready task left: it leaves the turns.
-      redis.call('ZREM', tm.readyByQueueKey, turn)
+      turn.pass = nil
       tm.group_passes[key] = false
       tm.group_changed['gp:' .. key] = true
     end
@@ -1432,6 +1499,9 @@ function tm.dispatch(caller, wanted)
   end
   if window then
     close_window()
+  end
+  for queue, w in pairs(turn_windows) do
+    close_turns(queue, w)
   end
   if capped then
     tm.lower_due(tm.now)
