@@ -14,7 +14,7 @@
  * Cost is the `evalsha` time of INFO commandstats (Redis 7 counts the commands a script runs
  * inside it), divided by the tasks dispatched; Redis' process CPU over the phase is given beside it.
  *
- *   npx tsx bench/group-dispatch.ts [--tasks=100000] [--cycle=20000] [--rounds=3] [--json=FILE]
+ *   npx tsx bench/group-dispatch.ts [--tasks=100000] [--cycle=20000] [--rounds=5] [--json=FILE]
  *   npm run bench -- --scenarios=groups
  *
  * prints a table and writes bench/results/group-dispatch.json and .md; the README's Groups section
@@ -168,7 +168,7 @@ export async function runGroupDispatchBench(argv: string[]): Promise<void> {
   const sizes: GroupDispatchSizes = {
     tasks: Number(values.tasks ?? 100_000),
     cycle: Number(values.cycle ?? 20_000),
-    rounds: Number(values.rounds ?? 3),
+    rounds: Number(values.rounds ?? 5),
   }
   if (sizes.tasks < DISPATCH_NODES * DISPATCH_SLOTS + sizes.cycle) {
     throw new Error(`--tasks must be at least ${DISPATCH_NODES * DISPATCH_SLOTS} + --cycle`)

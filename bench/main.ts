@@ -12,7 +12,9 @@
  *   --scenarios=a,b         only these parts: enqueue, drain, e2e, latency, fanin, chain, weighted
  *                           (side by side), calls (Redis CPU per call of every script),
  *                           nodes (node scaling), cluster (scaling out over a Redis Cluster),
- *                           bounded (the longest script calls of a large enqueue and drain)
+ *                           bounded (the longest script calls of a large enqueue and drain);
+ *                           groups alone runs bench/group-dispatch.ts (dispatch with 1,000 groups
+ *                           waiting against 1 group) and writes only its own results
  *   --tasks=N               override the task count of enqueue/drain/e2e/weighted/cluster/bounded
  *   --nodes=1,10,100        override the node counts of the node-scaling part
  *   --no-profile            skip the per-script profile of taskmill (runs with every command logged)
@@ -26,6 +28,7 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { BOUNDED_FULL, BOUNDED_QUICK, measureBoundedCalls, type BoundedCallsRun } from './bounded-calls.js'
+import { runGroupDispatchBench } from './group-dispatch.js'
 import { NODE_SCALING_FULL, NODE_SCALING_QUICK, measureNodeScaling, type NodeScalingTable } from './node-scaling.js'
 import { README_PATH, updateReadme } from './readme.js'
 import { REDIS_SERVER_BINARY } from './redis-server.js'
@@ -137,6 +140,10 @@ async function main(): Promise<void> {
   if (values.help) {
     const source = await import('node:fs').then((fs) => fs.readFileSync(fileURLToPath(import.meta.url), 'utf8'))
     process.stdout.write(`${/\/\*\*([\s\S]*?)\*\//.exec(source)?.[1]?.replace(/^ \* ?/gm, '') ?? ''}\n`)
+    return
+  }
+  if (values.scenarios === 'groups') {
+    await runGroupDispatchBench(values.tasks === undefined ? [] : [`--tasks=${values.tasks}`])
     return
   }
   const systems = parseList(values.systems, SYSTEM_NAMES, 'system')

@@ -808,9 +808,12 @@ end
 -- million cannot hold back a group of ten by more than its share. A group that gets a ready
 -- task while it has no turn joins at the queue's virtual time (meta `gvt:<queue>`, the pass of
 -- the last group served), so an idle group comes first at once but cannot make up for the time
--- it had no work. A group whose turn comes with no ready task left leaves the turns then. Each
--- task given out this way costs two ZRANGEBYLEX LIMIT, a ZREM and a ZADD on `ready-by-queue`,
--- O(log n) whatever the number of groups or tasks. A namespace that never had a task with a
+-- it had no work. A group whose turn comes with no ready task left leaves the turns then. A
+-- call keeps the head of a queue's turns in Lua (TURN_WINDOW of them and the first past them, as
+-- it keeps the head of `free`) and writes the turns it moved back with one ZREM and one ZADD;
+-- a group's tasks are read one first, then QUEUE_CHUNK at a time. So a task given out this way
+-- costs a ZRANGEBYLEX LIMIT for its group's head (or a share of one) and a share of the turns'
+-- reads and writes, O(log n) whatever the number of groups or tasks (bench/group-dispatch.ts). A namespace that never had a task with a
 -- group pays one more HMGET field (meta `groups`, set by the first one) and nothing else.
 -- WINDOW = 16
 -- Free nodes looked at past the window for a task whose queue no node in the window serves.
