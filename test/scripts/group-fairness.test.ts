@@ -134,6 +134,28 @@ describe.each(targets)('group fairness on $name', (target) => {
       expect(new Set(order.slice(100).map(groupOf)).size).toBe(25)
     })
 
+    it('a group whose ready tasks were all canceled leaves the turns, and the others go on', async () => {
+      const bench = await openBench(target, { eventsMaxLen: 0 })
+      await backlog(bench, 'x', 5)
+      await backlog(bench, 'y', 5)
+      for (let i = 0; i < 5; i++) expect(await s.cancel(bench.runner, bench.ns, { id: `x-${i}` })).toBe('canceled')
+      const order = await runOneByOne(bench, 'n1', () => false)
+      expect(order).toEqual(['y-0', 'y-1', 'y-2', 'y-3', 'y-4'])
+      expect(await bench.client.hget(bench.ns.key('meta'), 'gp:default>x')).toBeNull()
+    })
+
+    it('a paused queue with groups starts nothing; resumed, its groups take turns', async () => {
+      const bench = await openBench(target, { eventsMaxLen: 0 })
+      await s.pauseQueue(bench.runner, bench.ns, { queue: 'default' })
+      await backlog(bench, 'x', 4)
+      await backlog(bench, 'y', 2)
+      await bench.register('n1', 1, 4)
+      expect(await bench.start('n1')).toEqual([])
+      await s.resumeQueue(bench.runner, bench.ns, { queue: 'default' })
+      const started = (await bench.start('n1')).map(([id]) => id).sort()
+      expect(started).toEqual(['x-0', 'x-1', 'y-0', 'y-1'])
+    })
+
     it('weights default to equal: two groups alternate', async () => {
       const bench = await openBench(target, { eventsMaxLen: 0 })
       await backlog(bench, 'x', 300)
