@@ -16,7 +16,9 @@
  *                           bounded (the longest script calls of a large enqueue and drain),
  *                           schedules (Redis CPU per firing of 10,000 schedules due at once;
  *                           written to bench/results/schedules.json and the README's Schedules
- *                           section only, so a run of it alone leaves the other tables alone)
+ *                           section only, so a run of it alone leaves the other tables alone);
+ *                           groups alone runs bench/group-dispatch.ts (dispatch with 1,000 groups
+ *                           waiting against 1 group) and writes only its own results
  *   --tasks=N               override the task count of enqueue/drain/e2e/weighted/cluster/bounded
  *   --nodes=1,10,100        override the node counts of the node-scaling part
  *   --no-profile            skip the per-script profile of taskmill (runs with every command logged)
@@ -30,6 +32,7 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { BOUNDED_FULL, BOUNDED_QUICK, measureBoundedCalls, type BoundedCallsRun } from './bounded-calls.js'
+import { runGroupDispatchBench } from './group-dispatch.js'
 import { NODE_SCALING_FULL, NODE_SCALING_QUICK, measureNodeScaling, type NodeScalingTable } from './node-scaling.js'
 import { README_PATH, SCHEDULES_REPORT_PATH, updateReadme, updateScheduleSection } from './readme.js'
 import { REDIS_SERVER_BINARY } from './redis-server.js'
@@ -149,6 +152,10 @@ async function main(): Promise<void> {
   if (values.help) {
     const source = await import('node:fs').then((fs) => fs.readFileSync(fileURLToPath(import.meta.url), 'utf8'))
     process.stdout.write(`${/\/\*\*([\s\S]*?)\*\//.exec(source)?.[1]?.replace(/^ \* ?/gm, '') ?? ''}\n`)
+    return
+  }
+  if (values.scenarios === 'groups') {
+    await runGroupDispatchBench(values.tasks === undefined ? [] : [`--tasks=${values.tasks}`])
     return
   }
   const systems = parseList(values.systems, SYSTEM_NAMES, 'system')

@@ -54,6 +54,7 @@ import {
   resumeQueue,
   resumeSchedule,
   retryTask,
+  setGroupWeight,
   setRateLimit,
   start,
   stats,
@@ -834,6 +835,17 @@ const CASES: Record<string, Case[]> = {
           call: (c) => setRateLimit(c, ns, { queue: 'q', max: 100, intervalMs: 1000 }),
           after: () => removeRateLimit(f.runner, ns, { queue: 'q' }),
         }
+      },
+    },
+  ],
+  'set-group-weight': [
+    {
+      call: "a group's weight set (a meta field; no tasks)",
+      items: 0,
+      mode: 'pipelined',
+      async prepare(f) {
+        const ns = await freshNamespace(f, 'set-group-weight')
+        return { kind: 'pipelined', call: (c) => setGroupWeight(c, ns, { queue: 'q', group: 'tenant-a', weight: 3 }) }
       },
     },
   ],

@@ -20,6 +20,7 @@ import {
   removeTask,
   resumeQueue,
   retryTask,
+  setGroupWeight,
   setRateLimit,
   stats,
 } from '../loader/generated/scripts.js'
@@ -156,6 +157,12 @@ export interface TaskInput<Payload = string | Buffer> {
   partitionKey?: string
   /** When a dependency dies or is canceled: fail with "dependency failed", or run anyway. Default: `'fail'`. */
   onDependencyFailure?: 'fail' | 'run'
+  /**
+   * The task's group (a tenant, a customer), 1 to 128 of `A-Z a-z 0-9 _ . : -`. Within a queue,
+   * dispatch shares the free slots between the groups with ready tasks by their weights
+   * ({@link Scheduler.setGroupWeight}); priority still orders the tasks of one group. Default: none.
+   */
+  group?: string
 }
 
 export interface EnqueueOutcome {
@@ -506,6 +513,19 @@ export class Scheduler<Payload = string | Buffer, Result = Buffer> {
     }
   }
 
+  /**
+   * Sets a group's weight in a queue, 1 to 1,000 (every group has 1 until set): while several
+   * groups of the queue have ready tasks, each gets a share of the queue's starts proportional
+   * to its weight. Set on every partition. `changed` is false when the group had this weight.
+   */
+  async setGroupWeight(queue: string, group: string, weight: number): Promise<{ changed: boolean }> {
+    const runner = this.connection.runner
+    const replies = await Promise.all(
+      (await this.freshTable()).all.map((partition) => setGroupWeight(runner, partition, { queue, group, weight })),
+    )
+    return { changed: replies.some((reply) => reply.changed === 1) }
+  }
+
   /** The partition table read now, for operations that must reach every partition. */
   private async freshTable(): Promise<PartitionTable> {
     this.table = await readPartitionTable(this.connection.runner, this.namespace)
@@ -795,5 +815,6 @@ function toEnqueueRow(task: TaskInput<unknown>, payload: string | Buffer) {
     leaseMs: task.leaseMs,
     queue: task.queue,
     onDependencyFailure: task.onDependencyFailure,
+    group: task.group,
   }
 }

@@ -1,5 +1,5 @@
 --- @script enqueue
---- @version 6
+--- @version 7
 --- @summary Adds one task or a whole dependency graph atomically; an id that exists already is left alone and reported as such.
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key task hash Task id to its packed record.
@@ -36,6 +36,7 @@
 --- @field queue id=default Only nodes serving this queue (or every queue) run the task.
 --- @field onDependencyFailure enum(fail|run)=fail When a dependency dies or is canceled: fail with "dependency failed", or run anyway.
 --- @field remoteDependsOn reflist[1000]= Tasks of other partitions that must complete first, as "<partition>/<id>", each named once; watch-dependency in their partition must have accepted them first.
+--- @field group string[0,128]= The task's group (a tenant, a customer), spelled as an id; empty for none. Within a queue, dispatch shares the free slots between groups with ready tasks by the groups' weights (set-group-weight).
 --- @reply ("created" | "exists")[]
 --- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH TM_DUPLICATE_TASK TM_PAYLOAD_TOO_LARGE
 --- @error TM_SELF_DEPENDENCY TM_UNKNOWN_DEPENDENCY TM_DEPENDENCY_CYCLE
@@ -58,6 +59,10 @@ for i, task in ipairs(tasks) do
   end
   position[task.id] = i
   ids[i] = task.id
+  if task.group ~= '' and not string.find(task.group, '^[A-Za-z0-9_.:%-]+$') then
+    fail('TM_BAD_ARGUMENT', 'tasks[' .. i .. '].group: expected empty or 1 to 128 characters of A-Z a-z 0-9 _ . : -, got "' ..
+      string.gsub(string.sub(task.group, 1, 40), '[^ -~]', '?') .. '"')
+  end
   if #task.payload > config.payloadCap then
     fail('TM_PAYLOAD_TOO_LARGE', 'tasks[' .. i .. '].payload: ' .. #task.payload ..
       ' bytes, the cap is ' .. config.payloadCap .. ' (init payloadCap)')
@@ -264,6 +269,7 @@ end
 for _, task in ipairs(tasks) do
   if created[task.id] then
     note_queue(task.queue)
+    note_group(task.group)
   end
 end
 

@@ -14,7 +14,7 @@ local CONFIG_FIELDS = {
   'schema', 'strategy', 'payloadCap', 'resultCap', 'keepCompletedMs', 'keepCompletedCount',
   'keepDeadMs', 'keepDeadCount', 'eventsMaxLen', 'nodeTimeoutMs', 'seq', 'vtime', 'dueAt', 'timerNode',
   'count:completed', 'count:dead', 'count:canceled', 'queueFilters',
-  'pausedQueues', 'rateLimits',
+  'pausedQueues', 'rateLimits', 'groups',
 }
 
 local function check_schema(schema)
@@ -69,6 +69,9 @@ local function open_namespace()
       config.limits[queue] = { max = tonumber(max), interval = tonumber(interval) }
     end
   end
+  -- Set by the first task enqueued with a group: only then does dispatch keep the groups'
+  -- indexes (lib/dispatch, Groups).
+  config.groups = values[21] == '1'
   read_clock()
 end
 

@@ -13,11 +13,15 @@ local function new_task_record(task, unmet, has_children)
   if run_at == 0 then
     run_at = now + task.delayMs
   end
-  return {
+  local record = {
     '', task.priority, config.seq, task.queue, task.maxAttempts, task.backoff, task.backoffMs,
     task.backoffCapMs, task.leaseMs, task.onDependencyFailure, unmet, has_children,
     now, run_at, 0, 0, '', 0, 0, 0, 0, 0, task.payload, '', '', '',
   }
+  if task.group and task.group ~= '' then
+    record[R_GROUP] = task.group
+  end
+  return record
 end
 
 -- A task of a named queue may wait behind tasks no free node serves: keep `ready-by-queue`.
@@ -25,5 +29,13 @@ local function note_queue(queue)
   if not config.queueFilters and queue ~= 'default' then
     config.queueFilters = true
     redis.call('HSET', metaKey, 'queueFilters', 1)
+  end
+end
+
+-- A task of a group: from now on dispatch keeps the groups' indexes (lib/dispatch, Groups).
+local function note_group(group)
+  if not config.groups and group and group ~= '' then
+    config.groups = true
+    redis.call('HSET', metaKey, 'groups', 1)
   end
 end

@@ -87,6 +87,29 @@
 -- no process polls. Every round of housekeeping sets `dueAt` afresh, and every call that runs one
 -- dispatches after it, so a queue still held lowers it again. A namespace with no limit pays one
 -- more HMGET field.
+--
+-- Groups (enqueue's `group`, weights by set-group-weight). Within a queue, the slots that the
+-- order of `ready` gives to tasks with a group are shared between the groups with ready tasks
+-- by the groups' weights, with the stride scheduling nodes use: each group of a queue has a
+-- pass (meta `gp:<queue>><group>`), a task given to the group moves it on by 720720 / weight
+-- (meta `gw:<queue>><group>`, default 1), and the next slot goes to the group of the lowest
+-- pass (ties: the lower name). Such a task stays in `ready`, where it holds its place, and is
+-- indexed twice more in `ready-by-queue`: as "\1<queue>><group>><score>><task>", so a group's
+-- best task (priority, then enqueue order) is one lexicographic range, and its group's turn as
+-- "\2<queue>><pass>><group>" (the pass zero-padded to 16 digits), so the group whose turn it
+-- is in a queue is the head of another range. When the walk through `ready` (or the queue
+-- lookups) meets a ready task of a group, that slot goes to the best task of the group whose
+-- turn it is, which may be this task or one far behind it in `ready`: a group's backlog of a
+-- million cannot hold back a group of ten by more than its share. A group that gets a ready
+-- task while it has no turn joins at the queue's virtual time (meta `gvt:<queue>`, the pass of
+-- the last group served), so an idle group comes first at once but cannot make up for the time
+-- it had no work. A group whose turn comes with no ready task left leaves the turns then. A
+-- call keeps the head of a queue's turns in Lua (TURN_WINDOW of them and the first past them, as
+-- it keeps the head of `free`) and writes the turns it moved back with one ZREM and one ZADD;
+-- a group's tasks are read one first, then QUEUE_CHUNK at a time. So a task given out this way
+-- costs a ZRANGEBYLEX LIMIT for its group's head (or a share of one) and a share of the turns'
+-- reads and writes, O(log n) whatever the number of groups or tasks (bench/group-dispatch.ts). A namespace that never had a task with a
+-- group pays one more HMGET field (meta `groups`, set by the first one) and nothing else.
 local WINDOW = 16
 -- Free nodes looked at past the window for a task whose queue no node in the window serves.
 local NODE_SCAN_MAX = 256
@@ -102,6 +125,8 @@ local QUEUE_CHUNK = 16
 -- backlog, or many slots freed at once, does not make one long call. When a call stops here with
 -- tasks ready, housekeeping is due at once, and its rounds (maintain) dispatch the rest.
 local DISPATCH_MAX = 200
+-- Turns of a queue's groups a call keeps in Lua (see Groups above).
+local TURN_WINDOW = 16
 
 local wakes = {}
 -- Meta fields a call changed, written with one HSET when it commits.
@@ -113,6 +138,43 @@ local vtime_changed = false
 local direct_start = nil
 -- Rate-limit logs read by this call, by queue: { log = {time, count, ...}, sum = n, limit, changed }.
 local rate_windows = {}
+-- Groups read or served by this call (see Groups above): passes and weights by
+-- "<queue>><group>" (a pass of false: no turn), queues' virtual times by queue, and which of
+-- the passes and virtual times changed.
+local group_passes, group_weights, group_vtimes, group_changed = {}, {}, {}, {}
+
+local function group_pass(key)
+  local pass = group_passes[key]
+  if pass == nil then
+    pass = tonumber(redis.call('HGET', metaKey, 'gp:' .. key)) or false
+    group_passes[key] = pass
+  end
+  return pass
+end
+
+local function group_vtime(queue)
+  local vtime = group_vtimes[queue]
+  if vtime == nil then
+    vtime = tonumber(redis.call('HGET', metaKey, 'gvt:' .. queue)) or 0
+    group_vtimes[queue] = vtime
+  end
+  return vtime
+end
+
+local function group_turn(queue, pass, group)
+  return '\2' .. queue .. '>' .. string.format('%016.0f', pass) .. '>' .. group
+end
+
+-- A group with a task just made ready takes a turn, unless it has one.
+local function group_join(queue, group)
+  local key = queue .. '>' .. group
+  if not group_pass(key) then
+    local pass = group_vtime(queue)
+    group_passes[key] = pass
+    group_changed['gp:' .. key] = true
+    zset_add(readyByQueueKey, 0, group_turn(queue, pass, group))
+  end
+end
 
 -- Assigned -> running on the node that holds the task: the attempt counts from here, and
 -- the lease restarts. Returns the row a worker needs to run it.
@@ -137,15 +199,29 @@ local function flush_ready()
   local writes = zset_writes[readyKey]
   -- Only a namespace that uses queues can starve one, so only there is the index kept (meta
   -- `queueFilters`, set by the first task of a named queue or node with a queue list).
-  if writes and config.queueFilters then
+  -- Tasks with a group are indexed by group as well (see Groups above).
+  if writes and (config.queueFilters or config.groups) then
     for id, score in pairs(writes) do
       local record = load_task(id)
       if record then
-        local member = record[R_QUEUE] .. '>' .. string.format('%016.0f', ready_score(record)) .. '>' .. id
-        if score then
-          zset_add(readyByQueueKey, 0, member)
-        else
-          zset_remove(readyByQueueKey, member)
+        local scored = string.format('%016.0f', ready_score(record)) .. '>' .. id
+        if config.queueFilters then
+          local member = record[R_QUEUE] .. '>' .. scored
+          if score then
+            zset_add(readyByQueueKey, 0, member)
+          else
+            zset_remove(readyByQueueKey, member)
+          end
+        end
+        local group = record[R_GROUP]
+        if group then
+          local member = '\1' .. record[R_QUEUE] .. '>' .. group .. '>' .. scored
+          if score then
+            zset_add(readyByQueueKey, 0, member)
+            group_join(record[R_QUEUE], group)
+          else
+            zset_remove(readyByQueueKey, member)
+          end
         end
       end
     end
@@ -173,7 +249,18 @@ local function dispatch(caller, wanted)
         ids[#ids + 1] = member
       end
     end
-    if #ids > 0 and #ids <= READY_CHUNK and redis.call('EXISTS', readyKey) == 0 then
+    -- Tasks with a group take turns (see Groups above), so they never go out from the buffer.
+    local grouped = false
+    if config.groups then
+      for _, id in ipairs(ids) do
+        local record = load_task(id)
+        if record and record[R_GROUP] then
+          grouped = true
+          break
+        end
+      end
+    end
+    if #ids > 0 and #ids <= READY_CHUNK and not grouped and redis.call('EXISTS', readyKey) == 0 then
       table.sort(ids, function(a, b) return buffered[a] < buffered[b] end)
       direct = buffered
     end
@@ -439,6 +526,150 @@ local function dispatch(caller, wanted)
     return true
   end
 
+  -- Each group's next tasks in `ready-by-queue` read by this call, by "<queue>><group>":
+  -- { members, at }; members before `at` went out in this call.
+  local group_heads = {}
+
+  -- The best ready task of a group, or nil.
+  local function group_head(queue, group)
+    local key = queue .. '>' .. group
+    local head = group_heads[key]
+    while true do
+      if head and head.at <= #head.members then
+        local member = head.members[head.at]
+        local id = string.sub(member, #queue + #group + 21)
+        local record = load_task(id)
+        if record and record[R_STATE] == 'ready' then
+          return id, record, head
+        end
+        -- An entry that outlived its task's stay in `ready`.
+        zset_remove(readyByQueueKey, member)
+        head.at = head.at + 1
+      else
+        if head and #head.members < head.want then
+          return nil
+        end
+        local prefix = '\1' .. key .. '>'
+        local from = head and ('(' .. head.members[#head.members]) or ('[' .. prefix)
+        -- A group's first read takes one task: with many groups, a call gives most of them one.
+        local want = head and QUEUE_CHUNK or 1
+        head = { members = redis.call('ZRANGEBYLEX', readyByQueueKey, from, '[' .. prefix .. '\255', 'LIMIT', 0, want), at = 1, want = want }
+        group_heads[key] = head
+        if #head.members == 0 then
+          return nil
+        end
+      end
+    end
+  end
+
+  -- The head of a queue's turns, kept in Lua like the window of `free`: TURN_WINDOW turns in
+  -- order, { pass, group, member } (member: as stored, nil for a turn not stored yet), and the
+  -- first turn past them. A group served moves to its new place in the window; once the head
+  -- would fall behind the turn past the window, the window is written back and read again.
+  local turn_windows = {}
+
+  local function turn_ahead(a, b)
+    return a.pass < b.pass or (a.pass == b.pass and a.group < b.group)
+  end
+
+  local function parse_turn(member, prefix)
+    return { pass = tonumber(string.sub(member, #prefix + 1, #prefix + 16)), group = string.sub(member, #prefix + 18), member = member }
+  end
+
+  local function close_turns(queue, w)
+    local removes, adds = {}, {}
+    for _, entry in pairs(w.moved) do
+      if entry.member then
+        removes[#removes + 1] = entry.member
+      end
+      if entry.pass then
+        entry.member = group_turn(queue, entry.pass, entry.group)
+        adds[#adds + 1] = 0
+        adds[#adds + 1] = entry.member
+      end
+    end
+    w.moved = {}
+    if #removes > 0 then
+      redis.call('ZREM', readyByQueueKey, unpack(removes))
+    end
+    if #adds > 0 then
+      redis.call('ZADD', readyByQueueKey, unpack(adds))
+    end
+  end
+
+  local function open_turns(queue)
+    local prefix = '\2' .. queue .. '>'
+    local members = redis.call('ZRANGEBYLEX', readyByQueueKey, '[' .. prefix, '[' .. prefix .. '\255', 'LIMIT', 0, TURN_WINDOW + 1)
+    local w = { entries = {}, moved = {} }
+    for i = 1, math.min(#members, TURN_WINDOW) do
+      w.entries[i] = parse_turn(members[i], prefix)
+    end
+    if #members > TURN_WINDOW then
+      w.past = parse_turn(members[TURN_WINDOW + 1], prefix)
+    end
+    turn_windows[queue] = w
+    return w
+  end
+
+  -- The turn whose group comes next in `queue`, or nil when the queue has none.
+  local function next_turn(queue)
+    local w = turn_windows[queue] or open_turns(queue)
+    local head = w.entries[1]
+    if w.past and (not head or not turn_ahead(head, w.past)) then
+      close_turns(queue, w)
+      w = open_turns(queue)
+      head = w.entries[1]
+    end
+    return head, w
+  end
+
+  -- A slot for a task of `queue` with a group: it goes to the group whose turn it is. `id` is
+  -- the task that met the slot, given the slot itself should the queue have no turns. Returns
+  -- what try_assign returns.
+  local function serve_group_turn(queue, id, record)
+    while true do
+      local turn, w = next_turn(queue)
+      if not turn then
+        return try_assign(id, record)
+      end
+      local group = turn.group
+      local key = queue .. '>' .. group
+      local task_id, task, head = group_head(queue, group)
+      table.remove(w.entries, 1)
+      w.moved[group] = turn
+      if task_id then
+        local before = taken
+        local ok = try_assign(task_id, task)
+        if ok and taken > before then
+          head.at = head.at + 1
+          if turn.pass > group_vtime(queue) then
+            group_vtimes[queue] = turn.pass
+            group_changed['gvt:' .. queue] = true
+          end
+          local weight = group_weights[key]
+          if weight == nil then
+            weight = tonumber(redis.call('HGET', metaKey, 'gw:' .. key)) or 1
+            group_weights[key] = weight
+          end
+          turn.pass = turn.pass + math.max(1, math.floor(STRIDE_SCALE / weight))
+          group_passes[key] = turn.pass
+          group_changed['gp:' .. key] = true
+        end
+        -- Back in the window, at its (new) place.
+        local at = 1
+        while at <= #w.entries and turn_ahead(w.entries[at], turn) do
+          at = at + 1
+        end
+        table.insert(w.entries, at, turn)
+        return ok
+      end
+      -- The group has no ready task left: it leaves the turns.
+      turn.pass = nil
+      group_passes[key] = false
+      group_changed['gp:' .. key] = true
+    end
+  end
+
   while true do
     for _, id in ipairs(ids) do
       local record = load_task(id)
@@ -446,6 +677,15 @@ local function dispatch(caller, wanted)
         zset_remove(readyKey, id)
       elseif unserved[record[R_QUEUE]] then
         skipped = skipped + 1
+      elseif record[R_GROUP] and config.groups then
+        -- A task that went out earlier in this call, through its group's turn, is passed over.
+        if record[R_STATE] == 'ready' then
+          if not serve_group_turn(record[R_QUEUE], id, record) then
+            break
+          elseif unserved[record[R_QUEUE]] then
+            skipped = skipped + 1
+          end
+        end
       elseif not try_assign(id, record) then
         break
       elseif unserved[record[R_QUEUE]] then
@@ -551,9 +791,16 @@ local function dispatch(caller, wanted)
         end
         local record = load_task(candidate.id)
         if not record or record[R_STATE] ~= 'ready' then
-          -- An entry that outlived its task's stay in `ready`: nothing to dispatch, drop it.
+          -- An entry that outlived its task's stay in `ready` (or a task that went out through
+          -- its group's turn in this call): nothing to dispatch, drop it.
           zset_remove(readyByQueueKey, candidate.member)
-        elseif not unserved[record[R_QUEUE]] and not try_assign(candidate.id, record) then
+        elseif unserved[record[R_QUEUE]] then
+          -- Passed over.
+        elseif record[R_GROUP] and config.groups then
+          if not serve_group_turn(record[R_QUEUE], candidate.id, record) then
+            return
+          end
+        elseif not try_assign(candidate.id, record) then
           return
         end
       end
@@ -564,6 +811,9 @@ local function dispatch(caller, wanted)
   end
   if window then
     close_window()
+  end
+  for queue, w in pairs(turn_windows) do
+    close_turns(queue, w)
   end
   if capped then
     lower_due(now)
@@ -608,6 +858,25 @@ local function commit()
     end
   end
   rate_windows = {}
+  local gone = {}
+  for field in pairs(group_changed) do
+    local value
+    if string.sub(field, 1, 3) == 'gp:' then
+      value = group_passes[string.sub(field, 4)]
+    else
+      value = group_vtimes[string.sub(field, 5)]
+    end
+    if value then
+      meta[#meta + 1] = field
+      meta[#meta + 1] = string.format('%.0f', value)
+    else
+      gone[#gone + 1] = field
+    end
+  end
+  group_changed = {}
+  if #gone > 0 then
+    redis.call('HDEL', metaKey, unpack(gone))
+  end
   if timer_changed then
     meta[#meta + 1] = 'timerNode'
     meta[#meta + 1] = config.timerNode

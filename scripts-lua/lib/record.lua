@@ -9,12 +9,14 @@
 -- otherwise, so most records do not grow by it. R_PROGRESS is the last progress the handler of
 -- the current (or last) attempt reported (report-progress), absent until one reports and
 -- cleared when an attempt starts; a record that holds it stores R_HOLDS_PARENTS as 0 when it
--- is absent, so the record stays a MessagePack array (a hole would make it a map).
+-- is absent, so the record stays a MessagePack array (a hole would make it a map). R_GROUP is
+-- the task's group (enqueue's `group`, lib/dispatch), absent when it has none; a record that
+-- holds it stores an absent R_PROGRESS as false, for the same reason.
 local R_STATE, R_PRIORITY, R_SEQ, R_QUEUE, R_MAX_ATTEMPTS, R_BACKOFF, R_BACKOFF_MS = 1, 2, 3, 4, 5, 6, 7
 local R_BACKOFF_CAP_MS, R_LEASE_MS, R_ON_DEPENDENCY_FAILURE, R_UNMET, R_HAS_DEPENDENTS = 8, 9, 10, 11, 12
 local R_ENQUEUED_AT, R_RUN_AT, R_ATTEMPTS, R_LOST, R_NODE, R_TOKEN, R_ASSIGNED_AT = 13, 14, 15, 16, 17, 18, 19
 local R_STARTED_AT, R_FINISHED_AT, R_CANCEL_REQUESTED, R_PAYLOAD, R_RESULT, R_ERROR = 20, 21, 22, 23, 24, 25
-local R_REASON, R_HOLDS_PARENTS, R_PROGRESS = 26, 27, 28
+local R_REASON, R_HOLDS_PARENTS, R_PROGRESS, R_GROUP = 26, 27, 28, 29
 
 -- Ready tasks are ordered by priority (higher first), then by enqueue order. Both fit one
 -- exact double: priorities span 2001 values and sequence numbers stay below 2^40.
@@ -54,6 +56,9 @@ local function decode_task(packed)
   if record[R_HOLDS_PARENTS] == 0 then
     record[R_HOLDS_PARENTS] = nil
   end
+  if record[R_PROGRESS] == false then
+    record[R_PROGRESS] = nil
+  end
   return record
 end
 
@@ -70,12 +75,15 @@ local function encode_task(record)
   if run_at == record[R_ENQUEUED_AT] then
     record[R_RUN_AT] = 0
   end
-  local holds_parents = record[R_HOLDS_PARENTS]
-  if holds_parents == nil and record[R_PROGRESS] ~= nil then
+  local holds_parents, progress = record[R_HOLDS_PARENTS], record[R_PROGRESS]
+  if holds_parents == nil and (progress ~= nil or record[R_GROUP] ~= nil) then
     record[R_HOLDS_PARENTS] = 0
   end
+  if progress == nil and record[R_GROUP] ~= nil then
+    record[R_PROGRESS] = false
+  end
   local packed = cmsgpack.pack(record)
-  record[R_HOLDS_PARENTS] = holds_parents
+  record[R_HOLDS_PARENTS], record[R_PROGRESS] = holds_parents, progress
   record[R_STATE], record[R_BACKOFF], record[R_ON_DEPENDENCY_FAILURE], record[R_QUEUE], record[R_RUN_AT] =
     state, backoff, on_failure, queue, run_at
   return packed

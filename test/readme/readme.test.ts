@@ -59,7 +59,7 @@ function normalise(lines: readonly string[]): string[] {
 const noPty = findExecutable('script') === undefined || findExecutable('redis-cli') === undefined
 
 /** The namespaces the sessions create, partitions included. */
-const SESSION_KEYS = ['tm:{readme}:*', 'tm:{ref}:*', 'tm:{ops}:*', 'tm:{limits}:*', 'tm:{shop}:*', 'tm:{shop/*}:*']
+const SESSION_KEYS = ['tm:{readme}:*', 'tm:{ref}:*', 'tm:{ops}:*', 'tm:{limits}:*', 'tm:{groups}:*', 'tm:{shop}:*', 'tm:{shop/*}:*']
 
 async function runSessions(shell: 'bash' | 'zsh'): Promise<void> {
   const readme = await readFile(join(root, 'README.md'), 'utf8')

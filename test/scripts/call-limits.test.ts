@@ -21,7 +21,7 @@ describe.each(targets)('per-call limits on $name', (target) => {
       await bench.register('n', 1, 10)
       const before = await dumpNamespace(bench.client, bench.ns)
       const refusals = [
-        [bench.enqueue(...ids('t', 201).map((id) => ({ id }))), /^TM_BAD_ARGUMENT tasks: expected 1 to 200 groups of 14 values/],
+        [bench.enqueue(...ids('t', 201).map((id) => ({ id }))), /^TM_BAD_ARGUMENT tasks: expected 1 to 200 groups of 15 values/],
         [bench.enqueue({ id: 'wide', dependsOn: ids('p', 1001) }), /^TM_BAD_ARGUMENT tasks\[1\]\.dependsOn: expected at most 1000 comma-separated ids/],
         [
           bench.enqueue(...['a', 'b', 'c'].map((id) => ({ id, dependsOn: ids(`${id}-parent-`, 400) }))),

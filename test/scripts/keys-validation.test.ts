@@ -44,7 +44,7 @@ interface Call {
 }
 
 const CALLS: Record<string, Call> = {
-  enqueue: { script: s.enqueueScript, argv: ['fresh', 'payload', '', '', '', '', '', '', '', '', '', '', '', ''] },
+  enqueue: { script: s.enqueueScript, argv: ['fresh', 'payload', '', '', '', '', '', '', '', '', '', '', '', '', ''] },
   heartbeat: { script: s.heartbeatScript, argv: ['n1', ''] },
   'register-node': { script: s.registerNodeScript, argv: ['n2', '1', '5', ''] },
   complete: { script: s.completeScript, argv: ['n1', '0', 'running', '1', 'r'] },

@@ -172,7 +172,9 @@ end
 -- otherwise, so most records do not grow by it. R_PROGRESS is the last progress the handler of
 -- the current (or last) attempt reported (report-progress), absent until one reports and
 -- cleared when an attempt starts; a record that holds it stores R_HOLDS_PARENTS as 0 when it
--- is absent, so the record stays a MessagePack array (a hole would make it a map).
+-- is absent, so the record stays a MessagePack array (a hole would make it a map). R_GROUP is
+-- the task's group (enqueue's `group`, lib/dispatch), absent when it has none; a record that
+-- holds it stores an absent R_PROGRESS as false, for the same reason.
 
 -- Spelled out rather than built from STATE_CODES by a loop, which every call would run again.
 tm.STATE_NAMES = {

@@ -121,7 +121,9 @@ end
 -- otherwise, so most records do not grow by it. R_PROGRESS is the last progress the handler of
 -- the current (or last) attempt reported (report-progress), absent until one reports and
 -- cleared when an attempt starts; a record that holds it stores R_HOLDS_PARENTS as 0 when it
--- is absent, so the record stays a MessagePack array (a hole would make it a map).
+-- is absent, so the record stays a MessagePack array (a hole would make it a map). R_GROUP is
+-- the task's group (enqueue's `group`, lib/dispatch), absent when it has none; a record that
+-- holds it stores an absent R_PROGRESS as false, for the same reason.
 -- R_ENQUEUED_AT = 13, R_RUN_AT = 14, R_ATTEMPTS = 15, R_LOST = 16, R_NODE = 17, R_TOKEN = 18, R_ASSIGNED_AT = 19
 
 -- scripts-lua/metrics.lua

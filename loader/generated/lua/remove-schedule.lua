@@ -139,7 +139,7 @@ tm.CONFIG_FIELDS = {
   'schema', 'strategy', 'payloadCap', 'resultCap', 'keepCompletedMs', 'keepCompletedCount',
   'keepDeadMs', 'keepDeadCount', 'eventsMaxLen', 'nodeTimeoutMs', 'seq', 'vtime', 'dueAt', 'timerNode',
   'count:completed', 'count:dead', 'count:canceled', 'queueFilters',
-  'pausedQueues', 'rateLimits',
+  'pausedQueues', 'rateLimits', 'groups',
 }
 
 function tm.check_schema(schema)
@@ -189,6 +189,9 @@ function tm.open_namespace()
       tm.config.limits[queue] = { max = tonumber(max), interval = tonumber(interval) }
     end
   end
+  -- Set by the first task enqueued with a group: only then does dispatch keep the groups'
+  -- indexes (lib/dispatch, Groups).
+  tm.config.groups = values[21] == '1'
   tm.read_clock()
 end
 

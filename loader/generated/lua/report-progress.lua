@@ -161,11 +161,13 @@ tm.progress = tm.args_string(ARGV[3], 'progress', 1, 4096)
 -- otherwise, so most records do not grow by it. R_PROGRESS is the last progress the handler of
 -- the current (or last) attempt reported (report-progress), absent until one reports and
 -- cleared when an attempt starts; a record that holds it stores R_HOLDS_PARENTS as 0 when it
--- is absent, so the record stays a MessagePack array (a hole would make it a map).
+-- is absent, so the record stays a MessagePack array (a hole would make it a map). R_GROUP is
+-- the task's group (enqueue's `group`, lib/dispatch), absent when it has none; a record that
+-- holds it stores an absent R_PROGRESS as false, for the same reason.
 -- R_STATE = 1, R_PRIORITY = 2, R_SEQ = 3, R_QUEUE = 4, R_MAX_ATTEMPTS = 5, R_BACKOFF = 6, R_BACKOFF_MS = 7
 -- R_BACKOFF_CAP_MS = 8, R_LEASE_MS = 9, R_ON_DEPENDENCY_FAILURE = 10, R_UNMET = 11, R_HAS_DEPENDENTS = 12
 -- R_ENQUEUED_AT = 13, R_RUN_AT = 14, R_ATTEMPTS = 15, R_LOST = 16, R_NODE = 17, R_TOKEN = 18, R_ASSIGNED_AT = 19
--- R_REASON = 26, R_HOLDS_PARENTS = 27, R_PROGRESS = 28
+-- R_REASON = 26, R_HOLDS_PARENTS = 27, R_PROGRESS = 28, R_GROUP = 29
 
 -- Stored records spell their most common words in one letter and leave out what equals its
 -- default (queue "default", a run-at time equal to the enqueue time), which keeps a waiting
@@ -199,6 +201,9 @@ function tm.decode_task(packed)
   if record[27 --[[R_HOLDS_PARENTS]]] == 0 then
     record[27 --[[R_HOLDS_PARENTS]]] = nil
   end
+  if record[28 --[[R_PROGRESS]]] == false then
+    record[28 --[[R_PROGRESS]]] = nil
+  end
   return record
 end
 
@@ -215,12 +220,15 @@ function tm.encode_task(record)
   if run_at == record[13 --[[R_ENQUEUED_AT]]] then
     record[14 --[[R_RUN_AT]]] = 0
   end
-  local holds_parents = record[27 --[[R_HOLDS_PARENTS]]]
-  if holds_parents == nil and record[28 --[[R_PROGRESS]]] ~= nil then
+  local holds_parents, progress = record[27 --[[R_HOLDS_PARENTS]]], record[28 --[[R_PROGRESS]]]
+  if holds_parents == nil and (progress ~= nil or record[29 --[[R_GROUP]]] ~= nil) then
     record[27 --[[R_HOLDS_PARENTS]]] = 0
   end
+  if progress == nil and record[29 --[[R_GROUP]]] ~= nil then
+    record[28 --[[R_PROGRESS]]] = false
+  end
   local packed = cmsgpack.pack(record)
-  record[27 --[[R_HOLDS_PARENTS]]] = holds_parents
+  record[27 --[[R_HOLDS_PARENTS]]], record[28 --[[R_PROGRESS]]] = holds_parents, progress
   record[1 --[[R_STATE]]], record[6 --[[R_BACKOFF]]], record[10 --[[R_ON_DEPENDENCY_FAILURE]]], record[4 --[[R_QUEUE]]], record[14 --[[R_RUN_AT]]] =
     state, backoff, on_failure, queue, run_at
   return packed
@@ -286,7 +294,7 @@ tm.CONFIG_FIELDS = {
   'schema', 'strategy', 'payloadCap', 'resultCap', 'keepCompletedMs', 'keepCompletedCount',
   'keepDeadMs', 'keepDeadCount', 'eventsMaxLen', 'nodeTimeoutMs', 'seq', 'vtime', 'dueAt', 'timerNode',
   'count:completed', 'count:dead', 'count:canceled', 'queueFilters',
-  'pausedQueues', 'rateLimits',
+  'pausedQueues', 'rateLimits', 'groups',
 }
 
 function tm.check_schema(schema)
@@ -336,6 +344,9 @@ function tm.open_namespace()
       tm.config.limits[queue] = { max = tonumber(max), interval = tonumber(interval) }
     end
   end
+  -- Set by the first task enqueued with a group: only then does dispatch keep the groups'
+  -- indexes (lib/dispatch, Groups).
+  tm.config.groups = values[21] == '1'
   tm.read_clock()
 end
 

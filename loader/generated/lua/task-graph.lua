@@ -177,11 +177,13 @@ end
 -- otherwise, so most records do not grow by it. R_PROGRESS is the last progress the handler of
 -- the current (or last) attempt reported (report-progress), absent until one reports and
 -- cleared when an attempt starts; a record that holds it stores R_HOLDS_PARENTS as 0 when it
--- is absent, so the record stays a MessagePack array (a hole would make it a map).
+-- is absent, so the record stays a MessagePack array (a hole would make it a map). R_GROUP is
+-- the task's group (enqueue's `group`, lib/dispatch), absent when it has none; a record that
+-- holds it stores an absent R_PROGRESS as false, for the same reason.
 -- R_STATE = 1, R_PRIORITY = 2, R_SEQ = 3, R_QUEUE = 4, R_MAX_ATTEMPTS = 5, R_BACKOFF = 6, R_BACKOFF_MS = 7
 -- R_BACKOFF_CAP_MS = 8, R_LEASE_MS = 9, R_ON_DEPENDENCY_FAILURE = 10, R_UNMET = 11, R_HAS_DEPENDENTS = 12
 -- R_ENQUEUED_AT = 13, R_RUN_AT = 14, R_ATTEMPTS = 15, R_LOST = 16, R_NODE = 17, R_TOKEN = 18, R_ASSIGNED_AT = 19
--- R_REASON = 26, R_HOLDS_PARENTS = 27, R_PROGRESS = 28
+-- R_REASON = 26, R_HOLDS_PARENTS = 27, R_PROGRESS = 28, R_GROUP = 29
 
 -- Spelled out rather than built from STATE_CODES by a loop, which every call would run again.
 tm.STATE_NAMES = {
@@ -204,6 +206,9 @@ function tm.decode_task(packed)
   end
   if record[27 --[[R_HOLDS_PARENTS]]] == 0 then
     record[27 --[[R_HOLDS_PARENTS]]] = nil
+  end
+  if record[28 --[[R_PROGRESS]]] == false then
+    record[28 --[[R_PROGRESS]]] = nil
   end
   return record
 end
