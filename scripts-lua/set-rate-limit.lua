@@ -36,7 +36,7 @@
 -- limit keeps the queue's log of recent starts (meta `rate:<queue>`), so lowering it holds the
 -- queue until the starts already made fit under the new one. The limit counts assignments, the
 -- moment dispatch gives a task to a node (lib/dispatch, Rate limits). Setting a limit also sets
--- \`queueFilters\`, so that the tasks of other queues waiting behind a held backlog are indexed by
+-- `queueFilters`, so that the tasks of other queues waiting behind a held backlog are indexed by
 -- queue and reached (lib/dispatch, Queues).
 local RATE_LIMITS_MAX = 100
 open_namespace()

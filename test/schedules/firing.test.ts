@@ -16,12 +16,7 @@ import {
 } from '../../loader/generated/errors.js'
 import * as s from '../../loader/generated/scripts.js'
 import { dumpNamespace, targets } from '../support/context.js'
-import { openBench, type Bench } from '../scripts/harness.js'
-
-async function serverNow(bench: Bench): Promise<number> {
-  const [seconds, micros] = (await bench.client.time()) as [string | number, string | number]
-  return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000)
-}
+import { openBench, serverNow, type Bench } from '../scripts/harness.js'
 
 function create(bench: Bench, input: ScheduleInput<string>, revision = 0) {
   return s.upsertSchedule(bench.runner, bench.ns, toUpsertArgs(input, revision))

@@ -67,6 +67,14 @@ export async function openBench(target: RedisTarget, config: InitArgs = {}): Pro
 }
 
 /** Runs every started task of a node to completion until nothing is left to start. */
+/**
+ * The Redis server's clock in ms, read by a script in the namespace's slot, so that on a cluster
+ * it is the clock of the server the namespace's scripts run on.
+ */
+export async function serverNow(bench: Bench): Promise<number> {
+  return (await bench.stats()).now
+}
+
 export async function drainNode(bench: Bench, nodeId: string, onStart?: (id: string) => void): Promise<number> {
   let done = 0
   for (;;) {

@@ -9,16 +9,12 @@ import { BadArgumentError, LeaseLostError } from '../../loader/generated/errors.
 import * as s from '../../loader/generated/scripts.js'
 import { toTaskEvents } from '../../client/events.js'
 import { dumpNamespace, targets } from '../support/context.js'
-import { openBench, type Bench } from './harness.js'
+import { openBench, serverNow, type Bench } from './harness.js'
 
 const limit = (bench: Bench, queue: string, max: number, intervalMs: number) =>
   s.setRateLimit(bench.runner, bench.ns, { queue, max, intervalMs })
 const unlimit = (bench: Bench, queue: string) => s.removeRateLimit(bench.runner, bench.ns, { queue })
 const meta = (bench: Bench, field: string) => bench.client.hget(bench.ns.key('meta'), field)
-const serverNow = async (bench: Bench) => {
-  const [seconds, micros] = await bench.client.time()
-  return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000)
-}
 const states = async (bench: Bench, ids: string[]) => Promise.all(ids.map(async (id) => (await bench.task(id)).state))
 const count = (list: string[], state: string) => list.filter((x) => x === state).length
 

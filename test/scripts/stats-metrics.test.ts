@@ -7,12 +7,7 @@
 import { describe, expect, it } from 'vitest'
 import * as s from '../../loader/generated/scripts.js'
 import { targets } from '../support/context.js'
-import { openBench, type Bench } from './harness.js'
-
-async function serverNow(bench: Bench): Promise<number> {
-  // The namespace's slot decides which server answers on a cluster, so ask through a script.
-  return (await bench.stats()).now
-}
+import { openBench, serverNow, type Bench } from './harness.js'
 
 /** Sets a node's last heartbeat to `ago` ms before the server's clock, as a silent node's would be. */
 async function lastSeen(bench: Bench, nodeId: string, ago: number): Promise<void> {
