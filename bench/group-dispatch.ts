@@ -17,17 +17,19 @@
  *   npx tsx bench/group-dispatch.ts [--tasks=100000] [--cycle=20000] [--rounds=5] [--json=FILE]
  *   npm run bench -- --scenarios=groups
  *
- * prints a table and writes bench/results/group-dispatch.json and .md; the README's Groups section
- * quotes them.
+ * prints a table and writes bench/results/group-dispatch.json and .md, and regenerates the table in
+ * the README's Groups section from them.
  */
-import { mkdir, writeFile } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { createRunner } from '../client/connection.js'
+import { checkout, describeRevision, hostDescription } from './checkout.js'
 import { connect } from '../loader/connect.js'
 import { Namespace } from '../loader/keys.js'
 import * as s from '../loader/generated/scripts.js'
+import { GROUP_MARKERS, GROUPS_REPORT_PATH, README_PATH, updateMarkedSection } from './readme.js'
 import { diff, RedisServer } from './redis-server.js'
 
 export interface GroupDispatchSizes {
@@ -50,6 +52,10 @@ export interface GroupCase {
 
 export interface GroupDispatchRun {
   sizes: GroupDispatchSizes
+  date: string
+  /** The commit measured (bench/checkout.ts). */
+  revision: string
+  machine: string
   redis: string
   cases: GroupCase[]
   /** 1,000 groups against 1 group. */
@@ -107,6 +113,7 @@ async function measureCase(server: RedisServer, name: string, groups: number, si
 
 export async function measureGroupDispatch(sizes: GroupDispatchSizes, log: (line: string) => void = () => {}): Promise<GroupDispatchRun> {
   const server = await RedisServer.start()
+  const atStart = checkout()
   try {
     const redis = /redis_version:(\S+)/.exec(await server.admin.info('server'))?.[1] ?? 'unknown'
     const kinds = [
@@ -136,7 +143,15 @@ export async function measureGroupDispatch(sizes: GroupDispatchSizes, log: (line
     }
     const one = cases[1]!
     const many = cases[2]!
-    return { sizes, redis, cases, ratioDispatch: many.dispatchUs / one.dispatchUs, ratioCycle: many.cycleUs / one.cycleUs }
+    const host = hostDescription()
+    return {
+      sizes,
+      date: new Date().toISOString(),
+      revision: describeRevision(atStart, checkout()),
+      machine: `${host.cpus}, ${host.memory}, ${host.os}`,
+      redis,
+      cases,
+      ratioDispatch: many.dispatchUs / one.dispatchUs, ratioCycle: many.cycleUs / one.cycleUs }
   } finally {
     await server.stop()
   }
@@ -148,14 +163,16 @@ export function groupDispatchMarkdown(run: GroupDispatchRun): string {
       `| ${c.name} | ${c.dispatchUs.toFixed(1)} | ${c.dispatchCpuUs.toFixed(1)} | ${c.cycleUs.toFixed(1)} | ${c.cycleCpuUs.toFixed(1)} |`,
   )
   return [
-    `${run.sizes.tasks.toLocaleString('en-US')} tasks waiting, spread evenly over the groups; Redis ${run.redis}; the lowest of ${run.sizes.rounds} rounds.`,
-    '',
+    '<!-- Generated from bench/results/group-dispatch.json by `npm run bench:readme` (bench/readme.ts); edit that, not this. -->',
     '| tasks waiting in | dispatch: script µs per task | Redis CPU µs per task | worker round: script µs per task | Redis CPU µs per task |',
     '| --- | ---: | ---: | ---: | ---: |',
     ...rows,
     '',
-    `1,000 groups against 1 group: ${run.ratioDispatch.toFixed(2)}× per dispatched task, ${run.ratioCycle.toFixed(2)}× per worker round.`,
+    `1,000 groups against 1 group: **${run.ratioDispatch.toFixed(2)}×** per dispatched task, **${run.ratioCycle.toFixed(2)}×** per task of a worker's round.`,
     '',
+    `${run.sizes.tasks.toLocaleString('en-US')} tasks waiting, spread evenly over the groups, all of weight 1; the lowest of ${run.sizes.rounds} rounds; ` +
+      `taskmill ${run.revision} on ${run.date.slice(0, 10)}, ${run.machine}, redis-server ${run.redis}, persistence off. ` +
+      '`npm run bench -- --scenarios=groups` measures it again.',
   ].join('\n')
 }
 
@@ -178,8 +195,16 @@ export async function runGroupDispatchBench(argv: string[]): Promise<void> {
   const json = typeof values.json === 'string' ? values.json : join(dirname(fileURLToPath(import.meta.url)), 'results', 'group-dispatch.json')
   await mkdir(dirname(json), { recursive: true })
   await writeFile(json, `${JSON.stringify(run, null, 2)}\n`)
-  await writeFile(json.replace(/\.json$/, '.md'), markdown)
-  process.stdout.write(markdown)
+  await writeFile(json.replace(/\.json$/, '.md'), `${markdown}\n`)
+  process.stdout.write(`${markdown}\n`)
+  if (resolve(json) === GROUPS_REPORT_PATH) {
+    const readme = await readFile(README_PATH, 'utf8')
+    const updated = updateMarkedSection(readme, GROUP_MARKERS, markdown)
+    if (updated !== readme) {
+      await writeFile(README_PATH, updated)
+      process.stderr.write('README.md: the group dispatch table regenerated from group-dispatch.json\n')
+    }
+  }
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -27,14 +27,15 @@
  */
 import { execFileSync } from 'node:child_process'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
-import { cpus, loadavg, release, totalmem, type as osType, arch } from 'node:os'
+import { loadavg } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { checkout, describeRevision, hostDescription } from './checkout.js'
 import { BOUNDED_FULL, BOUNDED_QUICK, measureBoundedCalls, type BoundedCallsRun } from './bounded-calls.js'
 import { runGroupDispatchBench } from './group-dispatch.js'
 import { NODE_SCALING_FULL, NODE_SCALING_QUICK, measureNodeScaling, type NodeScalingTable } from './node-scaling.js'
-import { README_PATH, SCHEDULES_REPORT_PATH, updateReadme, updateScheduleSection } from './readme.js'
+import { README_PATH, SCHEDULE_MARKERS, SCHEDULES_REPORT_PATH, updateMarkedSection, updateReadme } from './readme.js'
 import { REDIS_SERVER_BINARY } from './redis-server.js'
 import { CLUSTER_FULL, CLUSTER_QUICK, measureCluster, type ClusterTable } from './cluster.js'
 import { buildReport, machine, toMarkdown, type Environment } from './report.js'
@@ -101,26 +102,6 @@ function redisVersion(): string {
   } catch {
     return 'unknown'
   }
-}
-
-/** The commit checked out, and whether the tree outside bench/ and the README differs from it. */
-function revision(): { head: string; dirty: boolean } | undefined {
-  try {
-    const root = fileURLToPath(new URL('..', import.meta.url))
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim()
-    const changed = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', '.', ':!bench', ':!README.md'], { cwd: root, encoding: 'utf8' }).trim()
-    return { head, dirty: changed !== '' }
-  } catch {
-    return undefined
-  }
-}
-
-/** What the run measured: one commit, or the range the tree moved through while it ran. */
-function describeRevision(start: ReturnType<typeof revision>, end: ReturnType<typeof revision>): string {
-  if (!start || !end) return 'unknown'
-  const dirty = start.dirty || end.dirty ? ' with uncommitted changes' : ''
-  if (start.head === end.head && start.dirty === end.dirty) return `${start.head}${dirty}`
-  return `${start.head}${start.dirty ? '+changes' : ''} to ${end.head}${end.dirty ? '+changes' : ''} (the code changed during the run)`
 }
 
 function summary(result: RunResult): string {
@@ -194,7 +175,7 @@ async function main(): Promise<void> {
   }
 
   const loadAtStart = loadavg()[0] ?? 0
-  const revisionAtStart = revision()
+  const revisionAtStart = checkout()
   progress.line(
     `taskmill benchmark${quick ? ' (quick)' : ''}: ${sizes.tasks.toLocaleString('en-US')} tasks, systems ${systems.join(', ')}; a fresh redis-server per step`,
   )
@@ -280,10 +261,8 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     node: process.versions.node,
     redis: redisVersion(),
-    revision: describeRevision(revisionAtStart, revision()),
-    cpus: `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}`,
-    memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
-    os: `${osType()} ${release()} (${arch()})`,
+    revision: describeRevision(revisionAtStart, checkout()),
+    ...hostDescription(),
     quick,
     load: `${loadAtStart.toFixed(2)} at start, ${(loadavg()[0] ?? 0).toFixed(2)} at end (1-minute load average; other work on the machine makes figures noisier)`,
     durationSeconds: Math.round((performance.now() - started) / 1000),
@@ -305,7 +284,7 @@ async function main(): Promise<void> {
     progress.line(`schedule firings written to ${join(outDir, 'schedules.json')} and schedules.md`)
     if (rewriteReadme && join(outDir, 'schedules.json') === SCHEDULES_REPORT_PATH) {
       const readme = await readFile(README_PATH, 'utf8')
-      const updated = updateScheduleSection(readme, table)
+      const updated = updateMarkedSection(readme, SCHEDULE_MARKERS, markdown)
       if (updated !== readme) {
         await writeFile(README_PATH, updated)
         progress.line('README.md: the schedule firing table regenerated from schedules.json')

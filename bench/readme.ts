@@ -23,7 +23,6 @@ import {
   targetsMarkdown,
   type Report,
 } from './report.js'
-import { scheduleFiringsMarkdown, type ScheduleFiringTable } from './schedule-firings.js'
 
 export const README_START = '<!-- bench:start -->'
 export const README_END = '<!-- bench:end -->'
@@ -115,27 +114,45 @@ export function updateReadme(readme: string, report: Report): string {
 }
 
 /**
- * The figure in the README's Schedules section has markers of its own, and a report of its own
- * (bench/results/schedules.json), so that measuring it again leaves the other tables alone.
+ * The figures in the README's Schedules and Groups sections have markers of their own, and
+ * reports of their own (bench/results/schedules.json, group-dispatch.json), so that measuring one
+ * again leaves the other tables alone.
  */
-export const SCHEDULES_START = '<!-- bench-schedules:start -->'
-export const SCHEDULES_END = '<!-- bench-schedules:end -->'
-export const SCHEDULES_REPORT_PATH = fileURLToPath(new URL('./results/schedules.json', import.meta.url))
-
-/** The text between the schedule markers, or undefined when the README has none. */
-export function currentScheduleSection(readme: string): string | undefined {
-  const start = readme.indexOf(SCHEDULES_START)
-  const end = readme.indexOf(SCHEDULES_END)
-  if (start === -1 || end === -1 || end < start) return undefined
-  return readme.slice(start + SCHEDULES_START.length, end).replace(/^\n+|\n+$/g, '')
+export interface Markers {
+  start: string
+  end: string
+  /** What the section holds, for the error when the README lacks it. */
+  holds: string
 }
 
-/** The README with the table between the schedule markers regenerated from `table`. */
-export function updateScheduleSection(readme: string, table: ScheduleFiringTable): string {
-  const start = readme.indexOf(SCHEDULES_START)
-  const end = readme.indexOf(SCHEDULES_END)
+export const SCHEDULE_MARKERS: Markers = {
+  start: '<!-- bench-schedules:start -->',
+  end: '<!-- bench-schedules:end -->',
+  holds: 'the schedule firing figure',
+}
+export const SCHEDULES_REPORT_PATH = fileURLToPath(new URL('./results/schedules.json', import.meta.url))
+
+export const GROUP_MARKERS: Markers = {
+  start: '<!-- bench-groups:start -->',
+  end: '<!-- bench-groups:end -->',
+  holds: 'the group dispatch table',
+}
+export const GROUPS_REPORT_PATH = fileURLToPath(new URL('./results/group-dispatch.json', import.meta.url))
+
+/** The text between the markers, or undefined when the README has none. */
+export function currentMarkedSection(readme: string, markers: Markers): string | undefined {
+  const start = readme.indexOf(markers.start)
+  const end = readme.indexOf(markers.end)
+  if (start === -1 || end === -1 || end < start) return undefined
+  return readme.slice(start + markers.start.length, end).replace(/^\n+|\n+$/g, '')
+}
+
+/** The README with `text` between the markers. */
+export function updateMarkedSection(readme: string, markers: Markers, text: string): string {
+  const start = readme.indexOf(markers.start)
+  const end = readme.indexOf(markers.end)
   if (start === -1 || end === -1 || end < start) {
-    throw new Error(`README.md has no ${SCHEDULES_START} … ${SCHEDULES_END} section for the schedule firing figure`)
+    throw new Error(`README.md has no ${markers.start} … ${markers.end} section for ${markers.holds}`)
   }
-  return `${readme.slice(0, start + SCHEDULES_START.length)}\n${scheduleFiringsMarkdown(table)}\n${readme.slice(end)}`
+  return `${readme.slice(0, start + markers.start.length)}\n${text}\n${readme.slice(end)}`
 }

@@ -7,19 +7,22 @@
 import { readFile } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
 import {
-  currentScheduleSection,
+  currentMarkedSection,
   currentSection,
+  GROUP_MARKERS,
+  GROUPS_REPORT_PATH,
   README_PATH,
   README_END,
   README_START,
   readmeSection,
   REPORT_PATH,
+  SCHEDULE_MARKERS,
   SCHEDULES_REPORT_PATH,
-  SCHEDULES_START,
   updateReadme,
 } from '../../bench/readme.js'
 import { scriptCostMarkdown, type Report } from '../../bench/report.js'
 import { assertEveryScriptHasAFixture, scriptsWithoutFixture, type ScriptCostTable } from '../../bench/script-costs.js'
+import { groupDispatchMarkdown, type GroupDispatchRun } from '../../bench/group-dispatch.js'
 import { scheduleFiringsMarkdown, type ScheduleFiringTable } from '../../bench/schedule-firings.js'
 
 async function load(): Promise<{ readme: string; report: Report }> {
@@ -61,12 +64,24 @@ describe("README's schedule firing table", () => {
   it('matches what bench/results/schedules.json generates (run `npm run bench:readme` to fix)', async () => {
     const [readme, json] = await Promise.all([readFile(README_PATH, 'utf8'), readFile(SCHEDULES_REPORT_PATH, 'utf8')])
     const table = JSON.parse(json) as ScheduleFiringTable
-    expect(readme.split(SCHEDULES_START)).toHaveLength(2)
-    expect(currentScheduleSection(readme), 'README.md differs from bench/results/schedules.json: run `npm run bench:readme`').toBe(
+    expect(readme.split(SCHEDULE_MARKERS.start)).toHaveLength(2)
+    expect(currentMarkedSection(readme, SCHEDULE_MARKERS), 'README.md differs from bench/results/schedules.json: run `npm run bench:readme`').toBe(
       scheduleFiringsMarkdown(table),
     )
     expect(table.sizes.schedules).toBe(10_000)
     expect(table.best.firings).toBe(table.sizes.schedules)
+  })
+})
+
+describe("README's group dispatch table", () => {
+  it('matches what bench/results/group-dispatch.json generates (run `npm run bench:readme` to fix)', async () => {
+    const [readme, json] = await Promise.all([readFile(README_PATH, 'utf8'), readFile(GROUPS_REPORT_PATH, 'utf8')])
+    const run = JSON.parse(json) as GroupDispatchRun
+    expect(readme.split(GROUP_MARKERS.start)).toHaveLength(2)
+    expect(currentMarkedSection(readme, GROUP_MARKERS), 'README.md differs from bench/results/group-dispatch.json: run `npm run bench:readme`').toBe(
+      groupDispatchMarkdown(run),
+    )
+    expect(run.cases.map((c) => c.groups)).toEqual([0, 1, 1000])
   })
 })
 

@@ -165,6 +165,18 @@ describe.each(targets)('group fairness on $name', (target) => {
       for (let i = 0; i + 1 < groups.length; i += 2) expect(new Set([groups[i], groups[i + 1]])).toEqual(new Set(['x', 'y']))
     })
 
+    it('a weight set back to 1 leaves the other groups\' weights in force', async () => {
+      const bench = await openBench(target, { eventsMaxLen: 0 })
+      await weigh(bench, 'default', 'x', 2)
+      await weigh(bench, 'default', 'y', 2)
+      expect(await weigh(bench, 'default', 'x', 1)).toEqual({ changed: 1, weight: 1 })
+      await backlog(bench, 'x', 100)
+      await backlog(bench, 'y', 100)
+      const order = await runOneByOne(bench, 'n1', (o) => o.length > 90)
+      const ys = order.slice(0, 90).filter((id) => groupOf(id) === 'y').length
+      expect(ys).toBe(60)
+    })
+
     it('priority comes first within a group, then enqueue order', async () => {
       const bench = await openBench(target, { eventsMaxLen: 0 })
       await s.enqueue(bench.runner, bench.ns, {
@@ -180,6 +192,19 @@ describe.each(targets)('group fairness on $name', (target) => {
       const order = await runOneByOne(bench, 'n1', () => false)
       expect(order.filter((id) => groupOf(id) === 'g')).toEqual(['g-1', 'g-3', 'g-0', 'g-2'])
       expect(order.filter((id) => groupOf(id) === 'h')).toEqual(['h-1', 'h-0'])
+    })
+
+    it('a call that gives out several tasks still starts a group\'s best task before its later ones', async () => {
+      const bench = await openBench(target, { eventsMaxLen: 0 })
+      // g is served once first, so its pass is ahead of h's when h joins.
+      await bench.enqueue({ id: 'g-0', group: 'g' })
+      await bench.register('n0', 1, 1)
+      await bench.enqueue({ id: 'g-1', group: 'g', priority: 9 }, { id: 'h-0', group: 'h', priority: 8 }, { id: 'g-2', group: 'g', priority: 0 })
+      // One call gives out two slots: h's turn (its pass is behind), then g's, which must take
+      // g-1, the best of g, though the walk through ready meets g-2 when g's turn comes.
+      await bench.register('n1', 1, 2)
+      const states = await Promise.all(['g-1', 'h-0', 'g-2'].map(async (id) => (await bench.task(id)).state))
+      expect(states).toEqual(['assigned', 'assigned', 'ready'])
     })
 
     it('groups of different queues take turns apart; a task without a group runs in its place in ready', async () => {

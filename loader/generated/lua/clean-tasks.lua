@@ -648,22 +648,28 @@ end
 -- by the groups' weights, with the stride scheduling nodes use: each group of a queue has a
 -- pass (meta `gp:<queue>><group>`), a task given to the group moves it on by 720720 / weight
 -- (meta `gw:<queue>><group>`, default 1), and the next slot goes to the group of the lowest
--- pass (ties: the lower name). Such a task stays in `ready`, where it holds its place, and is
+-- pass (ties: the lower name, or the group of the task that met the slot). Such a task stays in `ready`, where it holds its place, and is
 -- indexed twice more in `ready-by-queue`: as "\1<queue>><group>><score>><task>", so a group's
 -- best task (priority, then enqueue order) is one lexicographic range, and its group's turn as
 -- "\2<queue>><pass>><group>" (the pass zero-padded to 16 digits), so the group whose turn it
 -- is in a queue is the head of another range. When the walk through `ready` (or the queue
 -- lookups) meets a ready task of a group, that slot goes to the best task of the group whose
 -- turn it is, which may be this task or one far behind it in `ready`: a group's backlog of a
--- million cannot hold back a group of ten by more than its share. A group that gets a ready
+-- million cannot hold back a group of ten by more than its share. When the task met is its
+-- group's best and its group's pass is the lowest (a tie with the turn at the head), it takes
+-- the slot itself, with no look-up: while the groups' passes are level, as with many groups of
+-- equal weight, that is most slots. A group that gets a ready
 -- task while it has no turn joins at the queue's virtual time (meta `gvt:<queue>`, the pass of
 -- the last group served), so an idle group comes first at once but cannot make up for the time
 -- it had no work. A group whose turn comes with no ready task left leaves the turns then. A
 -- call keeps the head of a queue's turns in Lua (TURN_WINDOW of them and the first past them, as
 -- it keeps the head of `free`) and writes the turns it moved back with one ZREM and one ZADD;
 -- a group's tasks are read one first, then QUEUE_CHUNK at a time. So a task given out this way
--- costs a ZRANGEBYLEX LIMIT for its group's head (or a share of one) and a share of the turns'
--- reads and writes, O(log n) whatever the number of groups or tasks (bench/group-dispatch.ts). A namespace that never had a task with a
+-- costs a share of the turns' reads and writes, one HGET of its group's pass when the group is
+-- not in the window, and, when the slot goes to another group, a ZRANGEBYLEX LIMIT for that
+-- group's head: O(log n) whatever the number of groups or tasks (bench/group-dispatch.ts). A
+-- group's weight is read only in a namespace where some group has one (meta `weightedGroups`,
+-- kept by set-group-weight). A namespace that never had a task with a
 -- group pays one more HMGET field (meta `groups`, set by the first one) and nothing else.
 
 tm.wakes = {}

@@ -783,22 +783,28 @@ end
 -- by the groups' weights, with the stride scheduling nodes use: each group of a queue has a
 -- pass (meta `gp:<queue>><group>`), a task given to the group moves it on by 720720 / weight
 -- (meta `gw:<queue>><group>`, default 1), and the next slot goes to the group of the lowest
--- pass (ties: the lower name). Such a task stays in `ready`, where it holds its place, and is
+-- pass (ties: the lower name, or the group of the task that met the slot). Such a task stays in `ready`, where it holds its place, and is
 -- indexed twice more in `ready-by-queue`: as "\1<queue>><group>><score>><task>", so a group's
 -- best task (priority, then enqueue order) is one lexicographic range, and its group's turn as
 -- "\2<queue>><pass>><group>" (the pass zero-padded to 16 digits), so the group whose turn it
 -- is in a queue is the head of another range. When the walk through `ready` (or the queue
 -- lookups) meets a ready task of a group, that slot goes to the best task of the group whose
 -- turn it is, which may be this task or one far behind it in `ready`: a group's backlog of a
--- million cannot hold back a group of ten by more than its share. A group that gets a ready
+-- million cannot hold back a group of ten by more than its share. When the task met is its
+-- group's best and its group's pass is the lowest (a tie with the turn at the head), it takes
+-- the slot itself, with no look-up: while the groups' passes are level, as with many groups of
+-- equal weight, that is most slots. A group that gets a ready
 -- task while it has no turn joins at the queue's virtual time (meta `gvt:<queue>`, the pass of
 -- the last group served), so an idle group comes first at once but cannot make up for the time
 -- it had no work. A group whose turn comes with no ready task left leaves the turns then. A
 -- call keeps the head of a queue's turns in Lua (TURN_WINDOW of them and the first past them, as
 -- it keeps the head of `free`) and writes the turns it moved back with one ZREM and one ZADD;
 -- a group's tasks are read one first, then QUEUE_CHUNK at a time. So a task given out this way
--- costs a ZRANGEBYLEX LIMIT for its group's head (or a share of one) and a share of the turns'
--- reads and writes, O(log n) whatever the number of groups or tasks (bench/group-dispatch.ts). A namespace that never had a task with a
+-- costs a share of the turns' reads and writes, one HGET of its group's pass when the group is
+-- not in the window, and, when the slot goes to another group, a ZRANGEBYLEX LIMIT for that
+-- group's head: O(log n) whatever the number of groups or tasks (bench/group-dispatch.ts). A
+-- group's weight is read only in a namespace where some group has one (meta `weightedGroups`,
+-- kept by set-group-weight). A namespace that never had a task with a
 -- group pays one more HMGET field (meta `groups`, set by the first one) and nothing else.
 -- WINDOW = 16
 -- Free nodes looked at past the window for a task whose queue no node in the window serves.
@@ -1313,17 +1319,111 @@ function tm.dispatch(caller, wanted)
     return head, w
   end
 
+  -- Whether any group of the namespace has a weight other than 1 (meta `weightedGroups`, kept by
+  -- set-group-weight), read once per call: without one, serving a group reads no weight.
+  local weighted_groups = nil
+
+  -- A task given to `group`, whose pass was `pass`: the queue's virtual time follows it, and the
+  -- group's pass moves on by its stride. Returns the new pass.
+  local function advance_group(queue, group, pass)
+    local key = queue .. '>' .. group
+    if pass > tm.group_vtime(queue) then
+      tm.group_vtimes[queue] = pass
+      tm.group_changed['gvt:' .. queue] = true
+    end
+    local weight = tm.group_weights[key]
+    if weight == nil then
+      if weighted_groups == nil then
+        weighted_groups = (tonumber(redis.call('HGET', tm.metaKey, 'weightedGroups')) or 0) > 0
+      end
+      weight = weighted_groups and tonumber(redis.call('HGET', tm.metaKey, 'gw:' .. key)) or 1
+      tm.group_weights[key] = weight
+    end
+    pass = pass + math.max(1, math.floor(720720 --[[STRIDE_SCALE]] / weight))
+    tm.group_passes[key] = pass
+    tm.group_changed['gp:' .. key] = true
+    return pass
+  end
+
+  -- A turn back in the window, at its (new) place.
+  local function reinsert_turn(w, turn)
+    local at = 1
+    while at <= #w.entries and turn_ahead(w.entries[at], turn) do
+      at = at + 1
+    end
+    table.insert(w.entries, at, turn)
+  end
+
+  -- The first task of each group ("<queue>><group>") the walk through `ready` met in this call.
+  local first_met = {}
+
+  -- The task that met a slot takes it itself when it is its group's best ready task and its
+  -- group's pass is the lowest of the queue (a tie with the turn at the head of the window): the
+  -- choice stride scheduling makes, reached without a look-up of the group's head, which is
+  -- what keeps many groups about as cheap as one while their passes are level. Returns nil when
+  -- it may not, else what try_assign returns.
+  local function serve_met_task(queue, id, record, head_turn, w)
+    local group = record[29 --[[R_GROUP]]]
+    local key = queue .. '>' .. group
+    local first = first_met[key]
+    if first and first ~= id then
+      local earlier = tm.load_task(first)
+      if earlier and earlier[1 --[[R_STATE]]] == 'ready' then
+        -- An earlier task of the group is still ready: it is the group's best, not this one.
+        return nil
+      end
+    end
+    first_met[key] = id
+    local at, entry = nil, nil
+    for i, candidate in ipairs(w.entries) do
+      if candidate.group == group then
+        at, entry = i, candidate
+        break
+      end
+    end
+    local pass = entry and entry.pass or (not entry and tm.group_pass(key))
+    if not pass or pass > head_turn.pass then
+      return nil
+    end
+    local before = taken
+    local ok = try_assign(id, record)
+    if ok and taken > before then
+      local moved_to = advance_group(queue, group, pass)
+      if entry then
+        table.remove(w.entries, at)
+        entry.pass = moved_to
+        w.moved[group] = entry
+        reinsert_turn(w, entry)
+      else
+        -- A turn past the window: it moves further on, written back with the window's.
+        local moved = w.moved[group]
+        if not moved then
+          moved = { group = group, member = tm.group_turn(queue, pass, group) }
+          w.moved[group] = moved
+        end
+        moved.pass = moved_to
+      end
+    end
+    return ok
+  end
+
   -- A slot for a task of `queue` with a group: it goes to the group whose turn it is. `id` is
   -- the task that met the slot, given the slot itself should the queue have no turns. Returns
   -- what try_assign returns.
   local function serve_group_turn(queue, id, record)
+    local head_turn, head_window = next_turn(queue)
+    if head_turn then
+      local served = serve_met_task(queue, id, record, head_turn, head_window)
+      if served ~= nil then
+        return served
+      end
+    end
     while true do
       local turn, w = next_turn(queue)
       if not turn then
         return try_assign(id, record)
       end
       local group = turn.group
-      local key = queue .. '>' .. group
       local task_id, task, head = group_head(queue, group)
       table.remove(w.entries, 1)
       w.moved[group] = turn
@@ -1332,31 +1432,15 @@ function tm.dispatch(caller, wanted)
         local ok = try_assign(task_id, task)
         if ok and taken > before then
           head.at = head.at + 1
-          if turn.pass > tm.group_vtime(queue) then
-            tm.group_vtimes[queue] = turn.pass
-            tm.group_changed['gvt:' .. queue] = true
-          end
-          local weight = tm.group_weights[key]
-          if weight == nil then
-            weight = tonumber(redis.call('HGET', tm.metaKey, 'gw:' .. key)) or 1
-            tm.group_weights[key] = weight
-          end
-          turn.pass = turn.pass + math.max(1, math.floor(720720 --[[STRIDE_SCALE]] / weight))
-          tm.group_passes[key] = turn.pass
-          tm.group_changed['gp:' .. key] = true
+          turn.pass = advance_group(queue, group, turn.pass)
         end
-        -- Back in the window, at its (new) place.
-        local at = 1
-        while at <= #w.entries and turn_ahead(w.entries[at], turn) do
-          at = at + 1
-        end
-        table.insert(w.entries, at, turn)
+        reinsert_turn(w, turn)
         return ok
       end
       -- The group has no ready task left: it leaves the turns.
       turn.pass = nil
-      tm.group_passes[key] = false
-      tm.group_changed['gp:' .. key] = true
+      tm.group_passes[queue .. '>' .. group] = false
+      tm.group_changed['gp:' .. queue .. '>' .. group] = true
     end
   end
 
