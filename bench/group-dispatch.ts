@@ -58,9 +58,20 @@ export interface GroupDispatchRun {
   machine: string
   redis: string
   cases: GroupCase[]
-  /** 1,000 groups against 1 group. */
+  /**
+   * 1,000 groups against 1 group: the median of the rounds' ratios, each of two cases measured
+   * one after the other, so that a change in the machine's speed between rounds cancels out.
+   */
   ratioDispatch: number
   ratioCycle: number
+  /** Each round's ratios, in the order run. */
+  roundRatios: { dispatch: number[]; cycle: number[] }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
 }
 
 const DISPATCH_NODES = 100
@@ -124,11 +135,14 @@ export async function measureGroupDispatch(sizes: GroupDispatchSizes, log: (line
     // The cases take turns, `rounds` times, each on an emptied server; each figure is the
     // lowest of its rounds, the one least disturbed by other work on the machine.
     const cases: GroupCase[] = []
+    const roundRatios: GroupDispatchRun['roundRatios'] = { dispatch: [], cycle: [] }
     for (let round = 1; round <= sizes.rounds; round++) {
+      const thisRound: GroupCase[] = []
       for (const [i, [name, groups]] of kinds.entries()) {
         log(`round ${round}/${sizes.rounds}, ${name}: ${sizes.tasks.toLocaleString('en-US')} tasks waiting …`)
         await server.admin.flushall()
         const measured = await measureCase(server, name, groups, sizes)
+        thisRound.push(measured)
         const best = cases[i]
         cases[i] = best
           ? {
@@ -140,9 +154,9 @@ export async function measureGroupDispatch(sizes: GroupDispatchSizes, log: (line
             }
           : measured
       }
+      roundRatios.dispatch.push(thisRound[2]!.dispatchUs / thisRound[1]!.dispatchUs)
+      roundRatios.cycle.push(thisRound[2]!.cycleUs / thisRound[1]!.cycleUs)
     }
-    const one = cases[1]!
-    const many = cases[2]!
     const host = hostDescription()
     return {
       sizes,
@@ -151,7 +165,10 @@ export async function measureGroupDispatch(sizes: GroupDispatchSizes, log: (line
       machine: `${host.cpus}, ${host.memory}, ${host.os}`,
       redis,
       cases,
-      ratioDispatch: many.dispatchUs / one.dispatchUs, ratioCycle: many.cycleUs / one.cycleUs }
+      ratioDispatch: median(roundRatios.dispatch),
+      ratioCycle: median(roundRatios.cycle),
+      roundRatios,
+    }
   } finally {
     await server.stop()
   }
@@ -168,9 +185,10 @@ export function groupDispatchMarkdown(run: GroupDispatchRun): string {
     '| --- | ---: | ---: | ---: | ---: |',
     ...rows,
     '',
-    `1,000 groups against 1 group: **${run.ratioDispatch.toFixed(2)}×** per dispatched task, **${run.ratioCycle.toFixed(2)}×** per task of a worker's round.`,
+    `1,000 groups against 1 group: **${run.ratioDispatch.toFixed(2)}×** per dispatched task, **${run.ratioCycle.toFixed(2)}×** per task of a worker's round ` +
+      `(the median of the rounds' ratios, each round measuring the two one after the other; dispatch ${run.roundRatios.dispatch.map((r) => r.toFixed(2)).join(', ')}).`,
     '',
-    `${run.sizes.tasks.toLocaleString('en-US')} tasks waiting, spread evenly over the groups, all of weight 1; the lowest of ${run.sizes.rounds} rounds; ` +
+    `${run.sizes.tasks.toLocaleString('en-US')} tasks waiting, spread evenly over the groups, all of weight 1; the figures in µs are the lowest of ${run.sizes.rounds} rounds; ` +
       `taskmill ${run.revision} on ${run.date.slice(0, 10)}, ${run.machine}, redis-server ${run.redis}, persistence off. ` +
       '`npm run bench -- --scenarios=groups` measures it again.',
   ].join('\n')

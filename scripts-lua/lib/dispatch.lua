@@ -167,8 +167,17 @@ local function group_vtime(queue)
   return vtime
 end
 
+-- Passes spelled for turns, by pass: groups of equal weight share few passes, so a call that
+-- moves many turns formats each pass once.
+local pass_texts = {}
+
 local function group_turn(queue, pass, group)
-  return '\2' .. queue .. '>' .. string.format('%016.0f', pass) .. '>' .. group
+  local text = pass_texts[pass]
+  if not text then
+    text = string.format('%016.0f', pass)
+    pass_texts[pass] = text
+  end
+  return '\2' .. queue .. '>' .. text .. '>' .. group
 end
 
 -- A group with a task just made ready takes a turn, unless it has one.
@@ -606,9 +615,12 @@ local function dispatch(caller, wanted)
   local function open_turns(queue)
     local prefix = '\2' .. queue .. '>'
     local members = redis.call('ZRANGEBYLEX', readyByQueueKey, '[' .. prefix, '[' .. prefix .. '\255', 'LIMIT', 0, TURN_WINDOW + 1)
-    local w = { entries = {}, moved = {} }
+    -- in_window: the groups of `entries`, so that a group past the window costs no scan.
+    local w = { entries = {}, moved = {}, in_window = {} }
     for i = 1, math.min(#members, TURN_WINDOW) do
-      w.entries[i] = parse_turn(members[i], prefix)
+      local entry = parse_turn(members[i], prefix)
+      w.entries[i] = entry
+      w.in_window[entry.group] = true
     end
     if #members > TURN_WINDOW then
       w.past = parse_turn(members[TURN_WINDOW + 1], prefix)
@@ -655,11 +667,12 @@ local function dispatch(caller, wanted)
     return pass
   end
 
-  -- A turn back in the window, at its (new) place.
+  -- A turn back in the window, at its (new) place: looked for from the back, where a group just
+  -- served mostly goes.
   local function reinsert_turn(w, turn)
-    local at = 1
-    while at <= #w.entries and turn_ahead(w.entries[at], turn) do
-      at = at + 1
+    local at = #w.entries + 1
+    while at > 1 and turn_ahead(turn, w.entries[at - 1]) do
+      at = at - 1
     end
     table.insert(w.entries, at, turn)
   end
@@ -685,10 +698,12 @@ local function dispatch(caller, wanted)
     end
     first_met[key] = id
     local at, entry = nil, nil
-    for i, candidate in ipairs(w.entries) do
-      if candidate.group == group then
-        at, entry = i, candidate
-        break
+    if w.in_window[group] then
+      for i, candidate in ipairs(w.entries) do
+        if candidate.group == group then
+          at, entry = i, candidate
+          break
+        end
       end
     end
     local pass = entry and entry.pass or (not entry and group_pass(key))
@@ -749,6 +764,7 @@ local function dispatch(caller, wanted)
       end
       -- The group has no ready task left: it leaves the turns.
       turn.pass = nil
+      w.in_window[group] = nil
       group_passes[queue .. '>' .. group] = false
       group_changed['gp:' .. queue .. '>' .. group] = true
     end
