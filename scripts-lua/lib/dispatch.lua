@@ -132,7 +132,7 @@ local QUEUE_CHUNK = 16
 -- tasks ready, housekeeping is due at once, and its rounds (maintain) dispatch the rest.
 local DISPATCH_MAX = 200
 -- Turns of a queue's groups a call keeps in Lua (see Groups above).
-local TURN_WINDOW = 16
+local TURN_WINDOW = 64
 
 local wakes = {}
 -- Meta fields a call changed, written with one HSET when it commits.

@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest'
 import { BadArgumentError } from '../../loader/generated/errors.js'
 import * as s from '../../loader/generated/scripts.js'
 import { dumpNamespace, targets } from '../support/context.js'
-import { openBench, type Bench } from './harness.js'
+import { toTaskEvents } from '../../client/events.js'
+import { drainNode, openBench, type Bench } from './harness.js'
 
 const weigh = (bench: Bench, queue: string, group: string, weight: number) =>
   s.setGroupWeight(bench.runner, bench.ns, { queue, group, weight })
@@ -123,15 +124,31 @@ describe.each(targets)('group fairness on $name', (target) => {
       expect((await bench.task('c-0')).state).toBe('assigned')
     })
 
-    it('50 groups of 3 tasks: every round of starts gives each group one, and every task starts once', { timeout: 60_000 }, async () => {
+    it('150 groups of 2 or 3 tasks, one slot at a time: every round of starts gives each group one, and every task starts once', { timeout: 60_000 }, async () => {
+      // More groups than a call keeps turns of in Lua (64), so the turns are read again as they go.
       const bench = await openBench(target, { eventsMaxLen: 0 })
-      for (let g = 0; g < 50; g++) await backlog(bench, `g${String(g).padStart(2, '0')}`, g % 2 === 0 ? 3 : 2)
+      for (let g = 0; g < 150; g++) await backlog(bench, `g${String(g).padStart(3, '0')}`, g % 2 === 0 ? 3 : 2)
       const order = await runOneByOne(bench, 'n1', () => false)
-      expect(order).toHaveLength(125)
-      expect(new Set(order).size).toBe(125)
-      expect(new Set(order.slice(0, 50).map(groupOf)).size).toBe(50)
-      expect(new Set(order.slice(50, 100).map(groupOf)).size).toBe(50)
-      expect(new Set(order.slice(100).map(groupOf)).size).toBe(25)
+      expect(order).toHaveLength(375)
+      expect(new Set(order).size).toBe(375)
+      expect(new Set(order.slice(0, 150).map(groupOf)).size).toBe(150)
+      expect(new Set(order.slice(150, 300).map(groupOf)).size).toBe(150)
+      expect(new Set(order.slice(300).map(groupOf)).size).toBe(75)
+    })
+
+    it('150 groups of 2 or 3 tasks, 40 slots a call: every round of assignments gives each group one', { timeout: 60_000 }, async () => {
+      const bench = await openBench(target)
+      // Enqueued group by group, so the order of ready is not the order of the turns.
+      for (let g = 0; g < 150; g++) await backlog(bench, `g${String(g).padStart(3, '0')}`, g % 2 === 0 ? 3 : 2)
+      await bench.register('n1', 1, 40)
+      await drainNode(bench, 'n1')
+      const entries = (await bench.client.xrange(bench.ns.key('events'), '-', '+')) as [string, string[]][]
+      const order = entries.flatMap(([id, pairs]) => toTaskEvents({ id, pairs })).filter((e) => e.type === 'assigned').map((e) => e.task)
+      expect(order).toHaveLength(375)
+      expect(new Set(order).size).toBe(375)
+      expect(new Set(order.slice(0, 150).map(groupOf)).size).toBe(150)
+      expect(new Set(order.slice(150, 300).map(groupOf)).size).toBe(150)
+      expect(new Set(order.slice(300).map(groupOf)).size).toBe(75)
     })
 
     it('a group whose ready tasks were all canceled leaves the turns, and the others go on', async () => {
