@@ -1,5 +1,5 @@
 --- @script start
---- @version 6
+--- @version 7
 --- @summary Starts the tasks dispatch assigned to a node: each becomes running, its attempt counted and its lease restarted.
 --- @key meta hash Key-schema version, configuration and counters.
 --- @key task hash Task id to its packed record.
@@ -27,7 +27,8 @@
 --- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH TM_UNKNOWN_NODE
 --- @include "lib/claim"
 --- @include "lib/maintenance"
--- Cost: O(log T) per task the node starts; nothing else is read.
+-- Cost: O(log T) per task the node starts; a task of a rate-limited queue also moves its place in
+-- the queue's log to now (lib/dispatch, Rate limits), which reads and writes the log once per call.
 open_namespace()
 local node = require_node(nodeId)
 mark_seen(nodeId)

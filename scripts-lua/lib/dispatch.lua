@@ -70,11 +70,15 @@
 -- behind more than READY_SKIP_MAX others.
 --
 -- Rate limits (meta `rateLimits`, "<queue>=<max>/<intervalMs>,...", written by set-rate-limit
--- and remove-rate-limit). A limited queue may have at most `max` tasks assigned in any window of
+-- and remove-rate-limit). A limited queue may have at most `max` tasks started in any window of
 -- `intervalMs` on the server clock: a sliding log, so no burst can double the rate the way a
 -- token bucket refilled at the edge of a window can. The log is the meta field `rate:<queue>`, a
 -- packed array of (time, count) pairs, oldest first; an assignment is allowed while the counts
--- of the pairs later than now - intervalMs add up to less than `max`. Each assignment is logged
+-- of the pairs later than now - intervalMs add up to less than `max`, and logs the task at now,
+-- which reserves its place; when the node starts it (start_task), the place moves to the start
+-- time. A place only ever moves later, so it stays in every window it was counted in: the
+-- starts in a window never exceed `max` as long as each task starts within an interval of its
+-- assignment (a node stopped longer is the exception). Each assignment is logged
 -- at its time rounded up to a grain of intervalMs / 100 (at least 1 ms), so the log never holds
 -- more than about 200 pairs whatever `max` is: rounding up keeps an assignment in the window
 -- longer than it was, never shorter, so the limit holds, at a cost of at most one grain (1 % of
@@ -191,9 +195,87 @@ local function group_join(queue, group)
   end
 end
 
+-- A limited queue's log, read at most once per call, without the pairs that left the window.
+local function rate_window(queue, limit)
+  local w = rate_windows[queue]
+  if not w then
+    local packed = redis.call('HGET', metaKey, 'rate:' .. queue)
+    local stored = packed and cmsgpack.unpack(packed) or {}
+    w = { log = {}, sum = 0, limit = limit, changed = false }
+    local after = now - limit.interval
+    for i = 1, #stored - 1, 2 do
+      if stored[i] > after then
+        w.log[#w.log + 1] = stored[i]
+        w.log[#w.log + 1] = stored[i + 1]
+        w.sum = w.sum + stored[i + 1]
+      end
+    end
+    rate_windows[queue] = w
+  end
+  w.limit = limit
+  return w
+end
+
+-- The time the oldest pairs leave the window so that one more assignment fits.
+local function rate_opens_at(w)
+  local excess, dropped = w.sum - w.limit.max + 1, 0
+  for i = 1, #w.log - 1, 2 do
+    dropped = dropped + w.log[i + 1]
+    if dropped >= excess then
+      return w.log[i] + w.limit.interval
+    end
+  end
+  return now + w.limit.interval
+end
+
+local function rate_count(w)
+  local grain = math.max(1, math.floor(w.limit.interval / 100))
+  local at = math.ceil(now / grain) * grain
+  local n = #w.log
+  if n > 0 and w.log[n - 1] == at then
+    w.log[n] = w.log[n] + 1
+  else
+    w.log[n + 1] = at
+    w.log[n + 2] = 1
+  end
+  w.sum = w.sum + 1
+  w.changed = true
+end
+
+-- A task of a limited queue starts: the place dispatch reserved in the log at its assignment
+-- moves to now, so the log holds when tasks started, not when they were given out (see Rate
+-- limits above). Without a reservation to move (the limit came later, or the assignment has
+-- left the window), the start is logged all the same.
+local function rate_move_to_start(w, assigned_at)
+  local grain = math.max(1, math.floor(w.limit.interval / 100))
+  local reserved = math.ceil(assigned_at / grain) * grain
+  if reserved == math.ceil(now / grain) * grain then
+    return
+  end
+  for i = #w.log - 1, 1, -2 do
+    if w.log[i] == reserved then
+      if w.log[i + 1] > 1 then
+        w.log[i + 1] = w.log[i + 1] - 1
+      else
+        table.remove(w.log, i + 1)
+        table.remove(w.log, i)
+      end
+      w.sum = w.sum - 1
+      break
+    elseif w.log[i] < reserved then
+      break
+    end
+  end
+  rate_count(w)
+end
+
 -- Assigned -> running on the node that holds the task: the attempt counts from here, and
 -- the lease restarts. Returns the row a worker needs to run it.
 local function start_task(id, record, node_id)
+  local limit = config.limits and config.limits[record[R_QUEUE]]
+  if limit and record[R_ASSIGNED_AT] < now then
+    rate_move_to_start(rate_window(record[R_QUEUE], limit), record[R_ASSIGNED_AT])
+  end
   set_state(record, 'running')
   record[R_ATTEMPTS] = record[R_ATTEMPTS] + 1
   record[R_STARTED_AT] = now
@@ -440,53 +522,6 @@ local function dispatch(caller, wanted)
     lower_due(now + record[R_LEASE_MS])
     wakes[node.id] = true
   end
-  -- A limited queue's log, read at most once per call, without the pairs that left the window.
-  local function rate_window(queue, limit)
-    local w = rate_windows[queue]
-    if not w then
-      local packed = redis.call('HGET', metaKey, 'rate:' .. queue)
-      local stored = packed and cmsgpack.unpack(packed) or {}
-      w = { log = {}, sum = 0, limit = limit, changed = false }
-      local after = now - limit.interval
-      for i = 1, #stored - 1, 2 do
-        if stored[i] > after then
-          w.log[#w.log + 1] = stored[i]
-          w.log[#w.log + 1] = stored[i + 1]
-          w.sum = w.sum + stored[i + 1]
-        end
-      end
-      rate_windows[queue] = w
-    end
-    w.limit = limit
-    return w
-  end
-
-  -- The time the oldest pairs leave the window so that one more assignment fits.
-  local function rate_opens_at(w)
-    local excess, dropped = w.sum - w.limit.max + 1, 0
-    for i = 1, #w.log - 1, 2 do
-      dropped = dropped + w.log[i + 1]
-      if dropped >= excess then
-        return w.log[i] + w.limit.interval
-      end
-    end
-    return now + w.limit.interval
-  end
-
-  local function rate_count(w)
-    local grain = math.max(1, math.floor(w.limit.interval / 100))
-    local at = math.ceil(now / grain) * grain
-    local n = #w.log
-    if n > 0 and w.log[n - 1] == at then
-      w.log[n] = w.log[n] + 1
-    else
-      w.log[n + 1] = at
-      w.log[n + 2] = 1
-    end
-    w.sum = w.sum + 1
-    w.changed = true
-  end
-
   local taken, skipped, offset = 0, 0, 0
   local unserved = {}
   -- A paused queue is served by no node (see Paused queues above).

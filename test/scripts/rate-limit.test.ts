@@ -85,6 +85,30 @@ describe.each(targets)('rate limits on $name', (target) => {
       expect((await bench.task('a3')).assignedAt).toBeGreaterThanOrEqual(dueAt)
     })
 
+    it('a task started after its assignment holds its place in the window from its start', { timeout: 20_000 }, async () => {
+      const bench = await openBench(target)
+      await limit(bench, 'api', 2, 2000)
+      await bench.register('n1', 1, 10)
+      const waitFor = async (time: number) => {
+        const deadline = Date.now() + 10_000
+        while ((await serverNow(bench)) < time && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+      }
+      await bench.enqueue({ id: 'a1', queue: 'api' }, { id: 'a2', queue: 'api' }, { id: 'a3', queue: 'api' })
+      const assignedAt = (await bench.task('a1')).assignedAt!
+      // The node starts them a second after they were given to it.
+      await waitFor(assignedAt + 1000)
+      await bench.start('n1')
+      const startedAt = (await bench.task('a1')).startedAt!
+      // Two seconds after the assignments, but not after the starts: still held.
+      await waitFor(assignedAt + 2000 + 20)
+      await bench.maintain()
+      expect((await bench.task('a3')).state).toBe('ready')
+      await waitFor(startedAt + 2000 + 20)
+      await bench.maintain()
+      expect((await bench.task('a3')).state).toBe('assigned')
+      expect((await bench.task('a3')).assignedAt).toBeGreaterThanOrEqual(startedAt + 2000)
+    })
+
     it('assignments of a busy queue never go over the limit in any window of the interval', async () => {
       const bench = await openBench(target)
       await limit(bench, 'api', 10, 200)

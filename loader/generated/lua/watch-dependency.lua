@@ -626,11 +626,15 @@ end
 -- behind more than READY_SKIP_MAX others.
 --
 -- Rate limits (meta `rateLimits`, "<queue>=<max>/<intervalMs>,...", written by set-rate-limit
--- and remove-rate-limit). A limited queue may have at most `max` tasks assigned in any window of
+-- and remove-rate-limit). A limited queue may have at most `max` tasks started in any window of
 -- `intervalMs` on the server clock: a sliding log, so no burst can double the rate the way a
 -- token bucket refilled at the edge of a window can. The log is the meta field `rate:<queue>`, a
 -- packed array of (time, count) pairs, oldest first; an assignment is allowed while the counts
--- of the pairs later than now - intervalMs add up to less than `max`. Each assignment is logged
+-- of the pairs later than now - intervalMs add up to less than `max`, and logs the task at now,
+-- which reserves its place; when the node starts it (start_task), the place moves to the start
+-- time. A place only ever moves later, so it stays in every window it was counted in: the
+-- starts in a window never exceed `max` as long as each task starts within an interval of its
+-- assignment (a node stopped longer is the exception). Each assignment is logged
 -- at its time rounded up to a grain of intervalMs / 100 (at least 1 ms), so the log never holds
 -- more than about 200 pairs whatever `max` is: rounding up keeps an assignment in the window
 -- longer than it was, never shorter, so the limit holds, at a cost of at most one grain (1 % of
