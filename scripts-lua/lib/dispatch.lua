@@ -135,8 +135,10 @@ local QUEUE_CHUNK = 16
 -- backlog, or many slots freed at once, does not make one long call. When a call stops here with
 -- tasks ready, housekeeping is due at once, and its rounds (maintain) dispatch the rest.
 local DISPATCH_MAX = 200
--- Turns of a queue's groups a call keeps in Lua (see Groups above).
-local TURN_WINDOW = 64
+-- Turns of a queue's groups a call keeps in Lua (see Groups above). Every call that meets a task
+-- with a group reads and parses this many, so it stays small: a larger window saves reads only
+-- in calls that serve many groups, and costs every call.
+local TURN_WINDOW = 16
 
 local wakes = {}
 -- Meta fields a call changed, written with one HSET when it commits.

@@ -125,7 +125,7 @@ describe.each(targets)('group fairness on $name', (target) => {
     })
 
     it('150 groups of 2 or 3 tasks, one slot at a time: every round of starts gives each group one, and every task starts once', { timeout: 60_000 }, async () => {
-      // More groups than a call keeps turns of in Lua (64), so the turns are read again as they go.
+      // More groups than a call keeps turns of in Lua (16), so the turns are read again as they go.
       const bench = await openBench(target, { eventsMaxLen: 0 })
       for (let g = 0; g < 150; g++) await backlog(bench, `g${String(g).padStart(3, '0')}`, g % 2 === 0 ? 3 : 2)
       const order = await runOneByOne(bench, 'n1', () => false)

@@ -846,8 +846,10 @@ end
 -- backlog, or many slots freed at once, does not make one long call. When a call stops here with
 -- tasks ready, housekeeping is due at once, and its rounds (maintain) dispatch the rest.
 -- DISPATCH_MAX = 200
--- Turns of a queue's groups a call keeps in Lua (see Groups above).
--- TURN_WINDOW = 64
+-- Turns of a queue's groups a call keeps in Lua (see Groups above). Every call that meets a task
+-- with a group reads and parses this many, so it stays small: a larger window saves reads only
+-- in calls that serve many groups, and costs every call.
+-- TURN_WINDOW = 16
 
 tm.wakes = {}
 -- Meta fields a call changed, written with one HSET when it commits.
@@ -1360,16 +1362,16 @@ function tm.dispatch(caller, wanted)
 
   local function open_turns(queue)
     local prefix = '\2' .. queue .. '>'
-    local members = redis.call('ZRANGEBYLEX', tm.readyByQueueKey, '[' .. prefix, '[' .. prefix .. '\255', 'LIMIT', 0, 64 --[[TURN_WINDOW]] + 1)
+    local members = redis.call('ZRANGEBYLEX', tm.readyByQueueKey, '[' .. prefix, '[' .. prefix .. '\255', 'LIMIT', 0, 16 --[[TURN_WINDOW]] + 1)
     -- in_window: the groups of `entries`, so that a group past the window costs no scan.
     local w = { entries = {}, moved = {}, in_window = {} }
-    for i = 1, math.min(#members, 64 --[[TURN_WINDOW]]) do
+    for i = 1, math.min(#members, 16 --[[TURN_WINDOW]]) do
       local entry = parse_turn(members[i], prefix)
       w.entries[i] = entry
       w.in_window[entry.group] = true
     end
-    if #members > 64 --[[TURN_WINDOW]] then
-      w.past = parse_turn(members[64 --[[TURN_WINDOW]] + 1], prefix)
+    if #members > 16 --[[TURN_WINDOW]] then
+      w.past = parse_turn(members[16 --[[TURN_WINDOW]] + 1], prefix)
     end
     turn_windows[queue] = w
     return w
