@@ -34,8 +34,15 @@ async function runOneByOne(bench: Bench, nodeId: string, stop: (order: string[])
   await bench.register(nodeId, 1, 1)
   const order: string[] = []
   let current = (await bench.start(nodeId))[0]
+  // Completions are not heartbeats: a node that sends none for a third of nodeTimeoutMs gets no
+  // more work, as a Worker's would not.
+  let heartbeatAt = Date.now()
   while (current && !stop([...order, current[0]])) {
     order.push(current[0])
+    if (Date.now() - heartbeatAt > 1000) {
+      await s.heartbeat(bench.runner, bench.ns, { nodeId })
+      heartbeatAt = Date.now()
+    }
     await before?.(order)
     const next = await bench.complete(nodeId, [{ id: current[0], token: current[1] }], 1)
     current = next[0]
