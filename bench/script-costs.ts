@@ -54,6 +54,7 @@ import {
   resumeQueue,
   resumeSchedule,
   retryTask,
+  setGroupConcurrency,
   setGroupWeight,
   setRateLimit,
   start,
@@ -846,6 +847,17 @@ const CASES: Record<string, Case[]> = {
       async prepare(f) {
         const ns = await freshNamespace(f, 'set-group-weight')
         return { kind: 'pipelined', call: (c) => setGroupWeight(c, ns, { queue: 'q', group: 'tenant-a', weight: 3 }) }
+      },
+    },
+  ],
+  'set-group-concurrency': [
+    {
+      call: "a group's concurrency cap set (meta fields; nothing to dispatch)",
+      items: 0,
+      mode: 'pipelined',
+      async prepare(f) {
+        const ns = await freshNamespace(f, 'set-group-concurrency')
+        return { kind: 'pipelined', call: (c) => setGroupConcurrency(c, ns, { queue: 'q', group: 'tenant-a', max: 5 }) }
       },
     },
   ],

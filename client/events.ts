@@ -24,6 +24,7 @@ export type TaskEventType =
   | 'resumed'
   | 'rate-limit-set'
   | 'rate-limit-removed'
+  | 'group-concurrency-set'
   | 'postponed'
   | 'progress'
 
@@ -43,7 +44,8 @@ export interface TaskEvent {
   /**
    * Free text: an error, a reason, a token; the queue of a `paused`, `resumed` or
    * `rate-limit-removed` event, and of a `rate-limit-set` event followed by the limit
-   * (`<queue> <max>/<intervalMs>`); `until <server time in ms>` for `postponed`; the value a
+   * (`<queue> <max>/<intervalMs>`); `<queue>><group> <max>` for `group-concurrency-set` (0: the cap
+   * removed); `until <server time in ms>` for `postponed`; the value a
    * handler reported, as sent (JSON from the Worker), for `progress`.
    */
   readonly detail: string

@@ -5,10 +5,17 @@
  * of them together never start more than `max` in a window.
  */
 export function rateLimitShares(max: number, partitions: number): number[] {
+  return partitionShares(max, partitions, 'rate limit max', 'one start per window')
+}
+
+/**
+ * `max` shared out between P partitions as rate limits are (above); a group's concurrency cap is
+ * shared the same way, since each partition counts only the tasks it holds. `what` names the
+ * figure, `least` what each partition needs at least, for the error.
+ */
+export function partitionShares(max: number, partitions: number, what: string, least: string): number[] {
   if (!Number.isInteger(max) || max < partitions) {
-    throw new RangeError(
-      `rate limit max must be an integer of at least ${partitions} (one start per window for each partition), got ${max}`,
-    )
+    throw new RangeError(`${what} must be an integer of at least ${partitions} (${least} for each partition), got ${max}`)
   }
   const share = Math.floor(max / partitions)
   const extra = max % partitions

@@ -20,6 +20,7 @@ import {
   removeTask,
   resumeQueue,
   retryTask,
+  setGroupConcurrency,
   setGroupWeight,
   setRateLimit,
   stats,
@@ -34,7 +35,7 @@ import { followEvents, toTaskEvents, type EventOptions, type TaskEvent } from '.
 import { formatMetrics } from './metrics.js'
 import { listTasksAcross, type ListTasksOptions, type TaskPage } from './list-tasks.js'
 import { addUpStats, findTask, PartitionTable, raisePartitions, readPartitionTable } from './partitions.js'
-import { rateLimitShares } from './rate-limits.js'
+import { partitionShares, rateLimitShares } from './rate-limits.js'
 import { setUpNamespace } from './setup.js'
 import { decodeJson, encodeBytes, encodeJson } from './payloads.js'
 import type { Namespace } from '../loader/keys.js'
@@ -481,7 +482,8 @@ export class Scheduler<Payload = string | Buffer, Result = Buffer> {
    * Limits a queue to at most `max` task starts in any window of `intervalMs` on the Redis
    * server's clock (a sliding window: no burst goes over it, whatever the number of nodes).
    * Tasks over the limit wait `ready`, and dispatch resumes when the window lets the next one
-   * start, with no polling. A start is counted when dispatch gives the task to a node. With
+   * start, with no polling. A start is the start of an attempt (dispatch reserves its place when it
+   * gives the task to a node, and the node's start call moves it to then). With
    * several partitions the limit is shared out: partition i of P gets floor(max / P), plus one
    * for the first max mod P partitions, so all of them together never go over `max`; `max`
    * must then be at least P. Setting a limit again replaces it. `changed` is false when the
@@ -524,6 +526,28 @@ export class Scheduler<Payload = string | Buffer, Result = Buffer> {
       (await this.freshTable()).all.map((partition) => setGroupWeight(runner, partition, { queue, group, weight })),
     )
     return { changed: replies.some((reply) => reply.changed === 1) }
+  }
+
+  /**
+   * Caps how many tasks of a group of a queue nodes may hold at once (assigned or running), 1 to
+   * 100,000; 0 removes the cap. A group at its cap is passed over, and its slots go to the other
+   * groups, until one of its tasks finishes. With several partitions the cap is shared out as a
+   * rate limit is ({@link Scheduler.setRateLimit}), so `max` must then be at least the number of
+   * partitions. Tasks the group's nodes already hold when a cap is first set are not counted
+   * against it. `changed` is false when the group had this cap; `dispatched` counts tasks a
+   * raised or removed cap let go at once.
+   */
+  async setGroupConcurrency(queue: string, group: string, max: number): Promise<{ changed: boolean; dispatched: number }> {
+    const runner = this.connection.runner
+    const partitions = (await this.freshTable()).all
+    const shares = max === 0 ? partitions.map(() => 0) : partitionShares(max, partitions.length, 'group concurrency max', 'one task')
+    const replies = await Promise.all(
+      partitions.map((partition, i) => setGroupConcurrency(runner, partition, { queue, group, max: shares[i]! })),
+    )
+    return {
+      changed: replies.some((reply) => reply.changed === 1),
+      dispatched: replies.reduce((sum, reply) => sum + reply.dispatched, 0),
+    }
   }
 
   /** The partition table read now, for operations that must reach every partition. */

@@ -22,7 +22,7 @@
 --- @key outbox hash Outcomes of finished tasks waiting to be relayed to other partitions, as "<partition>><task>".
 --- @key relay zset The outbox's entries by when a relay may take them.
 --- @arg queue id The queue to limit, named as enqueue names it.
---- @arg max integer[1,1000000] Most tasks of the queue dispatched in any window of intervalMs.
+--- @arg max integer[1,1000000] Most tasks of the queue started in any window of intervalMs.
 --- @arg intervalMs integer[1,86400000] The window, in ms.
 --- @reply { changed: integer, rateLimits: string, dispatched: integer }
 --- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH
@@ -34,8 +34,9 @@
 --
 -- Setting the limit a queue has already changes nothing and answers `changed` 0. A changed
 -- limit keeps the queue's log of recent starts (meta `rate:<queue>`), so lowering it holds the
--- queue until the starts already made fit under the new one. The limit counts assignments, the
--- moment dispatch gives a task to a node (lib/dispatch, Rate limits). Setting a limit also sets
+-- queue until the starts already made fit under the new one. The limit counts starts: dispatch
+-- reserves a task's place in the log when it gives the task to a node, and the node's start
+-- moves it to the moment the attempt begins (lib/dispatch, Rate limits). Setting a limit also sets
 -- `queueFilters`, so that the tasks of other queues waiting behind a held backlog are indexed by
 -- queue and reached (lib/dispatch, Queues).
 local RATE_LIMITS_MAX = 100

@@ -28,6 +28,55 @@
 -- in the call, and an HDEL when a count comes back to 0.
 local state_deltas = {}
 local queue_deltas = {}
+
+-- Groups with a concurrency cap (set-group-concurrency: meta `gc:<queue>><group>`) have their
+-- tasks that are assigned or running counted in meta `gi:<queue>><group>`, which dispatch
+-- compares with the cap (lib/dispatch, Groups). Only capped groups are counted, and a namespace
+-- without one (meta `cappedGroups`, their number, absent or 0) reads one field more, once, in a
+-- call that moves a task of a group in or out of a node's hands, and nothing else. Counting
+-- starts when the cap is set: tasks already held then are not counted, and when they finish the
+-- count would go below the truth; it stops at 0 instead (the field is deleted), so the group may
+-- hold more than its cap until those tasks are gone, never less.
+local capped_groups = nil
+local group_caps = {}
+local inflight_stored = {}
+local inflight_deltas = {}
+
+-- The group's cap, or nil.
+local function group_cap(key)
+  if capped_groups == nil then
+    capped_groups = (tonumber(redis.call('HGET', metaKey, 'cappedGroups')) or 0) > 0
+  end
+  if not capped_groups then
+    return nil
+  end
+  local cap = group_caps[key]
+  if cap == nil then
+    cap = tonumber(redis.call('HGET', metaKey, 'gc:' .. key)) or false
+    group_caps[key] = cap
+  end
+  return cap or nil
+end
+
+-- Tasks of a capped group held by nodes now, this call's moves included.
+local function group_inflight(key)
+  local stored = inflight_stored[key]
+  if stored == nil then
+    stored = math.max(0, tonumber(redis.call('HGET', metaKey, 'gi:' .. key)) or 0)
+    inflight_stored[key] = stored
+  end
+  return stored + (inflight_deltas[key] or 0)
+end
+
+-- After a cap changed: read again.
+local function forget_group_cap(key)
+  capped_groups = nil
+  group_caps[key] = nil
+  inflight_stored[key] = nil
+  inflight_deltas[key] = nil
+end
+
+local HELD = { assigned = true, running = true }
 -- Completions and failed attempts of this call, added to `total:completed` and `total:failed`.
 local totals = { completed = 0, failed = 0 }
 
@@ -39,6 +88,13 @@ local function set_state(record, state)
   state_deltas[state] = (state_deltas[state] or 0) + 1
   record[R_STATE] = state
   local queue = record[R_QUEUE]
+  local group = record[R_GROUP]
+  if group and HELD[from] ~= HELD[state] then
+    local key = queue .. '>' .. group
+    if group_cap(key) then
+      inflight_deltas[key] = (inflight_deltas[key] or 0) + (HELD[state] and 1 or -1)
+    end
+  end
   if queue ~= 'default' then
     if from ~= '' and from ~= 'completed' and from ~= 'dead' and from ~= 'canceled' then
       local field = 'qcount:' .. queue .. ':' .. from
@@ -65,6 +121,19 @@ local function flush_counts()
       end
     end
     queue_deltas = {}
+  end
+  if next(inflight_deltas) then
+    for key, delta in pairs(inflight_deltas) do
+      if delta ~= 0 then
+        local count = redis.call('HINCRBY', metaKey, 'gi:' .. key, delta)
+        if count <= 0 then
+          redis.call('HDEL', metaKey, 'gi:' .. key)
+          count = 0
+        end
+        inflight_stored[key] = count
+      end
+    end
+    inflight_deltas = {}
   end
   if totals.completed > 0 then
     redis.call('HINCRBY', metaKey, 'total:completed', totals.completed)

@@ -139,6 +139,8 @@ local DISPATCH_MAX = 200
 -- with a group reads and parses this many, so it stays small: a larger window saves reads only
 -- in calls that serve many groups, and costs every call.
 local TURN_WINDOW = 16
+-- Reads of turns a call makes past groups at their concurrency cap, before it gives up looking.
+local HELD_TURN_PAGES = 4
 
 local wakes = {}
 -- Meta fields a call changed, written with one HSET when it commits.
@@ -614,6 +616,21 @@ local function dispatch(caller, wanted)
     end
   end
 
+  -- Groups at their concurrency cap (lib/counts), by "<queue>><group>": passed over for the rest
+  -- of the call, since nothing it does frees a slot of theirs.
+  local held_groups = {}
+  local function group_held(key)
+    if held_groups[key] then
+      return true
+    end
+    local cap = group_cap(key)
+    if cap and group_inflight(key) >= cap then
+      held_groups[key] = true
+      return true
+    end
+    return false
+  end
+
   -- The head of a queue's turns, kept in Lua like the window of `free`: TURN_WINDOW turns in
   -- order, { pass, group, member } (member: as stored, nil for a turn not stored yet), and the
   -- first turn past them. A group served moves to its new place in the window; once the head
@@ -649,18 +666,32 @@ local function dispatch(caller, wanted)
     end
   end
 
+  -- Turns of groups at their cap are left out, the window read on past them, at most
+  -- HELD_TURN_PAGES reads: a call that meets more held groups than that at the head of the turns
+  -- finds no turn past them, and gives the slots to the tasks it meets in `ready` instead.
   local function open_turns(queue)
     local prefix = '\2' .. queue .. '>'
-    local members = redis.call('ZRANGEBYLEX', readyByQueueKey, '[' .. prefix, '[' .. prefix .. '\255', 'LIMIT', 0, TURN_WINDOW + 1)
     -- in_window: the groups of `entries`, so that a group past the window costs no scan.
     local w = { entries = {}, moved = {}, in_window = {} }
-    for i = 1, math.min(#members, TURN_WINDOW) do
-      local entry = parse_turn(members[i], prefix)
-      w.entries[i] = entry
-      w.in_window[entry.group] = true
-    end
-    if #members > TURN_WINDOW then
-      w.past = parse_turn(members[TURN_WINDOW + 1], prefix)
+    local from = '[' .. prefix
+    for _ = 1, HELD_TURN_PAGES do
+      local members = redis.call('ZRANGEBYLEX', readyByQueueKey, from, '[' .. prefix .. '\255', 'LIMIT', 0, TURN_WINDOW + 1)
+      for _, member in ipairs(members) do
+        local entry = parse_turn(member, prefix)
+        if not group_held(queue .. '>' .. entry.group) then
+          if #w.entries < TURN_WINDOW then
+            w.entries[#w.entries + 1] = entry
+            w.in_window[entry.group] = true
+          else
+            w.past = entry
+            break
+          end
+        end
+      end
+      if w.past or #members <= TURN_WINDOW then
+        break
+      end
+      from = '(' .. members[#members]
     end
     turn_windows[queue] = w
     return w
@@ -714,8 +745,8 @@ local function dispatch(caller, wanted)
     table.insert(w.entries, at, turn)
   end
 
-  -- The first task of each group ("<queue>><group>") the walk through `ready` met in this call.
-  local first_met = {}
+  -- The tasks of each group ("<queue>><group>") the walk through `ready` met in this call.
+  local met_by_group = {}
 
   -- The task that met a slot takes it itself when it is its group's best ready task and its
   -- group's pass is the lowest of the queue (a tie with the turn at the head of the window): the
@@ -725,15 +756,26 @@ local function dispatch(caller, wanted)
   local function serve_met_task(queue, id, record, head_turn, w)
     local group = record[R_GROUP]
     local key = queue .. '>' .. group
-    local first = first_met[key]
-    if first and first ~= id then
-      local earlier = load_task(first)
+    if group_held(key) then
+      return nil
+    end
+    -- The group's tasks met so far, in the order met, and the first of them that may still be
+    -- ready: this task is the group's best only when all those before it went out.
+    local met = met_by_group[key]
+    if not met then
+      met = { at = 1 }
+      met_by_group[key] = met
+    end
+    if met[#met] ~= id then
+      met[#met + 1] = id
+    end
+    while met[met.at] ~= id do
+      local earlier = load_task(met[met.at])
       if earlier and earlier[R_STATE] == 'ready' then
-        -- An earlier task of the group is still ready: it is the group's best, not this one.
         return nil
       end
+      met.at = met.at + 1
     end
-    first_met[key] = id
     local at, entry = nil, nil
     if w.in_window[group] then
       for i, candidate in ipairs(w.entries) do
@@ -771,7 +813,8 @@ local function dispatch(caller, wanted)
 
   -- A slot for a task of `queue` with a group: it goes to the group whose turn it is. `id` is
   -- the task that met the slot, given the slot itself should the queue have no turns. Returns
-  -- what try_assign returns.
+  -- what try_assign returns, and true as well when the slot went to nobody because the task's
+  -- group is at its cap and no other group has a turn.
   local function serve_group_turn(queue, id, record)
     local head_turn, head_window = next_turn(queue)
     if head_turn then
@@ -782,7 +825,17 @@ local function dispatch(caller, wanted)
     end
     while true do
       local turn, w = next_turn(queue)
+      -- A group that reached its cap since the window was read goes out of it; its turn stays
+      -- where it is stored.
+      while turn and group_held(queue .. '>' .. turn.group) do
+        table.remove(w.entries, 1)
+        w.in_window[turn.group] = nil
+        turn, w = next_turn(queue)
+      end
       if not turn then
+        if group_held(queue .. '>' .. record[R_GROUP]) then
+          return true, true
+        end
         return try_assign(id, record)
       end
       local group = turn.group
@@ -817,9 +870,10 @@ local function dispatch(caller, wanted)
       elseif record[R_GROUP] and config.groups then
         -- A task that went out earlier in this call, through its group's turn, is passed over.
         if record[R_STATE] == 'ready' then
-          if not serve_group_turn(record[R_QUEUE], id, record) then
+          local ok, passed_over = serve_group_turn(record[R_QUEUE], id, record)
+          if not ok then
             break
-          elseif unserved[record[R_QUEUE]] then
+          elseif passed_over or unserved[record[R_QUEUE]] then
             skipped = skipped + 1
           end
         end
@@ -886,7 +940,9 @@ local function dispatch(caller, wanted)
       -- A free node serves every queue: the queues with ready tasks in `ready-by-queue`, in name
       -- order, passing over each unserved one (paused, held by its rate limit) with one jump past
       -- its range, so that a backlog of those hides no other queue's tasks from it.
-      local from, jumps = '-', 0
+      -- Group entries ("\1…", "\2…", see Groups above) sort before every queue name: the scan
+      -- starts past them.
+      local from, jumps = '[\3', 0
       while serves_all and #queues < QUEUE_LOOKUPS and jumps < 2 * QUEUE_LOOKUPS do
         jumps = jumps + 1
         local first = redis.call('ZRANGEBYLEX', readyByQueueKey, from, '+', 'LIMIT', 0, 1)[1]

@@ -189,6 +189,15 @@ describe.each(targets)('group fairness on $name', (target) => {
       for (let i = 0; i + 1 < groups.length; i += 2) expect(new Set([groups[i], groups[i + 1]])).toEqual(new Set(['x', 'y']))
     })
 
+    it('a call that passes over several tasks of a group still gives out the group\'s tasks in order', async () => {
+      const bench = await openBench(target, { eventsMaxLen: 0 })
+      await weigh(bench, 'default', 'acme', 3)
+      await bench.enqueue(...Array.from({ length: 6 }, (_, i) => ({ id: `acme-${i}`, group: 'acme' })), { id: 'beta-0', group: 'beta' }, { id: 'beta-1', group: 'beta' })
+      await bench.register('n1', 1, 4)
+      const states = await Promise.all(['acme-0', 'acme-1', 'acme-2', 'acme-3', 'beta-0', 'beta-1'].map(async (id) => (await bench.task(id)).state))
+      expect(states).toEqual(['assigned', 'assigned', 'assigned', 'ready', 'assigned', 'ready'])
+    })
+
     it('a weight set back to 1 leaves the other groups\' weights in force', async () => {
       const bench = await openBench(target, { eventsMaxLen: 0 })
       await weigh(bench, 'default', 'x', 2)
@@ -240,6 +249,16 @@ describe.each(targets)('group fairness on $name', (target) => {
       expect(order).toHaveLength(9)
       expect(order.filter((id) => groupOf(id) === 'p')).toEqual(['p-0', 'p-1', 'p-2', 'p-3'])
       expect(order[8]).toBe('plain')
+    })
+
+    it('a task of another queue behind a paused backlog of grouped tasks larger than the skip limit still goes to a node', async () => {
+      const bench = await openBench(target, { eventsMaxLen: 0 })
+      await s.pauseQueue(bench.runner, bench.ns, { queue: 'q1' })
+      await bench.enqueueMany(...Array.from({ length: 150 }, (_, i) => ({ id: `p-${i}`, queue: 'q1', group: `g${i % 3}` })))
+      await bench.enqueue({ id: 'other', queue: 'q2' })
+      await bench.register('n1', 1, 10)
+      expect((await bench.task('other')).state).toBe('assigned')
+      expect((await bench.task('p-0')).state).toBe('ready')
     })
 
     it('a bad group name or weight is refused and nothing is written', async () => {
