@@ -1,5 +1,5 @@
 --- @script get-task
---- @version 4
+--- @version 5
 --- @summary Reads one task: state, attempts, node, timestamps, payload, result or error.
 --- @readonly
 --- @key meta hash Key-schema version, configuration and counters.
@@ -10,7 +10,7 @@
 --- @reply   lostAttempts: integer, maxAttempts: integer, unmetDependencies: integer, dependsOn: string[],
 --- @reply   remoteDependsOn?: string[], enqueuedAt: integer, runAt: integer, node?: string, token?: integer,
 --- @reply   assignedAt?: integer, startedAt?: integer, finishedAt?: integer, cancelRequested: integer, payload: bytes,
---- @reply   result?: bytes, error?: string, reason?: string, progress?: string }
+--- @reply   result?: bytes, error?: string, reason?: string, progress?: string, group?: string }
 --- @error TM_BAD_ARGUMENT TM_NOT_INITIALIZED TM_SCHEMA_MISMATCH
 --- @include "lib/config"
 --- @include "lib/record"
@@ -58,4 +58,5 @@ optional('error', record[R_ERROR], '')
 optional('reason', record[R_REASON], '')
 -- The last progress the handler of the current (or last) attempt reported (report-progress).
 optional('progress', record[R_PROGRESS], nil)
+optional('group', record[R_GROUP], nil)
 return reply

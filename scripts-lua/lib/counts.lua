@@ -42,12 +42,17 @@ local group_caps = {}
 local inflight_stored = {}
 local inflight_deltas = {}
 
--- The group's cap, or nil.
-local function group_cap(key)
+-- Whether any group of the namespace has a cap.
+local function any_group_caps()
   if capped_groups == nil then
     capped_groups = (tonumber(redis.call('HGET', metaKey, 'cappedGroups')) or 0) > 0
   end
-  if not capped_groups then
+  return capped_groups
+end
+
+-- The group's cap, or nil.
+local function group_cap(key)
+  if not any_group_caps() then
     return nil
   end
   local cap = group_caps[key]

@@ -674,11 +674,12 @@ local function dispatch(caller, wanted)
     -- in_window: the groups of `entries`, so that a group past the window costs no scan.
     local w = { entries = {}, moved = {}, in_window = {} }
     local from = '[' .. prefix
+    local caps = any_group_caps()
     for _ = 1, HELD_TURN_PAGES do
       local members = redis.call('ZRANGEBYLEX', readyByQueueKey, from, '[' .. prefix .. '\255', 'LIMIT', 0, TURN_WINDOW + 1)
       for _, member in ipairs(members) do
         local entry = parse_turn(member, prefix)
-        if not group_held(queue .. '>' .. entry.group) then
+        if not (caps and group_held(queue .. '>' .. entry.group)) then
           if #w.entries < TURN_WINDOW then
             w.entries[#w.entries + 1] = entry
             w.in_window[entry.group] = true
@@ -759,22 +760,31 @@ local function dispatch(caller, wanted)
     if group_held(key) then
       return nil
     end
-    -- The group's tasks met so far, in the order met, and the first of them that may still be
-    -- ready: this task is the group's best only when all those before it went out.
+    -- This task is the group's best only when every task of the group met before it went out.
+    -- met_by_group holds the last task met while all before it went out, or, once one was
+    -- passed over still ready, the tasks met since then in order and the first that may still
+    -- be ready (most groups meet one task a call: no table for them).
     local met = met_by_group[key]
-    if not met then
-      met = { at = 1 }
-      met_by_group[key] = met
-    end
-    if met[#met] ~= id then
-      met[#met + 1] = id
-    end
-    while met[met.at] ~= id do
-      local earlier = load_task(met[met.at])
+    if met == nil or met == id then
+      met_by_group[key] = id
+    elseif type(met) == 'string' then
+      local earlier = load_task(met)
       if earlier and earlier[R_STATE] == 'ready' then
+        met_by_group[key] = { met, id, at = 1 }
         return nil
       end
-      met.at = met.at + 1
+      met_by_group[key] = id
+    else
+      if met[#met] ~= id then
+        met[#met + 1] = id
+      end
+      while met[met.at] ~= id do
+        local earlier = load_task(met[met.at])
+        if earlier and earlier[R_STATE] == 'ready' then
+          return nil
+        end
+        met.at = met.at + 1
+      end
     end
     local at, entry = nil, nil
     if w.in_window[group] then

@@ -261,6 +261,13 @@ describe.each(targets)('group fairness on $name', (target) => {
       expect((await bench.task('p-0')).state).toBe('ready')
     })
 
+    it('get-task shows a task\'s group, and nothing for a task without one', async () => {
+      const bench = await openBench(target)
+      await bench.enqueue({ id: 'with', group: 'acme' }, { id: 'without' })
+      expect((await bench.task('with')).group).toBe('acme')
+      expect(await bench.task('without')).not.toHaveProperty('group')
+    })
+
     it('a bad group name or weight is refused and nothing is written', async () => {
       const bench = await openBench(target)
       await bench.enqueue({ id: 'keep', group: 'g' })
