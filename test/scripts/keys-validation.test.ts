@@ -78,7 +78,6 @@ const CALLS: Record<string, Call> = {
   'remove-schedule': { script: s.removeScheduleScript, argv: ['hourly'] },
   'set-rate-limit': { script: s.setRateLimitScript, argv: ['api', '5', '1000'] },
   'remove-rate-limit': { script: s.removeRateLimitScript, argv: ['api'] },
-  'set-group-weight': { script: s.setGroupWeightScript, argv: ['default', 'acme', '3'] },
   'set-group-concurrency': { script: s.setGroupConcurrencyScript, argv: ['default', 'acme', '2'] },
 }
 
