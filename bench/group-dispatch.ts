@@ -26,6 +26,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { createRunner } from '../client/connection.js'
 import { checkout, describeRevision, hostDescription } from './checkout.js'
+import { machine } from './report.js'
 import { connect } from '../loader/connect.js'
 import { Namespace } from '../loader/keys.js'
 import * as s from '../loader/generated/scripts.js'
@@ -160,12 +161,11 @@ export async function measureGroupDispatch(sizes: GroupDispatchSizes, log: (line
       roundRatios.dispatch.push(thisRound[2]!.dispatchCpuUs / thisRound[1]!.dispatchCpuUs)
       roundRatios.cycle.push(thisRound[2]!.cycleCpuUs / thisRound[1]!.cycleCpuUs)
     }
-    const host = hostDescription()
     return {
       sizes,
       date: new Date().toISOString(),
       revision: describeRevision(atStart, checkout()),
-      machine: `${host.cpus}, ${host.memory}, ${host.os}`,
+      machine: machine(hostDescription()),
       redis,
       cases,
       ratioDispatch: median(roundRatios.dispatch),

@@ -415,7 +415,7 @@ export function toMarkdown(report: Report): string {
   return `${out.join('\n\n')}\n`
 }
 
-export function machine(env: Environment): string {
+export function machine(env: Pick<Environment, 'cpus' | 'memory' | 'os'>): string {
   return `${env.cpus}, ${env.memory}, ${env.os}`
 }
 

@@ -54,6 +54,14 @@ import {
 
 export type Strategy = 'round-robin' | 'weighted' | 'least-loaded' | 'random'
 
+/** One answer for a change made on every partition: changed anywhere, and what they dispatched in all. */
+function acrossPartitions(replies: { changed: number; dispatched: number }[]): { changed: boolean; dispatched: number } {
+  return {
+    changed: replies.some((reply) => reply.changed === 1),
+    dispatched: replies.reduce((sum, reply) => sum + reply.dispatched, 0),
+  }
+}
+
 /** A queue's rate limit: at most `max` task starts in any window of `intervalMs`. */
 export interface RateLimit {
   /** Most starts in any window, 1 to 1,000,000 (per partition, see {@link Scheduler.setRateLimit}). */
@@ -472,10 +480,7 @@ export class Scheduler<Payload = string | Buffer, Result = Buffer> {
   async resumeQueue(queue: string): Promise<{ changed: boolean; dispatched: number }> {
     const runner = this.connection.runner
     const replies = await Promise.all((await this.freshTable()).all.map((partition) => resumeQueue(runner, partition, { queue })))
-    return {
-      changed: replies.some((reply) => reply.changed === 1),
-      dispatched: replies.reduce((sum, reply) => sum + reply.dispatched, 0),
-    }
+    return acrossPartitions(replies)
   }
 
   /**
@@ -496,10 +501,7 @@ export class Scheduler<Payload = string | Buffer, Result = Buffer> {
     const replies = await Promise.all(
       partitions.map((partition, i) => setRateLimit(runner, partition, { queue, max: shares[i]!, intervalMs: limit.intervalMs })),
     )
-    return {
-      changed: replies.some((reply) => reply.changed === 1),
-      dispatched: replies.reduce((sum, reply) => sum + reply.dispatched, 0),
-    }
+    return acrossPartitions(replies)
   }
 
   /**
@@ -509,10 +511,7 @@ export class Scheduler<Payload = string | Buffer, Result = Buffer> {
   async removeRateLimit(queue: string): Promise<{ changed: boolean; dispatched: number }> {
     const runner = this.connection.runner
     const replies = await Promise.all((await this.freshTable()).all.map((partition) => removeRateLimit(runner, partition, { queue })))
-    return {
-      changed: replies.some((reply) => reply.changed === 1),
-      dispatched: replies.reduce((sum, reply) => sum + reply.dispatched, 0),
-    }
+    return acrossPartitions(replies)
   }
 
   /**
@@ -544,10 +543,7 @@ export class Scheduler<Payload = string | Buffer, Result = Buffer> {
     const replies = await Promise.all(
       partitions.map((partition, i) => setGroupConcurrency(runner, partition, { queue, group, max: shares[i]! })),
     )
-    return {
-      changed: replies.some((reply) => reply.changed === 1),
-      dispatched: replies.reduce((sum, reply) => sum + reply.dispatched, 0),
-    }
+    return acrossPartitions(replies)
   }
 
   /** The partition table read now, for operations that must reach every partition. */
